@@ -1,0 +1,68 @@
+"""Configuration, resolved once at start-up: flags > environment > defaults.
+
+AWS is configured by the standard variables (``AWS_ENDPOINT_URL``, ``AWS_REGION`` /
+``AWS_DEFAULT_REGION``, credentials), so that the same code runs against the embedded moto
+server and a real account. Everything of ours is a ``POINTS_*`` variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_REGION = "ap-northeast-1"
+DEFAULT_DATABASE_URL = "sqlite:///points.sqlite3"
+
+
+class AwsSettings(BaseSettings):
+    """Where AWS is: a real region, or an emulator behind ``AWS_ENDPOINT_URL``."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    region: str = Field(
+        default=DEFAULT_REGION, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+
+
+class PointsSettings(BaseSettings):
+    """The pipeline's own settings (``POINTS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="POINTS_", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    #: Prepended to every topic and queue name, so several stacks can share an account.
+    resource_prefix: str = ""
+    rules_file: Path | None = None
+    #: Producers with publish-only permissions set this; otherwise it is looked up by name.
+    topic_arn: str | None = None
+
+
+class Config:
+    """Everything resolved at start-up, handed down explicitly (never read from env later)."""
+
+    def __init__(self, aws: AwsSettings, points: PointsSettings) -> None:
+        self.aws = aws
+        self.points = points
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        database_url: str | None = None,
+        resource_prefix: str | None = None,
+    ) -> Config:
+        """Flags (non-None arguments) override the environment, which overrides defaults."""
+        aws = AwsSettings()
+        points = PointsSettings()
+        aws_overrides = {"endpoint_url": endpoint_url, "region": region}
+        points_overrides = {"database_url": database_url, "resource_prefix": resource_prefix}
+        aws = aws.model_copy(update={k: v for k, v in aws_overrides.items() if v is not None})
+        points = points.model_copy(
+            update={k: v for k, v in points_overrides.items() if v is not None}
+        )
+        return cls(aws, points)

@@ -1,0 +1,60 @@
+"""``points infra apply`` and ``points local``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from infra.apply import apply_topology
+from infra.aws import sns_client, sqs_client
+from infra.local import EmbeddedAws
+from infra.resolve import topology
+from infra.settings import Config
+from ops.output import console, print_json
+
+app = typer.Typer(help="The messaging topology.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@app.command("apply")
+def apply(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Create or update topic, queues, DLQs and subscriptions (idempotent)."""
+    config: Config = ctx.obj
+    result = apply_topology(topology(config), sns_client(config.aws), sqs_client(config.aws))
+    if as_json:
+        print_json(result.as_json())
+        return
+    for change in result.changes or ["no changes: the topology is up to date"]:
+        console.print(f"• {change}", highlight=False)
+    console.print(f"topic {result.topic_arn}", highlight=False)
+    for name, queue in result.queues.items():
+        console.print(f"queue {name}: {queue.url} (DLQ {queue.dlq_url})", highlight=False)
+
+
+def local(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Loopback port for the moto server.")] = 4566,
+) -> None:
+    """Run an embedded AWS (moto server), apply the topology, stay up until Ctrl-C."""
+    config: Config = ctx.obj
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedAws(port=port, region=config.aws.region) as aws:
+        local_config = Config.resolve(endpoint_url=aws.endpoint_url, region=config.aws.region)
+        apply_topology(
+            topology(local_config), sns_client(local_config.aws), sqs_client(local_config.aws)
+        )
+        console.print(f"embedded AWS on {aws.endpoint_url}; topology applied. In another shell:")
+        for key, value in aws.environment().items():
+            console.print(f"  export {key}={value}", highlight=False)
+        console.print("Ctrl-C to stop.")
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    console.print("stopped.")

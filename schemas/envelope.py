@@ -1,0 +1,95 @@
+"""Decoding an SQS message body into a v1 event.
+
+Bodies arrive either raw (SNS raw message delivery) or wrapped in the SNS JSON envelope
+``{"Type": "Notification", "Message": "<event json>", ...}``. Every way a body can be
+wrong maps to one ``PermanentError`` subclass with a message precise enough for an
+operator to act on, and never containing the body itself (it may hold personal data).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.errors import InvalidBody, InvalidEnvelope, InvalidEvent, UnsupportedSchemaVersion
+from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, PaymentEvent
+
+MAX_BODY_BYTES = 256 * 1024
+_MAX_ERRORS_REPORTED = 5
+
+
+def decode_body(body: str | bytes) -> PaymentEvent:
+    """Decode a raw or SNS-enveloped SQS body; raise a ``PermanentError`` when impossible."""
+    document = _parse_json_object(body, what="body")
+    # Contract v1 keys are snake_case; a capitalised "Type" can only be an SNS envelope.
+    if "Type" in document:
+        document = _unwrap_sns(document)
+    return parse_event(document)
+
+
+def parse_event(document: dict[str, Any]) -> PaymentEvent:
+    """Validate a JSON object (already parsed) against contract v1."""
+    version = document.get("schema_version")
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise UnsupportedSchemaVersion(
+            f"schema_version must be {SCHEMA_VERSION}, got {_describe(version)}"
+        )
+    try:
+        # Validate from JSON text so that timestamps are parsed in pydantic's strict JSON mode.
+        return EVENT_ADAPTER.validate_json(json.dumps(document))
+    except ValidationError as exc:
+        raise InvalidEvent(summarise_validation_error(exc)) from None
+
+
+def summarise_validation_error(exc: ValidationError) -> str:
+    """``field.path: reason; …`` without echoing input values (they may be personal data)."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False)[:_MAX_ERRORS_REPORTED]:
+        location = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{location}: {error['msg']}")
+    extra = exc.error_count() - _MAX_ERRORS_REPORTED
+    if extra > 0:
+        parts.append(f"(+{extra} more)")
+    return "; ".join(parts)
+
+
+def _unwrap_sns(envelope: dict[str, Any]) -> dict[str, Any]:
+    kind = envelope.get("Type")
+    if kind != "Notification":
+        raise InvalidEnvelope(f"SNS envelope Type must be 'Notification', got {_describe(kind)}")
+    message = envelope.get("Message")
+    if not isinstance(message, str):
+        raise InvalidEnvelope("SNS envelope has no string 'Message'")
+    return _parse_json_object(message, what="SNS Message")
+
+
+def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidBody(f"{what} is {len(raw)} bytes, over the {MAX_BODY_BYTES}-byte limit")
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidBody(f"{what} is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidBody(
+            f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise InvalidBody(f"{what} is nested too deeply") from None
+    if not isinstance(document, dict):
+        raise InvalidBody(f"{what} must be a JSON object, got {type(document).__name__}")
+    return document
+
+
+def _describe(value: Any) -> str:
+    """Name a wrong value safely: short scalars verbatim, anything else by type."""
+    if isinstance(value, (int, float, bool)) or value is None:
+        return repr(value)
+    if isinstance(value, str) and len(value) <= 40 and value.isprintable():
+        return repr(value)
+    return type(value).__name__
