@@ -46,9 +46,10 @@ def root(
 
 def _register() -> None:
     # Imported here, not at module top, so that `import ops.cli` stays cheap and side-effect free.
-    from ops.commands import demo, infra, publish, schemas
+    from ops.commands import db, demo, infra, publish, schemas
 
     app.add_typer(schemas.app, name="schemas")
+    app.add_typer(db.app, name="db")
     app.add_typer(infra.app, name="infra")
     app.command("local")(infra.local)
     app.command("publish")(publish.publish)
