@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
-from schemas.errors import PointsError
+from schemas.errors import PointsError, TransientError
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
@@ -38,6 +38,23 @@ class DatabaseNotMigrated(PointsError):
     """The schema is missing or behind the code: run ``points db upgrade`` first."""
 
     code = "database_not_migrated"
+
+
+class DatabaseUnavailable(TransientError):
+    """The database could not be reached or is overloaded; the work will be retried."""
+
+    code = "database_unavailable"
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Connection loss, lock timeouts, serialization failures and deadlocks heal by retrying."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.InterfaceError)):
+        return True
+    # psycopg maps SQLSTATE 40001 (serialization) and 40P01 (deadlock) to these classes.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return sqlstate in {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
 
 
 def normalise_url(url: str) -> str:
