@@ -16,6 +16,7 @@ from consumers.db import metadata
 TABLE_MODULES: Final = (
     "consumers.journal",
     "consumers.notifications.tables",
+    "consumers.points.tables",
 )
 
 

@@ -1,0 +1,6 @@
+"""The points ledger: DESIGN §4 semantics applied exactly once, in any order.
+
+``domain`` and ``rules`` are pure (no database, no transport); ``ledger`` is the
+application service the worker runtime calls through the ``consumers.handler.Handler``
+port; ``expiry``, ``verify`` and ``queries`` back the ``points ledger`` commands.
+"""
