@@ -46,7 +46,7 @@ def root(
 
 def _register() -> None:
     # Imported here, not at module top, so that `import ops.cli` stays cheap and side-effect free.
-    from ops.commands import db, demo, infra, publish, schemas
+    from ops.commands import db, demo, infra, publish, schemas, worker
 
     app.add_typer(schemas.app, name="schemas")
     app.add_typer(db.app, name="db")
@@ -54,6 +54,7 @@ def _register() -> None:
     app.command("local")(infra.local)
     app.command("publish")(publish.publish)
     app.command("demo")(demo.demo)
+    app.command("worker")(worker.worker)
 
 
 def main() -> None:

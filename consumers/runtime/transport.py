@@ -45,6 +45,10 @@ class QueueTransport(Protocol):
         """Send a copy to this queue's dead-letter queue; returns its new message id."""
         ...
 
+    async def pending(self) -> int:
+        """Messages visible, in flight or delayed (approximate, as SQS reports it)."""
+        ...
+
 
 def encode_attributes(
     attributes: Mapping[str, tuple[str, str]],
@@ -111,6 +115,17 @@ class SqsTransport:
             QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes=encode_attributes(attributes)
         )
         return str(response["MessageId"])
+
+    async def pending(self) -> int:
+        response = await self._client.get_queue_attributes(
+            QueueUrl=self.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )
+        return sum(int(v) for v in response.get("Attributes", {}).values())
 
 
 def _received(message: Mapping[str, Any]) -> Received:

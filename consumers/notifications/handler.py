@@ -1,0 +1,139 @@
+"""The notifications consumer: tells cardholders about approved authorizations and clearings.
+
+Rendering is idempotent per ``event_id`` (the stored row is the idempotency record, in the
+same transaction as the render), and sending happens only for newly stored notifications,
+after commit: a crash between commit and send loses a courtesy message, never a point.
+The points figure is an estimate for the message from the event alone; the ledger decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from consumers.db import DatabaseUnavailable, is_transient_db_error
+from consumers.handler import Result
+from consumers.notifications.tables import notifications
+from consumers.points.domain import pts
+from consumers.points.rules import Rules
+from schemas.events import Authorization, Clearing, PaymentEvent
+
+logger = logging.getLogger("points.notifications")
+_INSERT_RACE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Notification:
+    event_id: str
+    account_id: str
+    payment_id: str
+    kind: str
+    text: str
+
+
+class NotificationSender(Protocol):
+    """Delivers a rendered notification (push, mail, …). Must not raise for one bad address."""
+
+    def send(self, notification: Notification) -> None: ...
+
+
+class LoggingSender:
+    """The default sender: logs that a notification would be sent (never its text)."""
+
+    def send(self, notification: Notification) -> None:
+        logger.info(
+            "notification sent",
+            extra={"event_id": notification.event_id, "payment_id": notification.payment_id},
+        )
+
+
+def render(event: PaymentEvent, rules: Rules) -> Notification | None:
+    """The user-facing line for an event, or None when there is nothing to tell."""
+    if isinstance(event, Authorization) and event.approved:
+        kind, state = "authorization", "pending"
+    elif isinstance(event, Clearing):
+        kind, state = "clearing", "confirmed"
+    else:
+        return None
+    rate = rules.for_anchor(event.occurred_at).rate_bp(event.brand, event.merchant.mcc)
+    earned = pts(event.amount, rate)
+    unit = "point" if earned == 1 else "points"
+    text = f"¥{event.amount:,} at {event.merchant.name}: {earned} {unit} {state}"
+    return Notification(event.event_id, event.account_id, event.payment_id, kind, text)
+
+
+class NotificationsHandler:
+    def __init__(self, engine: Engine, rules: Rules, sender: NotificationSender | None = None):
+        self._engine = engine
+        self._rules = rules
+        self._sender = sender or LoggingSender()
+
+    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+        rendered = {e.event_id: render(e, self._rules) for e in events}
+        try:
+            fresh = self._store([n for n in rendered.values() if n is not None])
+        except sa.exc.SQLAlchemyError as error:
+            if is_transient_db_error(error):
+                raise DatabaseUnavailable(
+                    f"notifications database: {error.__class__.__name__}"
+                ) from error
+            raise
+        for notification in fresh:
+            self._sender.send(notification)
+        fresh_ids = {n.event_id for n in fresh}
+        return [
+            Result.applied()
+            if rendered[e.event_id] is None or e.event_id in fresh_ids
+            else Result.duplicate()
+            for e in events
+        ]
+
+    def _store_retrying(self, batch: list[Notification]) -> list[Notification]:
+        for _ in range(_INSERT_RACE_ATTEMPTS):
+            try:
+                return self._store(batch)
+            except sa.exc.IntegrityError:
+                continue  # another worker stored one of them first: the re-read sees it
+            except sa.exc.SQLAlchemyError as error:
+                if is_transient_db_error(error):
+                    raise DatabaseUnavailable(f"notifications database: {error}") from error
+                raise
+        raise DatabaseUnavailable("notifications kept colliding with concurrent inserts")
+
+    def _store(self, batch: list[Notification]) -> list[Notification]:
+        """Insert the notifications not stored yet; returns those (in one transaction)."""
+        if not batch:
+            return []
+        unique = list({n.event_id: n for n in batch}.values())
+        with self._engine.begin() as connection:
+            known = set(
+                connection.scalars(
+                    sa.select(notifications.c.event_id).where(
+                        notifications.c.event_id.in_([n.event_id for n in unique])
+                    )
+                )
+            )
+            fresh = [n for n in unique if n.event_id not in known]
+            if fresh:
+                now = datetime.now(UTC)
+                connection.execute(
+                    notifications.insert(),
+                    [
+                        {
+                            "event_id": n.event_id,
+                            "account_id": n.account_id,
+                            "payment_id": n.payment_id,
+                            "kind": n.kind,
+                            "text": n.text,
+                            "created_at": now,
+                        }
+                        for n in fresh
+                    ],
+                )
+        return fresh

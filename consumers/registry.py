@@ -1,0 +1,43 @@
+"""Which handler consumes which queue. Adding a consumer needs no producer change: declare
+its queue (and filter) in ``infra/topology.py`` and register a factory here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+
+from consumers.handler import Handler
+from infra.settings import Config
+
+HandlerFactory = Callable[[Config, Engine], Handler]
+
+
+def _points(config: Config, engine: Engine) -> Handler:
+    from consumers.points.ledger import PointsLedger
+    from consumers.points.rules import load_rules
+
+    return PointsLedger(engine, load_rules(config.points.rules_file))
+
+
+def _notifications(config: Config, engine: Engine) -> Handler:
+    from consumers.notifications.handler import NotificationsHandler
+    from consumers.points.rules import load_rules
+
+    return NotificationsHandler(engine, load_rules(config.points.rules_file))
+
+
+HANDLERS: dict[str, HandlerFactory] = {"points": _points, "notifications": _notifications}
+
+
+class UnknownQueue(LookupError):
+    pass
+
+
+def handler_factory(queue: str) -> HandlerFactory:
+    try:
+        return HANDLERS[queue]
+    except KeyError:
+        raise UnknownQueue(
+            f"no handler for queue {queue!r} (known: {', '.join(sorted(HANDLERS))})"
+        ) from None

@@ -1,0 +1,54 @@
+"""``points worker``: the ECS service entrypoint."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+
+from consumers.db import DatabaseNotMigrated
+from consumers.registry import UnknownQueue
+from consumers.runtime.observability import configure_json_logging
+from consumers.runtime.settings import WorkerSettings
+from consumers.runtime.worker import health_ok
+from infra.settings import Config
+from ops.output import fail
+
+
+def worker(
+    ctx: typer.Context,
+    queue: Annotated[
+        str | None, typer.Option(help="Queue to consume (points, notifications).")
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Exit 0 once the queue stays empty.")
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Concurrent pollers.", min=1, max=64)
+    ] = None,
+    migrate: Annotated[
+        bool, typer.Option("--migrate", help="Upgrade the database schema first.")
+    ] = False,
+    healthcheck: Annotated[
+        bool, typer.Option("--healthcheck", help="Exit 0 if a worker polled recently (ECS).")
+    ] = False,
+    metrics: Annotated[bool, typer.Option(help="Write CloudWatch EMF metric lines.")] = True,
+) -> None:
+    """Consume a queue: apply events exactly once, dead-letter poison, retry the rest."""
+    config: Config = ctx.obj
+    overrides: dict[str, Any] = {"queue": queue, "concurrency": concurrency}
+    settings = WorkerSettings().model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
+    if healthcheck:
+        raise typer.Exit(0 if health_ok(settings) else 1)
+    configure_json_logging()
+    from consumers.runtime.app import run_worker
+
+    try:
+        asyncio.run(
+            run_worker(config, settings, drain=drain, migrate=migrate, emit_metrics=metrics)
+        )
+    except (DatabaseNotMigrated, UnknownQueue) as error:
+        fail(str(error))
