@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from schemas.events import EventType
+
+#: An ARN as text (boto3 apply) or as a CloudFormation intrinsic such as ``{"Ref": …}``
+#: (template): the policy documents below are rendered once for both.
+ArnRef: TypeAlias = str | dict[str, Any]
 
 MAX_RECEIVE_COUNT: Final = 5
 DLQ_RETENTION_SECONDS: Final = 14 * 24 * 3600
@@ -80,7 +84,7 @@ def topology_for(prefix: str) -> Topology:
     return DEFAULT_TOPOLOGY.with_prefix(prefix)
 
 
-def queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
+def queue_policy(queue_arn: ArnRef, topic_arn: ArnRef) -> dict[str, Any]:
     """Only the topic may send to a consumer queue, and only over TLS."""
     return {
         "Version": "2012-10-17",
@@ -105,5 +109,10 @@ def queue_policy(queue_arn: str, topic_arn: str) -> dict[str, Any]:
     }
 
 
-def redrive_policy(dlq_arn: str, max_receive_count: int) -> dict[str, Any]:
+def redrive_policy(dlq_arn: ArnRef, max_receive_count: int) -> dict[str, Any]:
     return {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}
+
+
+def delivery_redrive_policy(delivery_dlq_arn: ArnRef) -> dict[str, Any]:
+    """A subscription's redrive policy: where SNS parks messages it could not deliver."""
+    return {"deadLetterTargetArn": delivery_dlq_arn}

@@ -1,15 +1,18 @@
-"""``points infra apply`` and ``points local``."""
+"""``points infra apply``, ``points infra template`` and ``points local``."""
 
 from __future__ import annotations
 
 import signal
 import threading
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
+from infra.cloudformation import render_template, to_json, to_yaml
 from infra.local import EmbeddedAws
 from infra.resolve import topology
 from infra.settings import Config
@@ -33,6 +36,32 @@ def apply(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     console.print(f"topic {result.topic_arn}", highlight=False)
     for name, queue in result.queues.items():
         console.print(f"queue {name}: {queue.url} (DLQ {queue.dlq_url})", highlight=False)
+
+
+class TemplateFormat(StrEnum):
+    json = "json"
+    yaml = "yaml"
+
+
+@app.command("template")
+def template(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of standard output.")
+    ] = None,
+    fmt: Annotated[
+        TemplateFormat, typer.Option("--format", help="json (default) or yaml.")
+    ] = TemplateFormat.json,
+) -> None:
+    """CloudFormation for production: topology, ECS workers, autoscaling, alarms, IAM."""
+    config: Config = ctx.obj
+    document = render_template(topology(config))
+    text = to_yaml(document) if fmt is TemplateFormat.yaml else to_json(document)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out} ({len(document['Resources'])} resources)", highlight=False)
 
 
 def local(
