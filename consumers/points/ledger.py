@@ -1,0 +1,392 @@
+"""The ledger application service: applies payment events exactly once, in any order.
+
+``PointsLedger`` implements the ``consumers.handler.Handler`` port. A batch is applied in
+one transaction: payments are locked in ``payment_id`` order, the inbox (event store) rows
+are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the append-only
+entries and both projections are written in the same transaction, so the idempotency
+record and the ledger change commit or vanish together.
+
+Duplicates are classified by content hash wherever they are detected: by the look-up
+after the payment locks, or at insert time when a concurrent transaction committed the
+same ``event_id`` first (the path where a content check is easiest to forget).
+Permanent rejections never abort the batch; an unexpected database refusal of one event
+(e.g. PostgreSQL refusing a NUL character) makes the batch fall back to one transaction
+per event so that the poison event alone is rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from consumers.db import DatabaseUnavailable, is_transient_db_error, make_engine, require_migrated
+from consumers.handler import Result
+from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
+from consumers.points.rules import DEFAULT_RULES, Rules, load_rules
+from consumers.points.store import (
+    add_to_balances,
+    dialect_insert,
+    lock_payments,
+    row_from_facts,
+    save_payments,
+)
+from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events, ledger_payments
+from schemas.canonical import canonical_json
+from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
+from schemas.events import PaymentEvent
+
+DEFAULT_ATTEMPTS: Final = 8
+MAX_REASON: Final = 300
+T = TypeVar("T")
+
+
+class UnapplicableEvent(PermanentError):
+    """The database refused this one event for a reason retrying cannot fix."""
+
+    code = "unapplicable_event"
+
+
+class _RaceLost(Exception):
+    """A concurrent commit invalidated this batch's plan; roll back and start again."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    """A validated event with its canonical body and content hash, computed once."""
+
+    facts: EventFacts
+    body: str
+    content_hash: str
+
+    @classmethod
+    def of(cls, event: PaymentEvent) -> _Incoming:
+        body = canonical_json(event)
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        return cls(EventFacts.of(event), body, digest)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, _RaceLost) or is_transient_db_error(exc)
+
+
+def _reason(exc: sa.exc.StatementError) -> str:
+    """The driver's own first line (SQLAlchemy's text would echo the event's parameters)."""
+    text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:MAX_REASON]
+
+
+class PointsLedger:
+    """Applies batches of v1 payment events to the points ledger (the ``Handler`` port).
+
+    Thread-safe: it holds only the engine (a connection pool) and immutable rules, so one
+    instance may serve several worker threads.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        rules: Rules = DEFAULT_RULES,
+        *,
+        attempts: int = DEFAULT_ATTEMPTS,
+        max_wait_seconds: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.rules = rules
+        self._attempts = attempts
+        self._max_wait = max_wait_seconds
+
+    @classmethod
+    def from_settings(cls, database_url: str, rules_file: Path | None = None) -> PointsLedger:
+        """Build from ``POINTS_DATABASE_URL``/``POINTS_RULES_FILE``; refuse an old schema."""
+        rules = load_rules(rules_file)
+        engine = make_engine(database_url)
+        require_migrated(engine)
+        return cls(engine, rules)
+
+    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+        """One ``Result`` per event in input order; ``DatabaseUnavailable`` if none decided."""
+        if not events:
+            return []
+        incoming = [_Incoming.of(event) for event in events]
+        try:
+            return self._retrying(lambda: self._apply(incoming))
+        except sa.exc.StatementError as exc:
+            if len(incoming) == 1:
+                return [Result.rejected(UnapplicableEvent(_reason(exc)))]
+        return [self._apply_alone(item) for item in incoming]
+
+    def _apply_alone(self, item: _Incoming) -> Result:
+        """Poison isolation: the event in a transaction of its own."""
+        try:
+            return self._retrying(lambda: self._apply([item]))[0]
+        except sa.exc.StatementError as exc:
+            return Result.rejected(UnapplicableEvent(_reason(exc)))
+
+    def _retrying(self, work: Callable[[], T]) -> T:
+        """Bounded, jittered retries of transient failures; then ``DatabaseUnavailable``."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=0.005, max=self._max_wait),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        try:
+            return retrying(work)
+        except _RaceLost as exc:
+            raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
+        except sa.exc.StatementError as exc:
+            if is_transient_db_error(exc):
+                raise DatabaseUnavailable(_reason(exc)) from exc
+            raise
+
+    def _apply(self, incoming: list[_Incoming]) -> list[Result]:
+        now = datetime.now(UTC)
+        with self.engine.begin() as connection:
+            return _Batch(connection, self.rules, now, incoming).run()
+
+
+@dataclass
+class _Batch:
+    """One attempt at applying a batch inside one transaction (discarded on rollback)."""
+
+    connection: sa.Connection
+    rules: Rules
+    now: datetime
+    incoming: list[_Incoming]
+    results: list[Result | None] = field(init=False)
+    payments: dict[str, PaymentFacts] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.incoming)
+
+    def run(self) -> list[Result]:
+        self._lock_payments()
+        stored = self._stored_hashes([item.facts.event_id for item in self.incoming])
+        candidates, echoes, identity_source = self._classify(stored)
+        inserted = self._insert_inbox(candidates)
+        self._settle_race_losers(candidates, inserted, stored, identity_source)
+        applied = [i for i in candidates if self.incoming[i].facts.event_id in inserted]
+        self._apply_events(applied)
+        self._settle_echoes(echoes, stored)
+        return [result for result in self.results if result is not None]
+
+    def _lock_payments(self) -> None:
+        first: dict[str, dict[str, Any]] = {}
+        for item in self.incoming:
+            facts = item.facts
+            if facts.payment_id not in first:
+                first[facts.payment_id] = row_from_facts(
+                    PaymentFacts.empty(facts.payment_id, facts.account_id, facts.brand),
+                    Points(),
+                    self.now,
+                )
+        rows = [first[payment_id] for payment_id in sorted(first)]
+        self.payments = lock_payments(self.connection, rows)
+
+    def _stored_hashes(self, event_ids: list[str]) -> dict[str, str]:
+        query = sa.select(ledger_events.c.event_id, ledger_events.c.content_hash).where(
+            ledger_events.c.event_id.in_(sorted(set(event_ids)))
+        )
+        return {row.event_id: row.content_hash for row in self.connection.execute(query)}
+
+    def _classify(self, stored: dict[str, str]) -> tuple[list[int], list[int], dict[str, int]]:
+        """Decide what can be decided before inserting: known ids, payment conflicts."""
+        candidates: list[int] = []
+        echoes: list[int] = []
+        primary: dict[str, int] = {}
+        identity_source: dict[str, int] = {}
+        identity: dict[str, tuple[str, str]] = {
+            pid: (f.account_id, str(f.brand)) for pid, f in self.payments.items() if f.event_count
+        }
+        for index, item in enumerate(self.incoming):
+            facts = item.facts
+            if facts.event_id in stored:
+                self.results[index] = _by_hash(stored[facts.event_id], item)
+            elif facts.event_id in primary:
+                echoes.append(index)
+            else:
+                primary[facts.event_id] = index
+                known = identity.get(facts.payment_id)
+                if known is None:
+                    identity[facts.payment_id] = (facts.account_id, str(facts.brand))
+                    identity_source[facts.payment_id] = index
+                    candidates.append(index)
+                elif known != (facts.account_id, str(facts.brand)):
+                    self.results[index] = Result.rejected(_payment_conflict(facts, known))
+                else:
+                    candidates.append(index)
+        return candidates, echoes, identity_source
+
+    def _insert_inbox(self, candidates: list[int]) -> set[str]:
+        """Insert in ``event_id`` order; returns the ids this transaction inserted."""
+        if not candidates:
+            return set()
+        rows = sorted(
+            (self._inbox_row(self.incoming[i]) for i in candidates), key=lambda r: r["event_id"]
+        )
+        stmt = (
+            dialect_insert(self.connection, ledger_events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(ledger_events.c.event_id)
+        )
+        return set(self.connection.execute(stmt, rows).scalars())
+
+    def _inbox_row(self, item: _Incoming) -> dict[str, Any]:
+        facts = item.facts
+        return {
+            "event_id": facts.event_id,
+            "content_hash": item.content_hash,
+            "payment_id": facts.payment_id,
+            "account_id": facts.account_id,
+            "brand": str(facts.brand),
+            "event_type": str(facts.event_type),
+            "occurred_at": facts.occurred_at,
+            "amount": facts.amount,
+            "mcc": facts.mcc,
+            "approved": facts.approved,
+            "final": facts.final,
+            "body": item.body,
+            "received_at": self.now,
+        }
+
+    def _settle_race_losers(
+        self,
+        candidates: list[int],
+        inserted: set[str],
+        stored: dict[str, str],
+        identity_source: dict[str, int],
+    ) -> None:
+        """Candidates a concurrent commit inserted first: compare content, never assume."""
+        lost = [i for i in candidates if self.incoming[i].facts.event_id not in inserted]
+        if not lost:
+            return
+        winners = self._stored_hashes([self.incoming[i].facts.event_id for i in lost])
+        stored.update(winners)
+        for index in lost:
+            item = self.incoming[index]
+            payment_id = item.facts.payment_id
+            if identity_source.get(payment_id) == index and any(
+                self.incoming[i].facts.payment_id == payment_id for i in candidates if i != index
+            ):
+                # Other events of this batch were judged against this event's identity.
+                raise _RaceLost(item.facts.event_id)
+            self.results[index] = _by_hash(winners[item.facts.event_id], item)
+
+    def _apply_events(self, applied: list[int]) -> None:
+        """Fold each applied event into its payment; one entry of point deltas per event."""
+        entries: list[dict[str, Any]] = []
+        balance_deltas: dict[str, Points] = {}
+        touched: set[str] = set()
+        for index in applied:
+            facts = self.incoming[index].facts
+            before = self.payments[facts.payment_id]
+            if before.event_count == 0:
+                before = replace(before, account_id=facts.account_id, brand=facts.brand)
+            after = apply_event(before, facts)
+            delta = points(after, self.rules) - points(before, self.rules)
+            self.payments[facts.payment_id] = after
+            touched.add(facts.payment_id)
+            entries.append(self._entry(facts, delta))
+            total = balance_deltas.get(facts.account_id, Points())
+            balance_deltas[facts.account_id] = Points(
+                total.confirmed + delta.confirmed, total.provisional + delta.provisional
+            )
+            self.results[index] = Result.applied()
+        if entries:
+            self.connection.execute(ledger_entries.insert(), entries)
+            save_payments(
+                self.connection,
+                [
+                    row_from_facts(self.payments[p], points(self.payments[p], self.rules), self.now)
+                    for p in sorted(touched)
+                ],
+            )
+            add_to_balances(self.connection, balance_deltas, self.now)
+        self._drop_unused_placeholders()
+
+    def _entry(self, facts: EventFacts, delta: Points) -> dict[str, Any]:
+        return {
+            "kind": KIND_EVENT,
+            "event_id": facts.event_id,
+            "payment_id": facts.payment_id,
+            "account_id": facts.account_id,
+            "provisional_delta": delta.provisional,
+            "confirmed_delta": delta.confirmed,
+            "recorded_at": self.now,
+        }
+
+    def _drop_unused_placeholders(self) -> None:
+        """Placeholders of payments none of whose events applied must not outlive us."""
+        unused = sorted(p for p, f in self.payments.items() if f.event_count == 0)
+        if unused:
+            self.connection.execute(
+                sa.delete(ledger_payments).where(
+                    ledger_payments.c.payment_id.in_(unused), ledger_payments.c.event_count == 0
+                )
+            )
+
+    def _settle_echoes(self, echoes: list[int], stored: dict[str, str]) -> None:
+        """Later copies of an event id within the batch: judged like redeliveries.
+
+        Against the stored content when there is one; else against the first copy, whose
+        rejection a same-content copy shares.
+        """
+        first_index: dict[str, int] = {}
+        for index, item in enumerate(self.incoming):
+            first_index.setdefault(item.facts.event_id, index)
+        for index in echoes:
+            item = self.incoming[index]
+            primary_index = first_index[item.facts.event_id]
+            primary_result = self.results[primary_index]
+            stored_hash = stored.get(item.facts.event_id)
+            if stored_hash is not None:
+                self.results[index] = _by_hash(stored_hash, item)
+            elif (
+                primary_result is not None
+                and primary_result.error is not None
+                and item.content_hash == self.incoming[primary_index].content_hash
+            ):
+                self.results[index] = primary_result
+            else:
+                self.results[index] = _by_hash(self.incoming[primary_index].content_hash, item)
+
+
+def _by_hash(stored_hash: str, item: _Incoming) -> Result:
+    """A known ``event_id``: the same content is a duplicate, other content a conflict."""
+    if stored_hash == item.content_hash:
+        return Result.duplicate()
+    return Result.rejected(
+        IdempotencyConflict(
+            f"event_id {item.facts.event_id!r} was seen before with different content"
+        )
+    )
+
+
+def _payment_conflict(facts: EventFacts, known: tuple[str, str]) -> PaymentConflict:
+    account, brand = known
+    fields = [
+        name
+        for name, ours, theirs in (
+            ("account_id", facts.account_id, account),
+            ("brand", str(facts.brand), brand),
+        )
+        if ours != theirs
+    ]
+    return PaymentConflict(
+        f"event {facts.event_id!r}: {' and '.join(fields)} "
+        f"{'differ' if len(fields) > 1 else 'differs'} from payment "
+        f"{facts.payment_id!r}'s earlier events"
+    )
