@@ -1,0 +1,140 @@
+"""The transactional outbox: payment events written in the payment's own transaction.
+
+A payment service cannot publish to SNS inside its database transaction (the publish may
+succeed and the transaction roll back, or the reverse), and must never fail a payment
+because SNS is down. So it inserts the event into this table with the same connection or
+session that writes the payment; the commit makes both durable or neither. The relay
+(``producers.relay``) publishes committed rows later and marks them sent.
+
+The table hangs off its own ``MetaData`` (``outbox_metadata``) so that a payment service
+adds it to its database with its own migrations, independently of the consumers' schema.
+``create_outbox_table`` is for the demo and tests. The DDL on PostgreSQL is::
+
+    CREATE TABLE points_outbox (
+        id BIGSERIAL NOT NULL,
+        event_id VARCHAR(128) NOT NULL,
+        event_type VARCHAR(32) NOT NULL,
+        payment_id VARCHAR(128) NOT NULL,
+        body TEXT NOT NULL,
+        recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
+        sent_at TIMESTAMP WITH TIME ZONE,
+        attempts INTEGER DEFAULT 0 NOT NULL,
+        last_error TEXT,
+        CONSTRAINT pk_points_outbox PRIMARY KEY (id),
+        CONSTRAINT uq_points_outbox_event_id UNIQUE (event_id)
+    );
+    CREATE INDEX ix_points_outbox_pending ON points_outbox (id) WHERE sent_at IS NULL;
+    CREATE INDEX ix_points_outbox_sent ON points_outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+(``outbox_ddl("postgresql")`` prints it for any dialect.) Rows are published in ``id``
+order; ``body`` is the event's canonical JSON, exactly what goes on the wire.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from schemas.canonical import canonical_json
+from schemas.events import PaymentEvent
+
+TABLE_NAME: Final = "points_outbox"
+
+outbox_metadata = sa.MetaData()
+
+outbox_table = sa.Table(
+    TABLE_NAME,
+    outbox_metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", sa.String(128), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("payment_id", sa.String(128), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint("id", name="pk_points_outbox"),
+    sa.UniqueConstraint("event_id", name="uq_points_outbox_event_id"),
+    sa.Index(
+        "ix_points_outbox_pending",
+        "id",
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    ),
+    sa.Index(
+        "ix_points_outbox_sent",
+        "sent_at",
+        postgresql_where=sa.text("sent_at IS NOT NULL"),
+        sqlite_where=sa.text("sent_at IS NOT NULL"),
+    ),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def record(
+    target: Session | Connection, event: PaymentEvent, *, now: datetime | None = None
+) -> bool:
+    """Add ``event`` to the outbox inside the caller's open transaction; never commits.
+
+    Returns False when an event with the same ``event_id`` is already in the outbox: a
+    re-sent brand record then leaves the first copy in place instead of failing the
+    payment's transaction with a unique violation (PostgreSQL and SQLite; other dialects
+    raise ``IntegrityError`` as usual).
+    """
+    values = {
+        "event_id": event.event_id,
+        "event_type": event.event_type.value,
+        "payment_id": event.payment_id,
+        "body": canonical_json(event),
+        "recorded_at": now or utcnow(),
+    }
+    result: Any = target.execute(_insert_for(_dialect_name(target)), values)
+    return bool(result.rowcount == 1)
+
+
+def create_outbox_table(bind: Engine | Connection) -> None:
+    """Create the table and its indexes if missing (demo and tests; services migrate)."""
+    outbox_metadata.create_all(bind)
+
+
+def outbox_ddl(dialect_name: str = "postgresql") -> str:
+    """The CREATE statements for ``dialect_name``, for a payment service's migration."""
+    dialect: Any = {"postgresql": postgresql.dialect, "sqlite": sqlite.dialect}[dialect_name]()
+    statements: list[Any] = [
+        CreateTable(outbox_table),
+        *(CreateIndex(i) for i in sorted(outbox_table.indexes, key=_index_name)),
+    ]
+    return ";\n".join(str(s.compile(dialect=dialect)).strip() for s in statements) + ";\n"
+
+
+def _index_name(index: sa.Index) -> str:
+    return str(index.name)
+
+
+def _dialect_name(target: Session | Connection) -> str:
+    if isinstance(target, Session):
+        return target.get_bind().dialect.name
+    return target.dialect.name
+
+
+def _insert_for(dialect_name: str) -> sa.Insert:
+    if dialect_name == "postgresql":
+        return postgresql.insert(outbox_table).on_conflict_do_nothing(index_elements=["event_id"])
+    if dialect_name == "sqlite":
+        return sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["event_id"])
+    return outbox_table.insert()
