@@ -41,7 +41,8 @@ class FakeHandler:
         with self._lock:
             for event in events:
                 if event.event_id in self.conflicts:
-                    results.append(Result.rejected(IdempotencyConflict(f"{event.event_id} differs")))
+                    conflict = IdempotencyConflict(f"{event.event_id} differs")
+                    results.append(Result.rejected(conflict))
                 elif event.event_id in self.applied:
                     results.append(Result.duplicate())
                 else:
