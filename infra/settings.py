@@ -38,6 +38,8 @@ class PointsSettings(BaseSettings):
     rules_file: Path | None = None
     #: Producers with publish-only permissions set this; otherwise it is looked up by name.
     topic_arn: str | None = None
+    #: The payment service's database holding the outbox table; None means ``database_url``.
+    outbox_database_url: str | None = None
 
 
 class Config:

@@ -138,3 +138,39 @@ def _insert_for(dialect_name: str) -> sa.Insert:
     if dialect_name == "sqlite":
         return sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["event_id"])
     return outbox_table.insert()
+
+
+def outbox_status(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
+    """What operators watch: backlog, rows that keep failing, age of the oldest pending row."""
+    t = outbox_table
+    pending = t.c.sent_at.is_(None)
+    row = conn.execute(
+        sa.select(
+            sa.func.count().filter(pending),
+            sa.func.count().filter(pending, t.c.attempts > 0),
+            sa.func.count().filter(t.c.sent_at.is_not(None)),
+            sa.func.min(t.c.recorded_at).filter(pending),
+        )
+    ).one()
+    last_error = conn.execute(
+        sa.select(t.c.last_error).where(pending, t.c.last_error.is_not(None)).order_by(t.c.id)
+    ).first()
+    return {
+        "pending": row[0],
+        "failing": row[1],
+        "sent": row[2],
+        "oldest_pending_age_seconds": _age_seconds(row[3], now or utcnow()),
+        "last_error": last_error[0] if last_error else None,
+    }
+
+
+def has_outbox_table(bind: Engine | Connection) -> bool:
+    return sa.inspect(bind).has_table(TABLE_NAME)
+
+
+def _age_seconds(recorded_at: datetime | None, now: datetime) -> float | None:
+    if recorded_at is None:
+        return None
+    if recorded_at.tzinfo is None:  # SQLite returns naive values; they were written in UTC
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    return round((now - recorded_at).total_seconds(), 3)
