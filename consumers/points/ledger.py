@@ -25,23 +25,20 @@ from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
-from consumers.db import DatabaseUnavailable, is_transient_db_error, make_engine, require_migrated
+from consumers.db import make_engine, require_migrated
 from consumers.handler import Result
 from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
 from consumers.points.rules import DEFAULT_RULES, Rules, load_rules
 from consumers.points.store import (
+    RaceLost,
     add_to_balances,
+    db_reason,
     dialect_insert,
     lock_payments,
     row_from_facts,
     save_payments,
+    with_retries,
 )
 from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events, ledger_payments
 from schemas.canonical import canonical_json
@@ -49,7 +46,6 @@ from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import PaymentEvent
 
 DEFAULT_ATTEMPTS: Final = 8
-MAX_REASON: Final = 300
 T = TypeVar("T")
 
 
@@ -57,10 +53,6 @@ class UnapplicableEvent(PermanentError):
     """The database refused this one event for a reason retrying cannot fix."""
 
     code = "unapplicable_event"
-
-
-class _RaceLost(Exception):
-    """A concurrent commit invalidated this batch's plan; roll back and start again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +68,6 @@ class _Incoming:
         body = canonical_json(event)
         digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
         return cls(EventFacts.of(event), body, digest)
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, _RaceLost) or is_transient_db_error(exc)
-
-
-def _reason(exc: sa.exc.StatementError) -> str:
-    """The driver's own first line (SQLAlchemy's text would echo the event's parameters)."""
-    text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:MAX_REASON]
 
 
 class PointsLedger:
@@ -125,7 +107,7 @@ class PointsLedger:
             return self._retrying(lambda: self._apply(incoming))
         except sa.exc.StatementError as exc:
             if len(incoming) == 1:
-                return [Result.rejected(UnapplicableEvent(_reason(exc)))]
+                return [Result.rejected(UnapplicableEvent(db_reason(exc)))]
         return [self._apply_alone(item) for item in incoming]
 
     def _apply_alone(self, item: _Incoming) -> Result:
@@ -133,24 +115,10 @@ class PointsLedger:
         try:
             return self._retrying(lambda: self._apply([item]))[0]
         except sa.exc.StatementError as exc:
-            return Result.rejected(UnapplicableEvent(_reason(exc)))
+            return Result.rejected(UnapplicableEvent(db_reason(exc)))
 
     def _retrying(self, work: Callable[[], T]) -> T:
-        """Bounded, jittered retries of transient failures; then ``DatabaseUnavailable``."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self._attempts),
-            wait=wait_random_exponential(multiplier=0.005, max=self._max_wait),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        )
-        try:
-            return retrying(work)
-        except _RaceLost as exc:
-            raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
-        except sa.exc.StatementError as exc:
-            if is_transient_db_error(exc):
-                raise DatabaseUnavailable(_reason(exc)) from exc
-            raise
+        return with_retries(work, attempts=self._attempts, max_wait=self._max_wait)
 
     def _apply(self, incoming: list[_Incoming]) -> list[Result]:
         now = datetime.now(UTC)
@@ -282,7 +250,7 @@ class _Batch:
                 self.incoming[i].facts.payment_id == payment_id for i in candidates if i != index
             ):
                 # Other events of this batch were judged against this event's identity.
-                raise _RaceLost(item.facts.event_id)
+                raise RaceLost(item.facts.event_id)
             self.results[index] = _by_hash(winners[item.facts.event_id], item)
 
     def _apply_events(self, applied: list[int]) -> None:

@@ -6,15 +6,59 @@ PostgreSQL and SQLite both speak ``INSERT … ON CONFLICT`` with ``RETURNING`` (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from consumers.db import DatabaseUnavailable, is_transient_db_error
 from consumers.points.domain import Anchor, PaymentFacts, Points, as_utc
 from consumers.points.tables import ledger_balances, ledger_payments
 from schemas.events import Brand
+
+MAX_REASON: Final = 300
+T = TypeVar("T")
+
+
+class RaceLost(Exception):
+    """A concurrent commit invalidated this transaction's plan; roll back and start again."""
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, RaceLost) or is_transient_db_error(exc)
+
+
+def db_reason(exc: sa.exc.StatementError) -> str:
+    """The driver's own first line (SQLAlchemy's text would echo the event's parameters)."""
+    text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:MAX_REASON]
+
+
+def with_retries(work: Callable[[], T], *, attempts: int = 8, max_wait: float = 1.0) -> T:
+    """Run a transaction, retrying transient failures (bounded, jittered backoff).
+
+    Lock waits are normal under contention; deadlocks and serialization failures should
+    not happen with sorted locking but are retried anyway. When the attempts run out the
+    caller gets ``DatabaseUnavailable`` (a ``TransientError``): the message will come back.
+    """
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_random_exponential(multiplier=0.005, max=max_wait),
+        retry=retry_if_exception(_retryable),
+        reraise=True,
+    )
+    try:
+        return retrying(work)
+    except RaceLost as exc:
+        raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
+    except Exception as exc:
+        if is_transient_db_error(exc):
+            reason = db_reason(exc) if isinstance(exc, sa.exc.StatementError) else str(exc)
+            raise DatabaseUnavailable(reason) from exc
+        raise
+
 
 FACT_COLUMNS = (
     "account_id",
