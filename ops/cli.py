@@ -46,12 +46,13 @@ def root(
 
 def _register() -> None:
     # Imported here, not at module top, so that `import ops.cli` stays cheap and side-effect free.
-    from ops.commands import db, demo, infra, outbox, publish, schemas, worker
+    from ops.commands import db, demo, infra, ledger, outbox, publish, schemas, worker
 
     app.add_typer(schemas.app, name="schemas")
     app.add_typer(db.app, name="db")
     app.add_typer(infra.app, name="infra")
     app.add_typer(outbox.app, name="outbox")
+    app.add_typer(ledger.app, name="ledger")
     app.command("local")(infra.local)
     app.command("publish")(publish.publish)
     app.command("demo")(demo.demo)

@@ -1,0 +1,200 @@
+"""``points ledger …``: inspect balances, payments and history; expire; verify.
+
+Every command opens the ledger database named by ``POINTS_DATABASE_URL`` (or
+``--database-url``), refuses one whose schema is behind the code, and prints the JSON
+shapes of DESIGN §6 with ``--json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from consumers.db import DatabaseNotMigrated, make_engine, require_migrated
+from consumers.points import queries
+from consumers.points.expiry import DEFAULT_TTL, expire
+from consumers.points.rules import InvalidRules, Rules, load_rules
+from consumers.points.verify import verify
+from infra.settings import Config
+from ops.output import console, exit_with, fail, print_json
+from schemas.events import parse_rfc3339
+
+app = typer.Typer(help="The points ledger: balances, payments, history, expiry, verification.")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@contextmanager
+def _ledger_engine(ctx: typer.Context) -> Iterator[Engine]:
+    """The configured database, migrated to head, disposed of afterwards."""
+    config: Config = ctx.obj
+    engine = make_engine(config.points.database_url)
+    try:
+        try:
+            require_migrated(engine)
+        except DatabaseNotMigrated as exc:
+            fail(str(exc))
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _rules(ctx: typer.Context) -> Rules:
+    config: Config = ctx.obj
+    try:
+        return load_rules(config.points.rules_file)
+    except InvalidRules as exc:
+        fail(str(exc))
+
+
+@app.command("balances")
+def balances_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Confirmed and provisional points of every account, sorted by account id."""
+    with _ledger_engine(ctx) as engine:
+        rows = queries.balances(engine)
+    if as_json:
+        print_json([asdict(row) for row in rows])
+        return
+    table = Table(title="balances")
+    for column in ("account_id", "confirmed", "provisional"):
+        table.add_column(column, justify="left" if column == "account_id" else "right")
+    for row in rows:
+        table.add_row(row.account_id, f"{row.confirmed:,}", f"{row.provisional:,}")
+    console.print(table)
+
+
+@app.command("payment")
+def payment_command(
+    ctx: typer.Context,
+    payment_id: Annotated[str, typer.Argument(help="The payment_id of the events.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """One payment's facts (sums over its events) and points."""
+    with _ledger_engine(ctx) as engine:
+        view = queries.payment(engine, payment_id)
+    if view is None:
+        fail(f"unknown payment {payment_id!r}: no event of it was applied")
+    if as_json:
+        print_json(asdict(view))
+        return
+    table = Table(title=f"payment {payment_id}", show_header=False)
+    for key, value in asdict(view).items():
+        table.add_row(key, f"{value:,}" if type(value) is int else str(value))
+    console.print(table)
+
+
+@app.command("history")
+def history_command(
+    ctx: typer.Context,
+    account_id: Annotated[str, typer.Argument(help="The account_id of the events.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """An account's ledger entries (one per applied event, one per expiry), oldest first."""
+    with _ledger_engine(ctx) as engine:
+        entries = queries.history(engine, account_id)
+    if as_json:
+        print_json([_history_json(entry) for entry in entries])
+        return
+    table = Table(title=f"history of {account_id}")
+    for column in ("#", "recorded", "kind", "payment", "event", "type", "amount", "conf", "prov"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e.entry_id),
+            e.recorded_at.isoformat(timespec="seconds"),
+            e.kind,
+            e.payment_id,
+            e.event_id or "",
+            e.event_type or "",
+            "" if e.amount is None else f"¥{e.amount:,}",
+            f"{e.confirmed_delta:+,}",
+            f"{e.provisional_delta:+,}",
+        )
+    console.print(table)
+
+
+def _history_json(entry: queries.HistoryEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    for key in ("recorded_at", "occurred_at"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return data
+
+
+@app.command("expire")
+def expire_command(
+    ctx: typer.Context,
+    now: Annotated[
+        str | None, typer.Option("--now", help="RFC 3339 instant to expire as of (default: now).")
+    ] = None,
+    ttl_days: Annotated[
+        int, typer.Option("--ttl-days", min=0, help="Age of the latest authorization.")
+    ] = DEFAULT_TTL.days,
+    as_json: JsonFlag = False,
+) -> None:
+    """Release provisional points of payments whose latest authorization is too old."""
+    as_of = _parse_now(now)
+    rules = _rules(ctx)
+    with _ledger_engine(ctx) as engine:
+        released = expire(engine, rules, now=as_of, ttl=timedelta(days=ttl_days))
+    if as_json:
+        print_json(
+            {
+                "now": as_of.isoformat(),
+                "ttl_days": ttl_days,
+                "expired": [asdict(item) for item in released],
+            }
+        )
+        return
+    total = sum(item.released for item in released)
+    console.print(
+        f"expired {len(released)} payment(s), released {total:,} provisional points "
+        f"(as of {as_of.isoformat()}, TTL {ttl_days} days)",
+        highlight=False,
+    )
+
+
+def _parse_now(now: str | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    try:
+        return parse_rfc3339(now)
+    except ValueError as exc:
+        fail(f"--now {now!r}: {exc}")
+
+
+@app.command("verify")
+def verify_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """Recompute payments from stored events and balances from entries; exit 1 on drift."""
+    rules = _rules(ctx)
+    with _ledger_engine(ctx) as engine:
+        report = verify(engine, rules)
+    if as_json:
+        print_json(
+            {
+                "clean": report.clean,
+                "events": report.events,
+                "entries": report.entries,
+                "payments": report.payments,
+                "accounts": report.accounts,
+                "drifts": [asdict(drift) for drift in report.drifts],
+            }
+        )
+    else:
+        for drift in report.drifts:
+            console.print(f"DRIFT {drift.check} {drift.key}: {drift.detail}", highlight=False)
+        verdict = "clean" if report.clean else f"{len(report.drifts)} drift(s)"
+        console.print(
+            f"{verdict}: {report.events} events, {report.entries} entries, "
+            f"{report.payments} payments, {report.accounts} accounts",
+            highlight=False,
+        )
+    if not report.clean:
+        exit_with(1)
