@@ -57,6 +57,10 @@ def _register() -> None:
     app.command("publish")(publish.publish)
     app.command("demo")(demo.demo)
     app.command("worker")(worker.worker)
+    from ops.commands import dlq, replay
+
+    app.add_typer(dlq.app, name="dlq")
+    app.command("replay")(replay.replay)
 
 
 def main() -> None:

@@ -1,0 +1,43 @@
+"""``points replay FILE [--to-queue Q | --to-topic]``: re-send a ``dlq export`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.resolve import ResourceNotFound
+from infra.settings import Config
+from ops.errors import OpsError
+from ops.output import CliError, console, print_json
+from ops.replay import replay as replay_file
+
+
+def replay(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A file written by `points dlq export`.")],
+    to_queue: Annotated[
+        str | None,
+        typer.Option("--to-queue", help="Send every line here (a DLQ name restores exactly)."),
+    ] = None,
+    to_topic: Annotated[
+        bool, typer.Option("--to-topic", help="Publish decodable events to the topic.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Re-send exported messages: to their source queue by default."""
+    config: Config = ctx.obj
+    try:
+        summary = replay_file(config, file, to_queue=to_queue, to_topic=to_topic)
+    except (OpsError, ResourceNotFound) as exc:
+        raise CliError(str(exc)) from None
+    if as_json:
+        print_json(summary.as_json())
+        return
+    where = ", ".join(f"{n} to {name}" for name, n in summary.targets.items()) or "nothing"
+    console.print(
+        f"replayed {summary.replayed} ({where}); skipped {summary.skipped}, "
+        f"failed {summary.failed}",
+        highlight=False,
+    )
