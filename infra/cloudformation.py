@@ -40,6 +40,8 @@ SCRATCH_PATH: Final = "/tmp"  # noqa: S108 - a path inside the container, not on
 CONTAINER_INSIGHTS_NAMESPACE: Final = "ECS/ContainerInsights"
 LOG_RETENTION_DAYS: Final = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
 FARGATE_CPU: Final = ("256", "512", "1024", "2048", "4096")
+#: Queues outlive the stack (deletion or replacement): messages in them are never lost.
+RETAIN: Final = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 ALARM_TOPIC_CONDITION: Final = "HasAlarmTopic"
 CUSTOMER_KEY_CONDITION: Final = "UsesCustomerManagedTopicKey"
 
@@ -264,6 +266,7 @@ def _queue_set(topology: Topology, spec: QueueSpec) -> Json:
         delivery: _dlq(topology, spec.delivery_dlq_name),
         source: {
             "Type": "AWS::SQS::Queue",
+            **RETAIN,
             "Properties": {
                 "QueueName": physical_name(topology, spec.name),
                 "MessageRetentionPeriod": SOURCE_RETENTION_SECONDS,
@@ -294,6 +297,7 @@ def _queue_set(topology: Topology, spec: QueueSpec) -> Json:
 def _dlq(topology: Topology, name: str) -> Json:
     return {
         "Type": "AWS::SQS::Queue",
+        **RETAIN,
         "Properties": {
             "QueueName": physical_name(topology, name),
             "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
@@ -352,6 +356,9 @@ def _shared_ecs() -> Json:
         },
         "LogGroup": {
             "Type": "AWS::Logs::LogGroup",
+            # Its name is fixed per stack: a retained group would block re-creating the stack.
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
             "Properties": {
                 "LogGroupName": sub("/ecs/${AWS::StackName}"),
                 "RetentionInDays": ref("LogRetentionDays"),
