@@ -1,0 +1,117 @@
+"""Putting messages into DLQs the two ways production does, for the ``dlq`` tests.
+
+* like the worker: the original body and attributes plus the ``points.*`` reason
+  (``failure_attributes``), sent straight to the DLQ;
+* natively: received ``maxReceiveCount`` times without deletion, so SQS moves it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from consumers.runtime.deadletter import failure_attributes
+from consumers.runtime.transport import encode_attributes
+from infra.apply import ApplyResult, apply_topology
+from infra.aws import sns_client, sqs_client
+from infra.resolve import topology
+from infra.settings import Config
+from infra.topology import MAX_RECEIVE_COUNT
+from ops.scan import ScanOptions
+from tests.factories import event_dict
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+#: Exact on moto (short polls see everything) and quick to give messages back.
+FAST = ScanOptions(hold_seconds=5, wait_seconds=0)
+
+
+def apply(config: Config) -> ApplyResult:
+    return apply_topology(topology(config), sns_client(config.aws), sqs_client(config.aws))
+
+
+def contract_attributes(event_type: str = "authorization", brand: str = "visa") -> dict[str, Any]:
+    """The attributes producers set (DESIGN §3), as the worker sees them."""
+    return {
+        "event_type": ("String", event_type),
+        "brand": ("String", brand),
+        "schema_version": ("Number", "1"),
+    }
+
+
+def event_body(event_id: str, event_type: str = "authorization", **overrides: Any) -> str:
+    import json
+
+    return json.dumps(event_dict(event_type, event_id=event_id, **overrides))
+
+
+def dead_letter_like_worker(
+    sqs: SQSClient,
+    dlq_url: str,
+    body: str,
+    *,
+    error_type: str = "invalid_event",
+    error_message: str = "amount: Input should be greater than or equal to 1",
+    receive_count: int = 1,
+    attributes: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """What the worker does with a permanent failure; returns the DLQ message id."""
+    dead = failure_attributes(
+        attributes if attributes is not None else contract_attributes(),
+        error_type=error_type,
+        error_message=error_message,
+        source_queue="points",
+        receive_count=receive_count,
+    )
+    response = sqs.send_message(
+        QueueUrl=dlq_url, MessageBody=body, MessageAttributes=encode_attributes(dead)
+    )
+    return response["MessageId"]
+
+
+def dead_letter_natively(sqs: SQSClient, url: str, dlq_url: str, body: str) -> str:
+    """Receive a message maxReceiveCount times without deleting it; SQS then moves it."""
+    message_id = sqs.send_message(
+        QueueUrl=url, MessageBody=body, MessageAttributes=encode_attributes(contract_attributes())
+    )["MessageId"]
+    for _ in range(MAX_RECEIVE_COUNT):
+        (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    # The next receive finds it over the limit and moves it to the DLQ.
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
+    return message_id
+
+
+def drain(sqs: SQSClient, url: str) -> list[dict[str, Any]]:
+    """Consume everything in a queue (bodies, attributes and ids)."""
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=60,
+        ).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            found.append(dict(message))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def counts(sqs: SQSClient, url: str) -> tuple[int, int]:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        int(attributes["ApproximateNumberOfMessages"]),
+        int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+    )
+
+
+def attribute_values(message: dict[str, Any]) -> dict[str, str]:
+    return {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
