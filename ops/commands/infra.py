@@ -52,16 +52,27 @@ def template(
     fmt: Annotated[
         TemplateFormat, typer.Option("--format", help="json (default) or yaml.")
     ] = TemplateFormat.json,
+    as_json: JsonFlag = False,
 ) -> None:
-    """CloudFormation for production: topology, ECS workers, autoscaling, alarms, IAM."""
+    """CloudFormation for production: topology, ECS workers, autoscaling, alarms, IAM.
+
+    Without ``--out`` the template itself is the output (``--json`` forces JSON); with it,
+    ``--json`` reports what was written as ``{"out", "format", "resources"}``.
+    """
     config: Config = ctx.obj
     document = render_template(topology(config))
+    if as_json and out is None:
+        fmt = TemplateFormat.json
     text = to_yaml(document) if fmt is TemplateFormat.yaml else to_json(document)
     if out is None:
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out} ({len(document['Resources'])} resources)", highlight=False)
+    resources = len(document["Resources"])
+    if as_json:
+        print_json({"out": str(out), "format": fmt.value, "resources": resources})
+        return
+    console.print(f"wrote {out} ({resources} resources)", highlight=False)
 
 
 def local(

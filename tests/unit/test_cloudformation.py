@@ -425,3 +425,13 @@ def test_cli_writes_yaml_to_a_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert out.read_text(encoding="utf-8") == to_yaml(render_template(topology_for("")))
     assert "wrote" in result.stdout
+
+
+def test_cli_json_reports_the_written_file(tmp_path: Path) -> None:
+    """``--out FILE --json`` prints where the template went and how many resources it has."""
+    out = tmp_path / "stack.json"
+    result = run_points("infra", "template", "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert report == {"out": str(out), "format": "json", "resources": len(written["Resources"])}
