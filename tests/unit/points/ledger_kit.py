@@ -1,0 +1,73 @@
+"""Helpers for ledger tests on real databases: migrate, apply, read the final state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from consumers.db import make_engine, upgrade
+from consumers.handler import Outcome, Result
+from consumers.points import queries
+from consumers.points.ledger import PointsLedger
+from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+from schemas.envelope import decode_body, parse_event
+from schemas.events import PaymentEvent
+
+LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_balances)
+
+
+def migrated_engine(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def wipe(engine: Engine) -> None:
+    """Empty the ledger tables (between hypothesis examples on one database)."""
+    with engine.begin() as connection:
+        for table in LEDGER_TABLES:
+            connection.execute(sa.delete(table))
+
+
+def events_of(documents: Iterable[dict[str, Any]]) -> list[PaymentEvent]:
+    """Wire dicts through the real decoder, as the worker would get them."""
+    return [decode_body(json.dumps(d)) for d in documents]
+
+
+def apply_batches(ledger: PointsLedger, batches: Sequence[Sequence[dict[str, Any]]]) -> None:
+    for batch in batches:
+        results = ledger.handle_batch([parse_event(d) for d in batch])
+        rejected = [r for r in results if r.outcome is Outcome.REJECTED]
+        assert not rejected, rejected
+
+
+def outcomes(results: Sequence[Result]) -> list[str]:
+    return [str(r.outcome) if r.error is None else r.error.code for r in results]
+
+
+def ledger_state(engine: Engine) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """(payment documents by id, balance documents) exactly as the CLI prints them."""
+    with engine.connect() as connection:
+        ids = list(connection.execute(sa.select(ledger_payments.c.payment_id)).scalars())
+    payments: dict[str, dict[str, Any]] = {}
+    for payment_id in ids:
+        view = queries.payment(engine, payment_id)
+        assert view is not None
+        payments[payment_id] = asdict(view)
+    return payments, [asdict(b) for b in queries.balances(engine)]
+
+
+def entry_rows(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(ledger_entries).order_by(ledger_entries.c.id))
+        return [tuple(row) for row in rows]
+
+
+def count(engine: Engine, table: sa.Table) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
