@@ -16,9 +16,12 @@ from typing import Any
 import pytest
 from cfnlint.api import lint
 from cfnlint.decode.decode import decode_str
+from typer.testing import CliRunner, Result
 
 from infra.cloudformation import logical_id, queue_id, render_template, to_json, to_yaml
+from infra.settings import Config
 from infra.topology import DEFAULT_TOPOLOGY, QueueSpec, Topology, queue_policy, topology_for
+from ops.commands import infra
 from schemas.events import EventType
 from tests.cli import run_points
 
@@ -412,26 +415,31 @@ def test_template_follows_the_declaration() -> None:
 
 
 def test_cli_prints_the_rendered_template() -> None:
-    """``points --prefix cli- infra template`` prints the template of that topology as JSON."""
+    """The installed ``points --prefix cli- infra template`` prints that topology's template."""
     result = run_points("--prefix", "cli-", "infra", "template")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == render_template(topology_for("cli-"))
 
 
+def _invoke(*args: str, prefix: str = "") -> Result:
+    """The ``infra`` sub-app in process, with the settings the root callback would resolve."""
+    return CliRunner().invoke(infra.app, list(args), obj=Config.resolve(resource_prefix=prefix))
+
+
 def test_cli_writes_yaml_to_a_file(tmp_path: Path) -> None:
     """``--out FILE --format yaml`` writes the YAML rendering to the file, not to stdout."""
     out = tmp_path / "stack.yaml"
-    result = run_points("--prefix", "", "infra", "template", "--out", str(out), "--format", "yaml")
-    assert result.returncode == 0, result.stderr
-    assert out.read_text(encoding="utf-8") == to_yaml(render_template(topology_for("")))
-    assert "wrote" in result.stdout
+    result = _invoke("template", "--out", str(out), "--format", "yaml", prefix="y-")
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8") == to_yaml(render_template(topology_for("y-")))
+    assert result.stdout.startswith("wrote ")
 
 
 def test_cli_json_reports_the_written_file(tmp_path: Path) -> None:
     """``--out FILE --json`` prints where the template went and how many resources it has."""
     out = tmp_path / "stack.json"
-    result = run_points("infra", "template", "--out", str(out), "--json")
-    assert result.returncode == 0, result.stderr
+    result = _invoke("template", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     written = json.loads(out.read_text(encoding="utf-8"))
     assert report == {"out": str(out), "format": "json", "resources": len(written["Resources"])}
