@@ -1,0 +1,177 @@
+"""``dlq export``, ``dlq purge`` and ``replay`` on a real moto server."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from infra.aws import sqs_client
+from infra.settings import Config
+from ops.errors import ExportError, PurgeRefused, ReplayInputError
+from ops.export import export, purge
+from ops.replay import replay
+from tests.unit.ops.support import (
+    FAST,
+    apply,
+    attribute_values,
+    contract_attributes,
+    counts,
+    dead_letter_like_worker,
+    drain,
+    event_body,
+)
+
+
+def _seed(aws: Config, n: int = 5) -> tuple[str, str]:
+    outputs = apply(aws).queues["points"]
+    sqs = sqs_client(aws.aws)
+    for i in range(n):
+        dead_letter_like_worker(
+            sqs,
+            outputs.dlq_url,
+            event_body(f"e{i}", "refund"),
+            attributes=contract_attributes("refund"),
+            error_message=f"refund {i} is broken",
+        )
+    dead_letter_like_worker(sqs, outputs.dlq_url, "not json at all", error_type="invalid_body")
+    return outputs.url, outputs.dlq_url
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _contents(messages: list[dict[str, object]]) -> Counter[str]:
+    """Body + attributes of each message, as a comparable multiset."""
+    return Counter(json.dumps([m["Body"], attribute_values(m)], sort_keys=True) for m in messages)
+
+
+def test_export_writes_every_message_and_keeps_the_dlq(aws: Config, tmp_path: Path) -> None:
+    """One line per message with body, attributes, reason and timestamps; DLQ unchanged."""
+    _, dlq_url = _seed(aws)
+    out = tmp_path / "dlq.jsonl"
+    summary = export(aws, out=out, options=FAST)
+    lines = _lines(out)
+    assert (summary.exported, summary.deleted) == (6, 0)
+    assert len(lines) == 6
+    refund = next(line for line in lines if line["event_id"] == "e0")
+    assert refund["body"] == event_body("e0", "refund")
+    assert refund["failure"] == {
+        "error_type": "invalid_event",
+        "error_message": "refund 0 is broken",
+        "source": "attributes",
+        "failed_at": refund["failure"]["failed_at"],  # type: ignore[index]
+    }
+    assert refund["attributes"]["event_type"] == {  # type: ignore[index]
+        "DataType": "String",
+        "StringValue": "refund",
+    }
+    assert {"message_id", "receive_count", "sent_at", "exported_at"} <= set(refund)
+    assert counts(sqs_client(aws.aws), dlq_url) == (6, 0)
+
+
+def test_export_delete_removes_exactly_what_was_written(aws: Config, tmp_path: Path) -> None:
+    """--delete: the file has every message and the DLQ is empty."""
+    _, dlq_url = _seed(aws)
+    out = tmp_path / "dlq.jsonl"
+    summary = export(aws, out=out, delete=True, options=FAST)
+    assert (summary.exported, summary.deleted, summary.failed) == (6, 6, 0)
+    assert len(_lines(out)) == 6
+    assert counts(sqs_client(aws.aws), dlq_url) == (0, 0)
+
+
+def test_export_never_overwrites(aws: Config, tmp_path: Path) -> None:
+    """An existing output file is refused before anything is read."""
+    _seed(aws, 1)
+    out = tmp_path / "dlq.jsonl"
+    out.write_text("precious\n")
+    with pytest.raises(ExportError, match="exists"):
+        export(aws, out=out, delete=True, options=FAST)
+    assert out.read_text() == "precious\n"
+
+
+def test_purge_without_an_export_is_refused(aws: Config, tmp_path: Path) -> None:
+    """No marker: refused with the command to run; nothing purged."""
+    _, dlq_url = _seed(aws, 1)
+    with pytest.raises(PurgeRefused, match="points dlq export"):
+        purge(aws, marker_dir=tmp_path)
+    assert counts(sqs_client(aws.aws), dlq_url) == (2, 0)
+
+
+def test_purge_after_a_stale_export_is_refused(aws: Config, tmp_path: Path) -> None:
+    """An export older than the freshness window does not license a purge."""
+    _seed(aws, 1)
+    export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
+    later = datetime.now(UTC) + timedelta(minutes=16)
+    with pytest.raises(PurgeRefused, match="min old"):
+        purge(aws, marker_dir=tmp_path, now=later)
+
+
+def test_purge_refuses_when_messages_arrived_after_the_export(aws: Config, tmp_path: Path) -> None:
+    """More messages than exported: they would be lost, so refused."""
+    _, dlq_url = _seed(aws, 1)
+    export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
+    dead_letter_like_worker(sqs_client(aws.aws), dlq_url, event_body("late"))
+    with pytest.raises(PurgeRefused, match="arrived since"):
+        purge(aws, marker_dir=tmp_path)
+
+
+def test_export_purge_replay_round_trips_every_message(aws: Config, tmp_path: Path) -> None:
+    """export → purge → replay --to-queue points-dlq: same bodies and attributes as before."""
+    _, dlq_url = _seed(aws)
+    sqs = sqs_client(aws.aws)
+    out = tmp_path / "dlq.jsonl"
+    export(aws, out=out, marker_dir=tmp_path, options=FAST)
+    before = _lines(out)
+    assert purge(aws, marker_dir=tmp_path).purged == 6
+    assert counts(sqs, dlq_url) == (0, 0)
+    summary = replay(aws, out, to_queue="points-dlq")
+    assert (summary.replayed, summary.failed) == (6, 0)
+    after = drain(sqs, dlq_url)
+    assert _contents(after) == Counter(
+        json.dumps(
+            [line["body"], {k: v["StringValue"] for k, v in line["attributes"].items()}],  # type: ignore[attr-defined]
+            sort_keys=True,
+        )
+        for line in before
+    )
+
+
+def test_replay_to_the_source_strips_the_reason(aws: Config, tmp_path: Path) -> None:
+    """By default lines go to their source queue, like a redrive: no reason, redrive count 1."""
+    url, _ = _seed(aws, 2)
+    out = tmp_path / "dlq.jsonl"
+    export(aws, out=out, delete=True, options=FAST)
+    assert replay(aws, out).as_json()["targets"] == {"points": 3}
+    copies = drain(sqs_client(aws.aws), url)
+    assert len(copies) == 3
+    for copy in copies:
+        values = attribute_values(copy)
+        assert not any(k.startswith("points.error") for k in values)
+        assert values["points.redrive_count"] == "1"
+
+
+def test_replay_to_topic_publishes_decodable_events_only(aws: Config, tmp_path: Path) -> None:
+    """--to-topic republishes the valid events (they reach the queue); the rest are skipped."""
+    url, _ = _seed(aws, 2)
+    out = tmp_path / "dlq.jsonl"
+    export(aws, out=out, delete=True, options=FAST)
+    summary = replay(aws, out, to_topic=True)
+    assert (summary.replayed, summary.skipped) == (2, 1)
+    bodies = {json.loads(m["Body"])["event_id"] for m in drain(sqs_client(aws.aws), url)}
+    assert bodies == {"e0", "e1"}
+
+
+def test_replay_refuses_a_file_with_a_bad_line(aws: Config, tmp_path: Path) -> None:
+    """A line that is not an export line: nothing is sent, the line is named."""
+    url, _ = _seed(aws, 1)
+    out = tmp_path / "dlq.jsonl"
+    export(aws, out=out, options=FAST)
+    out.write_text(out.read_text() + "{oops\n")
+    with pytest.raises(ReplayInputError, match=r"dlq.jsonl:3"):
+        replay(aws, out)
+    assert counts(sqs_client(aws.aws), url) == (0, 0)
