@@ -32,8 +32,10 @@ from infra.topology import (
 Json = dict[str, Any]
 
 PREFIX_PARAMETER: Final = "ResourcePrefix"
-#: Container health check and graceful stop (the worker's shutdown grace is 20 s).
+#: SIGTERM to SIGKILL: above the worker's 20 s shutdown grace, so in-flight batches finish.
 STOP_TIMEOUT_SECONDS: Final = 30
+#: The health check starts a Python process (~2 s on a shared core, more on 0.25 vCPU).
+HEALTH_CHECK_TIMEOUT_SECONDS: Final = 10
 #: Workers write their health file here; the root filesystem is read-only.
 SCRATCH_VOLUME: Final = "tmp"
 SCRATCH_PATH: Final = "/tmp"  # noqa: S108 - a path inside the container, not on this host
@@ -468,9 +470,9 @@ def _worker(spec: QueueSpec) -> Json:
     health = {
         "Command": ["CMD-SHELL", f"points worker --queue {spec.name} --healthcheck || exit 1"],
         "Interval": 30,
-        "Timeout": 5,
+        "Timeout": HEALTH_CHECK_TIMEOUT_SECONDS,
         "Retries": 3,
-        "StartPeriod": 30,
+        "StartPeriod": 60,
     }
     container = _container("worker", ["worker", "--queue", spec.name], health)
     return {
