@@ -83,19 +83,17 @@ def _alarm_actions() -> Json:
     return {"Fn::If": [ALARM_TOPIC_CONDITION, [ref("AlarmTopicArn")], ref("AWS::NoValue")]}
 
 
-def _assume_role(service: str) -> Json:
-    """Trust only the named AWS service, and only on behalf of this account."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
-            }
-        ],
+def _assume_role(service: str, *, this_account_only: bool = True) -> Json:
+    """Trust only the named AWS service and, where it sends ``aws:SourceAccount`` (ECS task
+    roles, EventBridge), only on behalf of this account (confused-deputy protection)."""
+    statement: Json = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
     }
+    if this_account_only:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def _policy(name: str, *statements: Json) -> Json:
@@ -378,7 +376,10 @@ def _execution_role() -> Json:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": _assume_role("ecs-tasks.amazonaws.com"),
+            # ECS documents the source-account condition for task roles, not execution roles.
+            "AssumeRolePolicyDocument": _assume_role(
+                "ecs-tasks.amazonaws.com", this_account_only=False
+            ),
             "Policies": [
                 _policy(
                     "start-tasks",
