@@ -261,6 +261,18 @@ def test_worker_role_reaches_only_its_own_queue_and_dlq(template: Json) -> None:
         }
 
 
+def test_every_role_trusts_exactly_one_aws_service(template: Json) -> None:
+    """Roles are assumable only by one service principal (ECS tasks or EventBridge)."""
+    for rid, role in _resources(template, "AWS::IAM::Role").items():
+        (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRole", rid
+        assert set(statement["Principal"]) == {"Service"}, rid
+        assert statement["Principal"]["Service"] in {
+            "ecs-tasks.amazonaws.com",
+            "events.amazonaws.com",
+        }, rid
+
+
 def test_producer_policy_may_only_publish_to_the_topic(template: Json) -> None:
     """The producer policy grants sns:Publish on the topic (and KMS only for a customer key)."""
     document = template["Resources"]["ProducerPolicy"]["Properties"]["PolicyDocument"]
