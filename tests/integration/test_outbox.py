@@ -15,7 +15,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -30,7 +31,8 @@ from infra.aws import sns_client, sqs_client
 from infra.local import free_port
 from infra.resolve import topology
 from infra.settings import Config
-from producers.outbox import create_outbox_table, outbox_status, record
+from producers.fake_sns import FakeSns
+from producers.outbox import create_outbox_table, outbox_status, outbox_table, record
 from producers.publisher import RetryPolicy, SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.envelope import decode_body
@@ -220,3 +222,29 @@ def test_two_relays_on_postgresql_publish_every_row_exactly_once(pg_world: World
     assert sum(r.published for r in reports) == 40
     assert all(r.published > 0 for r in reports)
     assert pg_world.pending() == 0
+
+
+@pytest.mark.postgres
+def test_prune_on_postgresql_keeps_pending_and_recent_rows(postgres_url: str) -> None:
+    """Sent rows past the retention are deleted; pending and recently sent rows remain."""
+    engine = make_engine(postgres_url)
+    create_outbox_table(engine)
+    with engine.begin() as conn:
+        for event_id in ("old", "recent", "pending"):
+            record(conn, make_event(event_id=event_id))
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            outbox_table.update()
+            .where(outbox_table.c.event_id == "old")
+            .values(sent_at=now - timedelta(days=8))
+        )
+        conn.execute(
+            outbox_table.update().where(outbox_table.c.event_id == "recent").values(sent_at=now)
+        )
+    relay = Relay(engine, SnsPublisher(cast(Any, FakeSns()), "arn:fake"), clock=lambda: now)
+    assert relay.prune() == 1
+    with engine.connect() as conn:
+        left = conn.execute(sa.select(outbox_table.c.event_id).order_by(outbox_table.c.id))
+        assert list(left.scalars()) == ["recent", "pending"]
+    engine.dispose()
