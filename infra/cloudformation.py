@@ -208,6 +208,7 @@ def _parameters(topology: Topology) -> Json:
         "ExpireSchedule": {
             "Type": "String",
             "Default": "cron(0 18 * * ? *)",
+            "AllowedPattern": "^(rate|cron)\\(.+\\)$",
             "Description": "When `points ledger expire` runs (default 03:00 JST daily).",
         },
     }
