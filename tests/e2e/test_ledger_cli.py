@@ -1,0 +1,197 @@
+"""``points ledger …`` as operators run it: DESIGN §6 JSON shapes, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from consumers.points.ledger import PointsLedger
+from consumers.points.tables import ledger_balances
+from tests.cli import run_points
+from tests.factories import make_event
+from tests.unit.points.ledger_kit import migrated_engine
+
+PAYMENT_KEYS = [
+    "payment_id",
+    "account_id",
+    "brand",
+    "authorized",
+    "reversed",
+    "cleared",
+    "refunded",
+    "final",
+    "expired",
+    "confirmed",
+    "provisional",
+]
+
+
+@pytest.fixture
+def database(sqlite_url: str) -> dict[str, str]:
+    """A migrated SQLite ledger with two accounts; the env that points the CLI at it."""
+    engine = migrated_engine(sqlite_url)
+    PointsLedger(engine).handle_batch(
+        [
+            make_event(
+                event_id="a1",
+                account_id="bob",
+                payment_id="p-bob",
+                amount=1000,
+                occurred_at="2026-10-01T10:00:00+09:00",
+            ),
+            make_event(event_id="a2", account_id="alice", payment_id="p-alice", amount=2000),
+            make_event(
+                "clearing",
+                event_id="c2",
+                account_id="alice",
+                payment_id="p-alice",
+                amount=1500,
+                final=True,
+            ),
+        ]
+    )
+    engine.dispose()
+    return {"POINTS_DATABASE_URL": sqlite_url}
+
+
+def test_balances_json_is_sorted_by_account(database: dict[str, str]) -> None:
+    """``balances --json``: [{"account_id","confirmed","provisional"}] sorted by account_id."""
+    result = run_points("ledger", "balances", "--json", env=database)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"account_id": "alice", "confirmed": 15, "provisional": 0},
+        {"account_id": "bob", "confirmed": 0, "provisional": 10},
+    ]
+
+
+def test_payment_json_has_the_design_shape(database: dict[str, str]) -> None:
+    """``payment ID --json`` prints exactly the DESIGN §6 keys, in that order."""
+    result = run_points("ledger", "payment", "p-alice", "--json", env=database)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert list(document) == PAYMENT_KEYS
+    assert document == {
+        "payment_id": "p-alice",
+        "account_id": "alice",
+        "brand": "visa",
+        "authorized": 2000,
+        "reversed": 0,
+        "cleared": 1500,
+        "refunded": 0,
+        "final": True,
+        "expired": False,
+        "confirmed": 15,
+        "provisional": 0,
+    }
+
+
+def test_unknown_payment_is_a_one_line_error(database: dict[str, str]) -> None:
+    """An unknown payment id: exit 2, one line on stderr, no traceback."""
+    result = run_points("ledger", "payment", "nope", env=database)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "unknown payment 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_history_lists_the_accounts_entries(database: dict[str, str]) -> None:
+    """``history ACCOUNT --json`` lists one entry per applied event with its deltas."""
+    result = run_points("ledger", "history", "alice", "--json", env=database)
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [(e["event_id"], e["confirmed_delta"], e["provisional_delta"]) for e in entries] == [
+        ("a2", 0, 20),
+        ("c2", 15, -20),
+    ]
+
+
+def test_expire_releases_old_payments(database: dict[str, str]) -> None:
+    """``expire --now --ttl-days --json`` names what it released; balances follow."""
+    result = run_points(
+        "ledger",
+        "expire",
+        "--now",
+        "2026-11-21T10:00:00+09:00",
+        "--ttl-days",
+        "30",
+        "--json",
+        env=database,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["expired"] == [
+        {"payment_id": "p-bob", "account_id": "bob", "released": 10}
+    ]
+    balances = json.loads(run_points("ledger", "balances", "--json", env=database).stdout)
+    assert balances[1] == {"account_id": "bob", "confirmed": 0, "provisional": 0}
+
+
+def test_expire_refuses_a_naive_now(database: dict[str, str]) -> None:
+    """``--now`` without an offset is bad input: exit 2, no traceback."""
+    result = run_points("ledger", "expire", "--now", "2026-11-21T10:00:00", env=database)
+    assert result.returncode == 2
+    assert "--now" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_clean_exits_zero(database: dict[str, str]) -> None:
+    """``verify --json`` on a consistent ledger: clean, exit 0."""
+    result = run_points("ledger", "verify", "--json", env=database)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["clean"] is True
+    assert report["drifts"] == []
+
+
+def test_verify_exits_one_on_drift(database: dict[str, str]) -> None:
+    """A tampered balance makes ``verify`` report the drift and exit 1."""
+    engine = sa.create_engine(database["POINTS_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(sa.update(ledger_balances).values(confirmed=1234))
+    engine.dispose()
+    result = run_points("ledger", "verify", env=database)
+    assert result.returncode == 1
+    assert "DRIFT balance" in result.stdout
+
+
+def test_verify_uses_the_rules_file(database: dict[str, str], tmp_path: Path) -> None:
+    """Under other rules (``POINTS_RULES_FILE``) the stored points are drift."""
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"versions": [{"rates_bp": {"visa": 300, "quicpay": 50}}]}))
+    result = run_points("ledger", "verify", env={**database, "POINTS_RULES_FILE": str(rules)})
+    assert result.returncode == 1
+    assert "payment_points" in result.stdout
+
+
+def test_invalid_rules_file_is_a_one_line_error(database: dict[str, str], tmp_path: Path) -> None:
+    """A broken rules file: exit 2 with the reason, no traceback."""
+    rules = tmp_path / "rules.json"
+    rules.write_text("{not json")
+    result = run_points("ledger", "verify", env={**database, "POINTS_RULES_FILE": str(rules)})
+    assert result.returncode == 2
+    assert "invalid rules file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unmigrated_database_is_refused(tmp_path: Path) -> None:
+    """Every ledger command refuses a database that is not migrated, naming the fix."""
+    env = {"POINTS_DATABASE_URL": f"sqlite:///{tmp_path}/empty.sqlite3"}
+    result = run_points("ledger", "balances", env=env)
+    assert result.returncode == 2
+    assert "points db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_balances_on_postgresql(postgres_url: str) -> None:
+    """The commands work the same against PostgreSQL."""
+    engine = migrated_engine(postgres_url)
+    PointsLedger(engine).handle_batch([make_event(amount=5000)])
+    engine.dispose()
+    result = run_points("ledger", "balances", "--json", env={"POINTS_DATABASE_URL": postgres_url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"account_id": "acct-1", "confirmed": 0, "provisional": 50}
+    ]
