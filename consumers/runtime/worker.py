@@ -23,6 +23,8 @@ from consumers.runtime.transport import QueueTransport, Received
 MAX_PAUSE_SECONDS = 30.0
 #: In --drain mode long polls are short, so that an empty queue is noticed quickly.
 DRAIN_WAIT_SECONDS = 1
+#: On stop, how long a poll in progress may still complete (its messages are released).
+STOP_RECEIVE_WAIT_SECONDS = 2.0
 
 
 class Worker:
@@ -118,22 +120,21 @@ class Worker:
 
     async def _receive(self) -> list[Received] | None:
         """A batch, [] when the poll came back empty, None once stopping."""
-        wait = (
-            min(self._settings.wait_seconds, DRAIN_WAIT_SECONDS)
-            if self._drain
-            else (self._settings.wait_seconds)
-        )
+        wait = self._settings.wait_seconds
+        if self._drain:
+            wait = min(wait, DRAIN_WAIT_SECONDS)
         receive = asyncio.create_task(self._transport.receive(self._settings.batch_size, wait))
         stopping = asyncio.create_task(self._stop.wait())
-        done, _ = await asyncio.wait([receive, stopping], return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if receive not in done:
-            # Stopping: abandon the long poll. Anything SQS hands out meanwhile stays
-            # invisible until its visibility timeout, then is redelivered: never lost.
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await receive
-            return None
+        try:
+            await asyncio.wait([receive, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if self._stop.is_set():
+                await self._abandon(receive)
+                return None
+        finally:
+            # Also when this poller is cancelled: an orphaned poll would hide messages.
+            stopping.cancel()
+            if not receive.done():
+                receive.cancel()
         try:
             return receive.result()
         except Exception as error:
@@ -145,6 +146,24 @@ class Worker:
             )
             await self._pause(1.0)
             return []
+
+    async def _abandon(self, receive: asyncio.Task[list[Received]]) -> None:
+        """Stopping mid-poll: let a short poll finish and hand back what it got.
+
+        A long poll cancelled client-side may still hand a message to the closed connection;
+        that message reappears after its visibility timeout (delayed, never lost). Waiting
+        a moment first avoids that for short polls (``--drain``) and most long ones.
+        """
+        done, _ = await asyncio.wait([receive], timeout=STOP_RECEIVE_WAIT_SECONDS)
+        if not done:
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receive
+            return
+        with contextlib.suppress(Exception):
+            handles = [m.receipt_handle for m in receive.result()]
+            if handles:
+                await self._transport.change_visibility(handles, 0)
 
     async def _drained(self) -> bool:
         if not self._drain or self._busy:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,13 +16,19 @@ from consumers.runtime.settings import WorkerSettings
 from tests.factories import body
 from tests.unit.runtime.fakes import FakeHandler
 
+T = TypeVar("T")
+
 SETTINGS = WorkerSettings(
-    transient_attempts=2, transient_wait_initial=0, transient_wait_max=0, heartbeat_seconds=0.05,
-    backoff_base_seconds=10, visibility_timeout=30,
+    transient_attempts=2,
+    transient_wait_initial=0,
+    transient_wait_max=0,
+    heartbeat_seconds=0.05,
+    backoff_base_seconds=10,
+    visibility_timeout=30,
 )
 
 
-def _run(coroutine):  # type: ignore[no-untyped-def]
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 

@@ -20,9 +20,14 @@ from tests.unit.runtime.fakes import FakeHandler
 
 def _settings(tmp_path: Path, **overrides: object) -> WorkerSettings:
     base: dict[str, object] = {
-        "concurrency": 2, "drain_idle_seconds": 0.1, "transient_attempts": 1,
-        "transient_wait_initial": 0, "heartbeat_seconds": 0.05, "shutdown_grace_seconds": 2,
-        "health_file": tmp_path / "health", "backoff_base_seconds": 0,
+        "concurrency": 2,
+        "drain_idle_seconds": 0.1,
+        "transient_attempts": 1,
+        "transient_wait_initial": 0,
+        "heartbeat_seconds": 0.05,
+        "shutdown_grace_seconds": 2,
+        "health_file": tmp_path / "health",
+        "backoff_base_seconds": 0,
     }
     return WorkerSettings(**{**base, **overrides})  # type: ignore[arg-type]
 
