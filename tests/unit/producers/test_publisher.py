@@ -13,10 +13,13 @@ from typing import Any, cast
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from producers.async_publisher import AsyncSnsPublisher
 from producers.fake_sns import AsyncFakeSns, EntryFailure, FakeSns
 from producers.publisher import (
+    SNS_BATCH_MAX_BYTES,
     SNS_BATCH_MAX_ENTRIES,
     PublishError,
     PublishUnavailable,
@@ -202,3 +205,13 @@ def test_entry_missing_from_the_response_is_resent() -> None:
         "e-1",
         "e-2",
     ]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=SNS_BATCH_MAX_BYTES), max_size=60))
+def test_chunking_keeps_every_entry_once_in_order_within_limits(sizes: list[int]) -> None:
+    """Any sizes: chunks cover every index once, in order, ≤10 entries, ≤256 KiB each."""
+    chunks = chunk_by_size(sizes)
+    assert [i for chunk in chunks for i in chunk] == list(range(len(sizes)))
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= SNS_BATCH_MAX_ENTRIES
+        assert sum(sizes[i] for i in chunk) <= SNS_BATCH_MAX_BYTES
