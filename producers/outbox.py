@@ -26,8 +26,10 @@ adds it to its database with its own migrations, independently of the consumers'
     CREATE INDEX ix_points_outbox_pending ON points_outbox (id) WHERE sent_at IS NULL;
     CREATE INDEX ix_points_outbox_sent ON points_outbox (sent_at) WHERE sent_at IS NOT NULL;
 
-(``outbox_ddl("postgresql")`` prints it for any dialect.) Rows are published in ``id``
-order; ``body`` is the event's canonical JSON, exactly what goes on the wire.
+(``outbox_ddl("postgresql")`` or ``points outbox ddl`` prints it.) Services on asyncio
+record with ``await session.run_sync(record, event)`` on their ``AsyncSession``. Rows are
+published in ``id`` order; ``body`` is the event's canonical JSON, exactly what goes on the
+wire.
 """
 
 from __future__ import annotations

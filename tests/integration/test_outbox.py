@@ -7,6 +7,7 @@ the tests read the ``points`` queue.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -247,4 +248,25 @@ def test_prune_on_postgresql_keeps_pending_and_recent_rows(postgres_url: str) ->
     with engine.connect() as conn:
         left = conn.execute(sa.select(outbox_table.c.event_id).order_by(outbox_table.c.id))
         assert list(left.scalars()) == ["recent", "pending"]
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_asyncio_service_records_through_run_sync(postgres_url: str) -> None:
+    """An asyncio payment service (AsyncSession on psycopg) records with ``run_sync``."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    async def pay() -> bool:
+        engine = create_async_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.run_sync(create_outbox_table)
+        async with AsyncSession(engine) as session, session.begin():
+            recorded = await session.run_sync(record, make_event(event_id="async-1"))
+        await engine.dispose()
+        return recorded
+
+    assert asyncio.run(pay()) is True
+    engine = make_engine(postgres_url)
+    with engine.connect() as conn:
+        assert outbox_status(conn)["pending"] == 1
     engine.dispose()
