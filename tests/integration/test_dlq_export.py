@@ -9,25 +9,27 @@ from pathlib import Path
 
 import pytest
 
+from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.errors import ExportError, PurgeRefused, ReplayInputError
 from ops.export import export, purge
 from ops.replay import replay
-from tests.unit.ops.support import (
+from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     FAST,
-    apply,
     attribute_values,
+    aws_fixture,
     contract_attributes,
     counts,
     dead_letter_like_worker,
     drain,
     event_body,
+    topo_fixture,
 )
 
 
-def _seed(aws: Config, n: int = 5) -> tuple[str, str]:
-    outputs = apply(aws).queues["points"]
+def _seed(aws: Config, topo: ApplyResult, n: int = 5) -> tuple[str, str]:
+    outputs = topo.queues["points"]
     sqs = sqs_client(aws.aws)
     for i in range(n):
         dead_letter_like_worker(
@@ -50,9 +52,11 @@ def _contents(messages: list[dict[str, object]]) -> Counter[str]:
     return Counter(json.dumps([m["Body"], attribute_values(m)], sort_keys=True) for m in messages)
 
 
-def test_export_writes_every_message_and_keeps_the_dlq(aws: Config, tmp_path: Path) -> None:
+def test_export_writes_every_message_and_keeps_the_dlq(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """One line per message with body, attributes, reason and timestamps; DLQ unchanged."""
-    _, dlq_url = _seed(aws)
+    _, dlq_url = _seed(aws, topo)
     out = tmp_path / "dlq.jsonl"
     summary = export(aws, out=out, options=FAST)
     lines = _lines(out)
@@ -74,9 +78,11 @@ def test_export_writes_every_message_and_keeps_the_dlq(aws: Config, tmp_path: Pa
     assert counts(sqs_client(aws.aws), dlq_url) == (6, 0)
 
 
-def test_export_delete_removes_exactly_what_was_written(aws: Config, tmp_path: Path) -> None:
+def test_export_delete_removes_exactly_what_was_written(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """--delete: the file has every message and the DLQ is empty."""
-    _, dlq_url = _seed(aws)
+    _, dlq_url = _seed(aws, topo)
     out = tmp_path / "dlq.jsonl"
     summary = export(aws, out=out, delete=True, options=FAST)
     assert (summary.exported, summary.deleted, summary.failed) == (6, 6, 0)
@@ -84,9 +90,9 @@ def test_export_delete_removes_exactly_what_was_written(aws: Config, tmp_path: P
     assert counts(sqs_client(aws.aws), dlq_url) == (0, 0)
 
 
-def test_export_never_overwrites(aws: Config, tmp_path: Path) -> None:
+def test_export_never_overwrites(aws: Config, topo: ApplyResult, tmp_path: Path) -> None:
     """An existing output file is refused before anything is read."""
-    _seed(aws, 1)
+    _seed(aws, topo, 1)
     out = tmp_path / "dlq.jsonl"
     out.write_text("precious\n")
     with pytest.raises(ExportError, match="exists"):
@@ -94,35 +100,41 @@ def test_export_never_overwrites(aws: Config, tmp_path: Path) -> None:
     assert out.read_text() == "precious\n"
 
 
-def test_purge_without_an_export_is_refused(aws: Config, tmp_path: Path) -> None:
+def test_purge_without_an_export_is_refused(aws: Config, topo: ApplyResult, tmp_path: Path) -> None:
     """No marker: refused with the command to run; nothing purged."""
-    _, dlq_url = _seed(aws, 1)
+    _, dlq_url = _seed(aws, topo, 1)
     with pytest.raises(PurgeRefused, match="points dlq export"):
         purge(aws, marker_dir=tmp_path)
     assert counts(sqs_client(aws.aws), dlq_url) == (2, 0)
 
 
-def test_purge_after_a_stale_export_is_refused(aws: Config, tmp_path: Path) -> None:
+def test_purge_after_a_stale_export_is_refused(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """An export older than the freshness window does not license a purge."""
-    _seed(aws, 1)
+    _seed(aws, topo, 1)
     export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
     later = datetime.now(UTC) + timedelta(minutes=16)
     with pytest.raises(PurgeRefused, match="min old"):
         purge(aws, marker_dir=tmp_path, now=later)
 
 
-def test_purge_refuses_when_messages_arrived_after_the_export(aws: Config, tmp_path: Path) -> None:
+def test_purge_refuses_when_messages_arrived_after_the_export(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """More messages than exported: they would be lost, so refused."""
-    _, dlq_url = _seed(aws, 1)
+    _, dlq_url = _seed(aws, topo, 1)
     export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
     dead_letter_like_worker(sqs_client(aws.aws), dlq_url, event_body("late"))
     with pytest.raises(PurgeRefused, match="arrived since"):
         purge(aws, marker_dir=tmp_path)
 
 
-def test_export_purge_replay_round_trips_every_message(aws: Config, tmp_path: Path) -> None:
+def test_export_purge_replay_round_trips_every_message(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """export → purge → replay --to-queue points-dlq: same bodies and attributes as before."""
-    _, dlq_url = _seed(aws)
+    _, dlq_url = _seed(aws, topo)
     sqs = sqs_client(aws.aws)
     out = tmp_path / "dlq.jsonl"
     export(aws, out=out, marker_dir=tmp_path, options=FAST)
@@ -141,9 +153,11 @@ def test_export_purge_replay_round_trips_every_message(aws: Config, tmp_path: Pa
     )
 
 
-def test_replay_to_the_source_strips_the_reason(aws: Config, tmp_path: Path) -> None:
+def test_replay_to_the_source_strips_the_reason(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """By default lines go to their source queue, like a redrive: no reason, redrive count 1."""
-    url, _ = _seed(aws, 2)
+    url, _ = _seed(aws, topo, 2)
     out = tmp_path / "dlq.jsonl"
     export(aws, out=out, delete=True, options=FAST)
     assert replay(aws, out).as_json()["targets"] == {"points": 3}
@@ -155,9 +169,11 @@ def test_replay_to_the_source_strips_the_reason(aws: Config, tmp_path: Path) -> 
         assert values["points.redrive_count"] == "1"
 
 
-def test_replay_to_topic_publishes_decodable_events_only(aws: Config, tmp_path: Path) -> None:
+def test_replay_to_topic_publishes_decodable_events_only(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """--to-topic republishes the valid events (they reach the queue); the rest are skipped."""
-    url, _ = _seed(aws, 2)
+    url, _ = _seed(aws, topo, 2)
     out = tmp_path / "dlq.jsonl"
     export(aws, out=out, delete=True, options=FAST)
     summary = replay(aws, out, to_topic=True)
@@ -166,9 +182,11 @@ def test_replay_to_topic_publishes_decodable_events_only(aws: Config, tmp_path: 
     assert bodies == {"e0", "e1"}
 
 
-def test_replay_refuses_a_file_with_a_bad_line(aws: Config, tmp_path: Path) -> None:
+def test_replay_refuses_a_file_with_a_bad_line(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """A line that is not an export line: nothing is sent, the line is named."""
-    url, _ = _seed(aws, 1)
+    url, _ = _seed(aws, topo, 1)
     out = tmp_path / "dlq.jsonl"
     export(aws, out=out, options=FAST)
     out.write_text(out.read_text() + "{oops\n")

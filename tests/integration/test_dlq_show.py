@@ -6,16 +6,18 @@ from pathlib import Path
 
 from consumers.db import make_engine, upgrade
 from consumers.journal import Failure, record_failures
+from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.dlq import group, list_dlqs, show
-from tests.unit.ops.support import (
+from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     FAST,
-    apply,
+    aws_fixture,
     counts,
     dead_letter_like_worker,
     dead_letter_natively,
     event_body,
+    topo_fixture,
 )
 
 
@@ -25,9 +27,9 @@ def _with_db(config: Config, database_url: str) -> Config:
     )
 
 
-def test_worker_dead_letters_show_the_attached_reason(aws: Config) -> None:
+def test_worker_dead_letters_show_the_attached_reason(aws: Config, topo: ApplyResult) -> None:
     """A message the worker dead-lettered shows its event fields and the reason it carries."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     message_id = dead_letter_like_worker(
         sqs,
@@ -57,9 +59,11 @@ def test_worker_dead_letters_show_the_attached_reason(aws: Config) -> None:
     assert shown.error_source == "attributes"
 
 
-def test_native_dead_letter_is_explained_by_the_journal(aws: Config, sqlite_url: str) -> None:
+def test_native_dead_letter_is_explained_by_the_journal(
+    aws: Config, topo: ApplyResult, sqlite_url: str
+) -> None:
     """SQS moved it without a reason; the journal row (by message id) explains it."""
-    outputs = apply(aws).queues["points"]
+    outputs = topo.queues["points"]
     sqs = sqs_client(aws.aws)
     engine = make_engine(sqlite_url)
     upgrade(engine)
@@ -86,9 +90,11 @@ def test_native_dead_letter_is_explained_by_the_journal(aws: Config, sqlite_url:
     assert shown.receive_count == 5
 
 
-def test_native_dead_letter_without_a_database_is_unknown(aws: Config, tmp_path: Path) -> None:
+def test_native_dead_letter_without_a_database_is_unknown(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
     """No consumer database on the operator's machine: reason "unknown", and no file created."""
-    outputs = apply(aws).queues["points"]
+    outputs = topo.queues["points"]
     dead_letter_natively(sqs_client(aws.aws), outputs.url, outputs.dlq_url, event_body("evt-u"))
     missing = tmp_path / "absent.sqlite3"
     (shown,) = show(_with_db(aws, f"sqlite:///{missing}"), "points", options=FAST)
@@ -97,18 +103,20 @@ def test_native_dead_letter_without_a_database_is_unknown(aws: Config, tmp_path:
     assert not missing.exists()
 
 
-def test_unmigrated_database_gives_unknown_not_an_error(aws: Config, sqlite_url: str) -> None:
+def test_unmigrated_database_gives_unknown_not_an_error(
+    aws: Config, topo: ApplyResult, sqlite_url: str
+) -> None:
     """An existing but empty database (no journal table) is not an error either."""
-    outputs = apply(aws).queues["points"]
+    outputs = topo.queues["points"]
     dead_letter_natively(sqs_client(aws.aws), outputs.url, outputs.dlq_url, event_body("evt-e"))
     make_engine(sqlite_url).connect().close()
     (shown,) = show(_with_db(aws, sqlite_url), "points", options=FAST)
     assert shown.error == "unknown"
 
 
-def test_show_consumes_nothing(aws: Config) -> None:
+def test_show_consumes_nothing(aws: Config, topo: ApplyResult) -> None:
     """After show, every message is visible again at once and a second show sees the same."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     for n in range(12):
         dead_letter_like_worker(sqs, dlq_url, event_body(f"evt-{n}"))
@@ -119,9 +127,9 @@ def test_show_consumes_nothing(aws: Config) -> None:
     assert first == second
 
 
-def test_limit_shows_at_most_n_and_releases_the_rest(aws: Config) -> None:
+def test_limit_shows_at_most_n_and_releases_the_rest(aws: Config, topo: ApplyResult) -> None:
     """--limit 3 of 8: three shown, all eight visible afterwards."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     for n in range(8):
         dead_letter_like_worker(sqs, dlq_url, event_body(f"evt-{n}"))
@@ -129,9 +137,9 @@ def test_limit_shows_at_most_n_and_releases_the_rest(aws: Config) -> None:
     assert counts(sqs, dlq_url) == (8, 0)
 
 
-def test_undecodable_body_is_shown_as_such(aws: Config) -> None:
+def test_undecodable_body_is_shown_as_such(aws: Config, topo: ApplyResult) -> None:
     """A body that is not JSON has no event fields and says it is undecodable."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     dead_letter_like_worker(
         sqs_client(aws.aws),
         dlq_url,
@@ -147,9 +155,9 @@ def test_undecodable_body_is_shown_as_such(aws: Config) -> None:
     assert shown.error_type == "invalid_body"
 
 
-def test_group_counts_messages_by_error_fingerprint(aws: Config) -> None:
+def test_group_counts_messages_by_error_fingerprint(aws: Config, topo: ApplyResult) -> None:
     """Conflicts about different event ids are one group; another cause is another group."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     for n in range(3):
         dead_letter_like_worker(
@@ -170,9 +178,9 @@ def test_group_counts_messages_by_error_fingerprint(aws: Config) -> None:
     )
 
 
-def test_list_shows_every_dlq_with_depth_and_oldest_age(aws: Config) -> None:
+def test_list_shows_every_dlq_with_depth_and_oldest_age(aws: Config, topo: ApplyResult) -> None:
     """Queue DLQs and SNS delivery DLQs are all listed; depths and oldest age are right."""
-    dlq_url = apply(aws).queues["points"].dlq_url
+    dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     for n in range(3):
         dead_letter_like_worker(sqs, dlq_url, event_body(f"evt-{n}"))
