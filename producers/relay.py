@@ -11,6 +11,10 @@ at-least-once and consumers deduplicate on ``event_id`` (DESIGN §5). Rows SNS d
 stay pending with ``attempts`` and ``last_error`` set; nothing is ever dropped. When SNS is
 down the pass stops and the long-running loop backs off (jittered, capped).
 
+Order is by ``id`` within a relay, best effort across relays and around failed rows (a row
+SNS refuses does not hold back later ones): the ledger's results do not depend on the
+order of events (DESIGN §4), only on each being applied once.
+
 SQLite has no row locks: run a single relay there (the engine's ``BEGIN IMMEDIATE``, see
 ``consumers.db.make_engine``, serialises writers anyway).
 """
@@ -91,9 +95,22 @@ class RelayReport:
 
 @dataclass
 class _Claimed:
+    """Rows of one batch: decodable ones (ids and events, aligned) and the others' reasons."""
+
     ids: list[int]
     events: list[PaymentEvent]
     undecodable: dict[int, str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.ids and not self.undecodable
+
+    @property
+    def last_id(self) -> int:
+        return max([*self.ids, *self.undecodable])
+
+    def published(self, message_ids: Sequence[str]) -> list[int]:
+        return [row for row, mid in zip(self.ids, message_ids, strict=False) if mid]
 
 
 class Relay:
@@ -175,28 +192,31 @@ class Relay:
         failure: PublishError | PublishUnavailable | None = None
         with self._engine.begin() as conn:
             claimed = self._claim(conn, after_id)
-            if not claimed.ids and not claimed.undecodable:
+            if claimed.empty:
                 return None
             try:
                 message_ids = self._publish(claimed.events)
             except (PublishError, PublishUnavailable) as exc:
                 failure, message_ids = exc, exc.message_ids
-            sent = [row for row, mid in zip(claimed.ids, message_ids, strict=False) if mid]
+            sent = claimed.published(message_ids)
             if self._after_publish is not None:
                 self._after_publish(sent)
-            self._mark_sent(conn, sent)
-            done = set(sent)
-            unsent = [row for row in claimed.ids if row not in done]
-            self._mark_failed(conn, unsent, str(failure) if failure else "")
-            for row, reason in claimed.undecodable.items():
-                self._mark_failed(conn, [row], reason)
-        report.published += len(sent)
-        report.failed += len(unsent) + len(claimed.undecodable)
+            self._settle(conn, claimed, sent, failure)
+        _count(report, claimed, sent, failure)
         if isinstance(failure, PublishUnavailable):
             raise failure
-        if failure is not None or claimed.undecodable:
-            report.errors.append(str(failure or next(iter(claimed.undecodable.values()))))
-        return max([*claimed.ids, *claimed.undecodable])
+        return claimed.last_id
+
+    def _settle(
+        self, conn: Connection, claimed: _Claimed, sent: list[int], failure: Exception | None
+    ) -> None:
+        """Mark what SNS took as sent; everything else stays pending with its reason."""
+        self._mark_sent(conn, sent)
+        done = set(sent)
+        unsent = [row for row in claimed.ids if row not in done]
+        self._mark_failed(conn, unsent, str(failure or "not confirmed by SNS"))
+        for row, reason in claimed.undecodable.items():
+            self._mark_failed(conn, [row], reason)
 
     def _publish(self, events: list[PaymentEvent]) -> list[str]:
         return self._publisher.publish_batch(events) if events else []
@@ -257,6 +277,16 @@ class Relay:
         if not report.ok:
             return random.uniform(delay / 2, delay)  # jitter: relays do not retry in lockstep
         return 0.0 if report.published else self._settings.poll_interval
+
+
+def _count(
+    report: RelayReport, claimed: _Claimed, sent: list[int], failure: Exception | None
+) -> None:
+    report.published += len(sent)
+    report.failed += len(claimed.ids) - len(sent) + len(claimed.undecodable)
+    if failure is not None and not isinstance(failure, PublishUnavailable):
+        report.errors.append(str(failure))
+    report.errors.extend(claimed.undecodable.values())
 
 
 def _database_error(exc: sa.exc.DBAPIError) -> str:

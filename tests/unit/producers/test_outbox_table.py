@@ -68,3 +68,15 @@ def test_ddl_is_available_for_both_dialects() -> None:
     assert "BIGSERIAL" in outbox_ddl("postgresql")
     assert "CREATE UNIQUE INDEX" not in outbox_ddl("sqlite")
     assert "uq_points_outbox_event_id UNIQUE (event_id)" in outbox_ddl("sqlite")
+
+
+def test_documented_ddl_matches_the_table() -> None:
+    """The DDL in producers/outbox.py's docstring is what the table renders (no drift)."""
+    import producers.outbox
+
+    def flat(text: str) -> str:
+        return " ".join(text.replace("(", " ( ").replace(")", " ) ").replace(",", " , ").split())
+
+    documented = flat(producers.outbox.__doc__ or "")
+    for statement in outbox_ddl("postgresql").split(";"):
+        assert flat(statement) in documented
