@@ -3,6 +3,13 @@
 Both look without consuming: see ``ops.scan``. ``show`` also explains each message (see
 ``ops.examine``) and can group them by error fingerprint, which is how an operator finds
 "the one bug" behind a thousand dead letters.
+
+This module is also the Python entry point for every DLQ operation (the demo uses it)::
+
+    from ops import dlq
+    dlq.show(config, "points")                        # -> list[ShownMessage]
+    dlq.redrive(config, queue="points", selection=dlq.Selection.parse(where=["event_type=refund"]))
+    dlq.export(config, out=path); dlq.purge(config, marker_dir=...); dlq.replay(config, path)
 """
 
 from __future__ import annotations
@@ -16,7 +23,32 @@ from infra.resolve import queue_url, topology
 from infra.settings import Config
 from ops.dlq_queues import DeadLetterQueue, dead_letter_queues, find_dlq
 from ops.examine import Examined, Journal, examine
+from ops.export import ExportSummary, PurgeSummary, export, purge
+from ops.redrive import RedriveSummary, native_redrive, redrive
+from ops.replay import ReplaySummary, replay
 from ops.scan import DlqScan, ScanOptions, queue_counts
+from ops.selection import Selection
+
+__all__ = [
+    "DlqStatus",
+    "ErrorGroup",
+    "ExportSummary",
+    "PurgeSummary",
+    "RedriveSummary",
+    "ReplaySummary",
+    "ScanOptions",
+    "Selection",
+    "ShownMessage",
+    "examine_queue",
+    "export",
+    "group",
+    "list_dlqs",
+    "native_redrive",
+    "purge",
+    "redrive",
+    "replay",
+    "show",
+]
 
 DEFAULT_SHOW_LIMIT = 100
 #: ``dlq list`` peeks at most this many messages per DLQ to find the oldest one.

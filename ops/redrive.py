@@ -115,8 +115,7 @@ def redrive(
     pacer = Pacer(rate)
     sqs = sqs_client(config.aws)
     target = resolve(sqs, find_dlq(topology(config), queue))
-    options = options or ScanOptions()
-    options = ScanOptions(options.hold_seconds, options.wait_seconds, pacer.batch_size)
+    options = _paced(options or ScanOptions(), pacer)
     summary = RedriveSummary(dry_run=dry_run)
     notify = on_message or (lambda _outcome, _item: None)
     with DlqScan(sqs, target.url, options) as scan, Journal(config.points.database_url) as journal:
@@ -131,6 +130,15 @@ def redrive(
             if max_messages is not None and summary.moved >= max_messages:
                 break
     return summary
+
+
+def _paced(options: ScanOptions, pacer: Pacer) -> ScanOptions:
+    """Receive no more than the rate sends per second, and hold a batch while it is paced:
+    a chosen message must not become visible (to another operator) before it is moved."""
+    hold = options.hold_seconds
+    if pacer.rate is not None:
+        hold = max(hold, math.ceil(pacer.batch_size / pacer.rate) + 1)
+    return ScanOptions(hold, options.wait_seconds, pacer.batch_size)
 
 
 def _choose(
