@@ -148,8 +148,9 @@ class Examined:
 
     @property
     def receive_count(self) -> int:
-        """Receives in the source queue when known; else SQS's count (which includes peeks)."""
-        return self.reason.receive_count or self.message.receive_count
+        """Receives in the source queue when known (attributes, journal); else SQS's count
+        before the receive that is looking at it now (earlier ``dlq`` looks are included)."""
+        return self.reason.receive_count or max(self.message.receive_count - 1, 0)
 
     @property
     def sent_at(self) -> str | None:

@@ -117,3 +117,12 @@ def test_missing_sqlite_journal_is_absent_and_not_created(tmp_path: Path) -> Non
     assert not journal.available
     assert journal.lookup([("m", "e")]) == {}
     assert not path.exists()
+
+
+def test_unexplained_receive_count_excludes_the_current_look() -> None:
+    """Without a reason, the count is SQS's minus the receive that is showing it."""
+    from ops.examine import Examined
+
+    received = Received("m-1", "h", body(), 1, {})
+    facts = facts_of(body())
+    assert Examined(received, facts, reason_for(received, facts, {})).receive_count == 0
