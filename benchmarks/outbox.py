@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from infra.aws import sns_client
 from infra.local import DUMMY_CREDENTIALS, EmbeddedAws
 from infra.settings import Config
 from producers.fake_sns import FakeSns
-from producers.outbox import create_outbox_table, record
+from producers.outbox import create_outbox_table, outbox_metadata, record
 from producers.publisher import SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.events import PaymentEvent
@@ -56,11 +57,12 @@ def measure(
     *, transactions: int = 2000, relay_rows: int = 3000, moto_rows: int = 300
 ) -> dict[str, Any]:
     """Run every measurement; the dict ``main`` prints."""
-    with scratch_postgres() as url:
+    with scratch_postgres() as url, tempfile.TemporaryDirectory() as scratch:
         result: dict[str, Any] = {"machine": machine(url)}
         result["record_latency"] = record_latency(url, transactions)
         result["relay_throughput"] = {
             "postgresql_fake_sns": relay_fake(url, relay_rows),
+            "sqlite_fake_sns": relay_fake(f"sqlite:///{scratch}/outbox.sqlite3", relay_rows),
             "moto_sns": relay_moto(url, moto_rows),
         }
     return result
@@ -101,7 +103,7 @@ def record_latency(url: str, transactions: int) -> dict[str, Any]:
 
 
 def relay_fake(url: str, rows: int) -> dict[str, Any]:
-    """Relay from PostgreSQL to the in-memory SNS: our own cost per row."""
+    """Relay from the database at ``url`` to the in-memory SNS: our own cost per row."""
     engine = make_engine(url)
     events = _events(rows, "fake")
     _reset(engine)
@@ -113,7 +115,7 @@ def relay_fake(url: str, rows: int) -> dict[str, Any]:
     )
     engine.dispose()
     return {
-        "label": "relay PostgreSQL -> in-memory fake SNS (measures our code, not AWS)",
+        "label": f"relay {engine.dialect.name} -> in-memory fake SNS (our code, not AWS)",
         "rows": rows,
         "published": report.published,
         "rows_per_second": round(rows / elapsed),
@@ -180,8 +182,8 @@ def scratch_postgres() -> Iterator[str]:
 
 
 def _reset(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE IF EXISTS points_outbox, bench_payments"))
+    outbox_metadata.drop_all(engine)
+    payments_metadata.drop_all(engine)
     create_outbox_table(engine)
     payments_metadata.create_all(engine)
 
