@@ -186,3 +186,15 @@ def test_long_running_relay_backs_off_while_sns_is_down(engine: Engine) -> None:
     report = worker.run(stop)
     assert report.passes <= 8
     assert pending(engine) == 1
+
+
+def test_long_running_relay_survives_a_database_outage(tmp_path: Path) -> None:
+    """An unreachable outbox database is reported and retried, never a crash of the loop."""
+    engine = make_engine(f"sqlite:///{tmp_path}/missing-dir/payments.sqlite3")
+    settings = RelaySettings(backoff_initial=0.05, backoff_max=0.1)
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    report = relay(engine, FakeSns(), settings=settings).run(stop)
+    assert report.passes >= 2
+    assert report.errors
+    assert report.errors[0].startswith("database: OperationalError")
