@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from enum import StrEnum
@@ -84,6 +85,7 @@ def local(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with EmbeddedAws(port=port, region=config.aws.region) as aws:
+        os.environ.update(aws.environment())  # this process's clients use its credentials too
         local_config = Config.resolve(endpoint_url=aws.endpoint_url, region=config.aws.region)
         apply_topology(
             topology(local_config), sns_client(local_config.aws), sqs_client(local_config.aws)
