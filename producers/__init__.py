@@ -1,0 +1,11 @@
+"""The producer side, imported by payment services (DESIGN §1, issue 5).
+
+- ``visa`` / ``quicpay``: brand records -> v1 events with ids from the brand's identifiers.
+- ``outbox``: ``record(session, event)`` inside the payment's own transaction.
+- ``relay``: outbox rows -> SNS (``points outbox relay``), at-least-once, never dropping.
+- ``publisher`` / ``async_publisher``: SNS publish and PublishBatch, boto3 and aiobotocore.
+- ``stories``: the demo's payments, told through the adapters and the outbox.
+- ``fake_sns``: an in-memory SNS client for unit tests and benchmarks.
+
+Nothing here computes points, and only the publishers touch AWS clients.
+"""
