@@ -28,7 +28,19 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+FAUXQS      := benchmarks/fauxqs/node_modules/.installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# The SNS/SQS emulator (npm package fauxqs, pinned by the lock file), Node.js 20+.
+$(FAUXQS): benchmarks/fauxqs/package.json benchmarks/fauxqs/package-lock.json
+	npm ci --prefix benchmarks/fauxqs --no-audit --no-fund
+	touch $(FAUXQS)
+
+bench: $(BENCH_STAMP) $(FAUXQS)
 	$(BIN)/python -m benchmarks.run
 
 schema: $(STAMP)
