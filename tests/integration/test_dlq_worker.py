@@ -1,0 +1,103 @@
+"""The operator story with the real worker on moto: a bug dead-letters events, the
+operator sees why, fixes it, redrives exactly those, and the ledger ends as specified."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from consumers.db import make_engine, upgrade
+from consumers.handler import Handler, Result
+from consumers.points import queries
+from consumers.registry import handler_factory
+from consumers.runtime.app import run_worker
+from consumers.runtime.settings import WorkerSettings
+from infra.apply import apply_topology
+from infra.aws import sns_client, sqs_client
+from infra.resolve import topology
+from infra.settings import Config
+from ops.dlq import Selection, redrive, show
+from producers.publisher import SnsPublisher
+from schemas.envelope import parse_event
+from schemas.errors import PermanentError
+from schemas.events import Brand, PaymentEvent
+from tests.stories import authorize_then_clear
+from tests.unit.ops.support import FAST
+from tests.unit.points.reference import ledger_state
+
+WORKER_FAST: dict[str, Any] = {
+    "drain_idle_seconds": 0.5,
+    "backoff_base_seconds": 1,
+    "backoff_max_seconds": 2,
+    "transient_wait_initial": 0.05,
+    "transient_wait_max": 0.2,
+}
+
+
+class RulesMissing(PermanentError):
+    """The bug: this deployment shipped without the QUICPay rule."""
+
+    code = "rules_missing"
+
+
+class QuicpayBug:
+    """The buggy deployment: the real ledger, except that QUICPay events are rejected."""
+
+    def __init__(self, real: Handler) -> None:
+        self._real = real
+
+    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+        fine = iter(self._real.handle_batch([e for e in events if e.brand != Brand.QUICPAY]))
+        return [
+            Result.rejected(RulesMissing(f"no QUICPay rule for payment {e.payment_id}"))
+            if e.brand == Brand.QUICPAY
+            else next(fine)
+            for e in events
+        ]
+
+
+def _drain(config: Config, tmp_path: Path, handler: Handler | None = None) -> None:
+    settings = WorkerSettings(queue="points", health_file=tmp_path / "health", **WORKER_FAST)
+    asyncio.run(run_worker(config, settings, drain=True, handler=handler, emit_metrics=False))
+
+
+def test_fix_then_filtered_redrive_gives_the_reference_ledger(
+    aws: Config, sqlite_url: str, tmp_path: Path
+) -> None:
+    """QUICPay events dead-lettered by a bug are shown with the bug's reason; after the fix,
+    ``--error rules_missing`` moves exactly them, the real poison stays, and the balances
+    equal the reference model of every valid event."""
+    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    config = Config.resolve(endpoint_url=aws.aws.endpoint_url, database_url=sqlite_url)
+    events: list[dict[str, Any]] = authorize_then_clear(6, seed=11)
+    quicpay = {e["event_id"] for e in events if e["brand"] == "quicpay"}
+    assert quicpay
+    assert len(quicpay) < len(events)
+    SnsPublisher(sns_client(config.aws), applied.topic_arn).publish_batch(
+        [parse_event(e) for e in events]
+    )
+    sqs_client(config.aws).send_message(QueueUrl=applied.queues["points"].url, MessageBody="{")
+
+    _drain(config, tmp_path, QuicpayBug(handler_factory("points")(config, engine)))
+    shown = show(config, "points", options=FAST)
+    assert {m.event_id for m in shown if m.error_type == "rules_missing"} == quicpay
+    assert [m.error_type for m in shown if m.event_id is None] == ["invalid_body"]
+
+    summary = redrive(config, selection=Selection.parse(errors=["rules_missing"]), options=FAST)
+    assert summary.as_json() == {
+        "moved": len(quicpay),
+        "skipped": 1,
+        "failed": 0,
+        "dry_run": False,
+    }
+    _drain(config, tmp_path)  # the fixed deployment: the real handler
+
+    _, reference = ledger_state(events)
+    assert [asdict(b) for b in queries.balances(engine)] == reference
+    assert [m.error_type for m in show(config, "points", options=FAST)] == ["invalid_body"]
+    engine.dispose()
