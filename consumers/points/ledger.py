@@ -29,24 +29,33 @@ from sqlalchemy.engine import Engine
 from consumers.db import make_engine, require_migrated
 from consumers.handler import Result
 from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
+from consumers.points.pipeline import statements_for
 from consumers.points.rules import DEFAULT_RULES, Rules, load_rules
 from consumers.points.store import (
     RaceLost,
-    add_to_balances,
+    Statements,
+    balance_rows,
     db_reason,
-    dialect_insert,
-    lock_payments,
     row_from_facts,
-    save_payments,
     with_retries,
 )
-from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events, ledger_payments
+from consumers.points.tables import KIND_EVENT, ledger_events, ledger_payments
 from schemas.canonical import canonical_json
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import PaymentEvent
 
 DEFAULT_ATTEMPTS: Final = 8
 T = TypeVar("T")
+
+
+def ledger_engine(database_url: str) -> Engine:
+    """The engine the ledger runs best on: ``make_engine`` without the pre-ping.
+
+    A pre-ping costs a round trip per transaction; a dead pooled connection instead fails
+    the first statement as "connection invalidated", a transient error the ledger retries
+    on a fresh connection.
+    """
+    return make_engine(database_url, pool_pre_ping=False)
 
 
 class UnapplicableEvent(PermanentError):
@@ -94,7 +103,7 @@ class PointsLedger:
     def from_settings(cls, database_url: str, rules_file: Path | None = None) -> PointsLedger:
         """Build from ``POINTS_DATABASE_URL``/``POINTS_RULES_FILE``; refuse an old schema."""
         rules = load_rules(rules_file)
-        engine = make_engine(database_url)
+        engine = ledger_engine(database_url)
         require_migrated(engine)
         return cls(engine, rules)
 
@@ -136,22 +145,28 @@ class _Batch:
     incoming: list[_Incoming]
     results: list[Result | None] = field(init=False)
     payments: dict[str, PaymentFacts] = field(init=False, default_factory=dict)
+    statements: Statements = field(init=False)
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.incoming)
+        self.statements = statements_for(self.connection)
 
     def run(self) -> list[Result]:
-        self._lock_payments()
-        stored = self._stored_hashes([item.facts.event_id for item in self.incoming])
-        candidates, echoes, identity_source = self._classify(stored)
-        inserted = self._insert_inbox(candidates)
-        self._settle_race_losers(candidates, inserted, stored, identity_source)
-        applied = [i for i in candidates if self.incoming[i].facts.event_id in inserted]
+        primaries, echoes = self._split_copies()
+        self.payments, inserted = self.statements.lock_and_insert(
+            self._placeholders(), self._inbox_rows(primaries)
+        )
+        stored = self._settle_known(primaries, inserted)
+        applied = self._check_payments([i for i in primaries if self._id(i) in inserted])
         self._apply_events(applied)
         self._settle_echoes(echoes, stored)
         return [result for result in self.results if result is not None]
 
-    def _lock_payments(self) -> None:
+    def _id(self, index: int) -> str:
+        return self.incoming[index].facts.event_id
+
+    def _placeholders(self) -> list[dict[str, Any]]:
+        """One row per payment of the batch, sorted: locks existing, creates new ones."""
         first: dict[str, dict[str, Any]] = {}
         for item in self.incoming:
             facts = item.facts
@@ -161,56 +176,29 @@ class _Batch:
                     Points(),
                     self.now,
                 )
-        rows = [first[payment_id] for payment_id in sorted(first)]
-        self.payments = lock_payments(self.connection, rows)
+        return [first[payment_id] for payment_id in sorted(first)]
 
-    def _stored_hashes(self, event_ids: list[str]) -> dict[str, str]:
-        query = sa.select(ledger_events.c.event_id, ledger_events.c.content_hash).where(
-            ledger_events.c.event_id.in_(sorted(set(event_ids)))
-        )
-        return {row.event_id: row.content_hash for row in self.connection.execute(query)}
-
-    def _classify(self, stored: dict[str, str]) -> tuple[list[int], list[int], dict[str, int]]:
-        """Decide what can be decided before inserting: known ids, payment conflicts."""
-        candidates: list[int] = []
+    def _split_copies(self) -> tuple[list[int], list[int]]:
+        """First copy of each event id (primaries) and later copies (echoes), in order."""
+        primaries: list[int] = []
         echoes: list[int] = []
-        primary: dict[str, int] = {}
-        identity_source: dict[str, int] = {}
-        identity: dict[str, tuple[str, str]] = {
-            pid: (f.account_id, str(f.brand)) for pid, f in self.payments.items() if f.event_count
-        }
+        seen: set[str] = set()
         for index, item in enumerate(self.incoming):
-            facts = item.facts
-            if facts.event_id in stored:
-                self.results[index] = _by_hash(stored[facts.event_id], item)
-            elif facts.event_id in primary:
+            if item.facts.event_id in seen:
                 echoes.append(index)
             else:
-                primary[facts.event_id] = index
-                known = identity.get(facts.payment_id)
-                if known is None:
-                    identity[facts.payment_id] = (facts.account_id, str(facts.brand))
-                    identity_source[facts.payment_id] = index
-                    candidates.append(index)
-                elif known != (facts.account_id, str(facts.brand)):
-                    self.results[index] = Result.rejected(_payment_conflict(facts, known))
-                else:
-                    candidates.append(index)
-        return candidates, echoes, identity_source
+                seen.add(item.facts.event_id)
+                primaries.append(index)
+        return primaries, echoes
 
-    def _insert_inbox(self, candidates: list[int]) -> set[str]:
-        """Insert in ``event_id`` order; returns the ids this transaction inserted."""
-        if not candidates:
-            return set()
-        rows = sorted(
-            (self._inbox_row(self.incoming[i]) for i in candidates), key=lambda r: r["event_id"]
-        )
-        stmt = (
-            dialect_insert(self.connection, ledger_events)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(ledger_events.c.event_id)
-        )
-        return set(self.connection.execute(stmt, rows).scalars())
+    def _inbox_rows(self, primaries: list[int]) -> list[dict[str, Any]]:
+        """Inbox rows in ``event_id`` (lock) order.
+
+        Rows committed earlier, or by a concurrent transaction our insert waited for, are
+        skipped by ``ON CONFLICT DO NOTHING`` and classified by content in ``_settle_known``.
+        """
+        rows = (self._inbox_row(self.incoming[i]) for i in primaries)
+        return sorted(rows, key=lambda r: r["event_id"])
 
     def _inbox_row(self, item: _Incoming) -> dict[str, Any]:
         facts = item.facts
@@ -230,28 +218,51 @@ class _Batch:
             "received_at": self.now,
         }
 
-    def _settle_race_losers(
-        self,
-        candidates: list[int],
-        inserted: set[str],
-        stored: dict[str, str],
-        identity_source: dict[str, int],
-    ) -> None:
-        """Candidates a concurrent commit inserted first: compare content, never assume."""
-        lost = [i for i in candidates if self.incoming[i].facts.event_id not in inserted]
-        if not lost:
-            return
-        winners = self._stored_hashes([self.incoming[i].facts.event_id for i in lost])
-        stored.update(winners)
-        for index in lost:
-            item = self.incoming[index]
-            payment_id = item.facts.payment_id
-            if identity_source.get(payment_id) == index and any(
-                self.incoming[i].facts.payment_id == payment_id for i in candidates if i != index
-            ):
-                # Other events of this batch were judged against this event's identity.
-                raise RaceLost(item.facts.event_id)
-            self.results[index] = _by_hash(winners[item.facts.event_id], item)
+    def _settle_known(self, primaries: list[int], inserted: set[str]) -> dict[str, str]:
+        """Events already stored: same content is a duplicate, other content a conflict.
+
+        This is the one place duplicates are classified, whether the row was committed
+        long ago or by a concurrent worker while our insert waited: never assumed equal.
+        """
+        known = [i for i in primaries if self._id(i) not in inserted]
+        if not known:
+            return {}
+        query = sa.select(ledger_events.c.event_id, ledger_events.c.content_hash).where(
+            ledger_events.c.event_id.in_(sorted(self._id(i) for i in known))
+        )
+        stored = {row.event_id: row.content_hash for row in self.connection.execute(query)}
+        for index in known:
+            if self._id(index) not in stored:
+                raise RaceLost(self._id(index))  # vanished between insert and read: replan
+            self.results[index] = _by_hash(stored[self._id(index)], self.incoming[index])
+        return stored
+
+    def _check_payments(self, inserted: list[int]) -> list[int]:
+        """Reject events whose account or brand differ from their payment's; keep the rest.
+
+        A payment's identity is that of its stored events, or for a new payment that of
+        its first event in this batch. Rejected events' inbox rows (inserted by this very
+        transaction) are deleted again: a rejected event is never stored.
+        """
+        identity = {
+            pid: (f.account_id, str(f.brand)) for pid, f in self.payments.items() if f.event_count
+        }
+        accepted: list[int] = []
+        rejected: list[str] = []
+        for index in inserted:
+            facts = self.incoming[index].facts
+            ours = (facts.account_id, str(facts.brand))
+            theirs = identity.setdefault(facts.payment_id, ours)
+            if theirs == ours:
+                accepted.append(index)
+            else:
+                self.results[index] = Result.rejected(_payment_conflict(facts, theirs))
+                rejected.append(facts.event_id)
+        if rejected:
+            self.connection.execute(
+                sa.delete(ledger_events).where(ledger_events.c.event_id.in_(sorted(rejected)))
+            )
+        return accepted
 
     def _apply_events(self, applied: list[int]) -> None:
         """Fold each applied event into its payment; one entry of point deltas per event."""
@@ -274,15 +285,14 @@ class _Batch:
             )
             self.results[index] = Result.applied()
         if entries:
-            self.connection.execute(ledger_entries.insert(), entries)
-            save_payments(
-                self.connection,
+            self.statements.write(
+                entries,
                 [
                     row_from_facts(self.payments[p], points(self.payments[p], self.rules), self.now)
                     for p in sorted(touched)
                 ],
+                balance_rows(balance_deltas, self.now),
             )
-            add_to_balances(self.connection, balance_deltas, self.now)
         self._drop_unused_placeholders()
 
     def _entry(self, facts: EventFacts, delta: Points) -> dict[str, Any]:

@@ -1,21 +1,21 @@
 """Dialect-aware statements shared by the ledger, expiry and verify.
 
 PostgreSQL and SQLite both speak ``INSERT … ON CONFLICT`` with ``RETURNING`` (SQLite
-3.35+), so one set of statements serves both; only the ``insert`` construct differs.
+3.35+), so one set of statements serves both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from consumers.db import DatabaseUnavailable, is_transient_db_error
 from consumers.points.domain import Anchor, PaymentFacts, Points, as_utc
-from consumers.points.tables import ledger_balances, ledger_payments
+from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 from schemas.events import Brand
 
 MAX_REASON: Final = 300
@@ -80,15 +80,48 @@ FACT_COLUMNS = (
 )
 
 
-def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
-    """``INSERT`` with ``on_conflict_*`` for the connection's dialect."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    if connection.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(
-        f"the ledger supports PostgreSQL and SQLite, not {connection.dialect.name}"
+def multirow_insert(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    on_conflict: str = "",
+    returning: tuple[str, ...] = (),
+) -> sa.CursorResult[Any]:
+    """One multi-row ``INSERT … ON CONFLICT … [RETURNING]`` for ``rows`` (all keyed alike).
+
+    PostgreSQL and SQLite (3.35+) share this syntax. SQLAlchemy does not cache compiled
+    dialect ``on_conflict`` inserts, and compiling one per batch cost more than executing
+    it; this text statement is built once per (table, clause, row count) and cached, with
+    typed bind parameters so dates are stored exactly as Core stores them.
+    """
+    keys = tuple(rows[0])
+    statement = _insert_text(table, keys, len(rows), on_conflict, returning)
+    params = {f"p{i}_{j}": row[key] for i, row in enumerate(rows) for j, key in enumerate(keys)}
+    return connection.execute(statement, params)
+
+
+@lru_cache(maxsize=512)
+def _insert_text(
+    table: sa.Table, keys: tuple[str, ...], count: int, on_conflict: str, returning: tuple[str, ...]
+) -> sa.TextClause:
+    names = ", ".join(f'"{key}"' for key in keys)
+    # Short bind names keep the SQL under psycopg's 4 kB query-conversion cache limit.
+    values = ", ".join(
+        "(" + ", ".join(f":p{i}_{j}" for j in range(len(keys))) + ")" for i in range(count)
     )
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES {values} {on_conflict}'
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    statement = sa.text(sql).bindparams(
+        *(
+            sa.bindparam(f"p{i}_{j}", type_=table.c[key].type)
+            for i in range(count)
+            for j, key in enumerate(keys)
+        )
+    )
+    if returning:
+        return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
+    return statement
 
 
 def facts_from_row(row: Mapping[Any, Any]) -> PaymentFacts:
@@ -139,6 +172,9 @@ def row_from_facts(facts: PaymentFacts, earned: Points, now: Any) -> dict[str, A
     }
 
 
+PAYMENT_COLUMNS: Final = tuple(c.name for c in ledger_payments.columns)
+
+
 def lock_payments(
     connection: sa.Connection, placeholders: list[dict[str, Any]]
 ) -> dict[str, PaymentFacts]:
@@ -149,39 +185,35 @@ def lock_payments(
     the rows given: callers sort them, so concurrent batches lock in one global order and
     cannot deadlock on payments. The no-op update returns the current committed state.
     """
-    stmt = dialect_insert(connection, ledger_payments)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["payment_id"],
-        set_={"event_count": ledger_payments.c.event_count},
-    ).returning(*ledger_payments.c)
-    rows = connection.execute(stmt, placeholders).mappings().all()
-    return {row["payment_id"]: facts_from_row(row) for row in rows}
+    result = multirow_insert(
+        connection, ledger_payments, placeholders, PAYMENT_LOCK_CONFLICT, PAYMENT_COLUMNS
+    )
+    return {row["payment_id"]: facts_from_row(row) for row in result.mappings()}
 
 
 def save_payments(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write payment projections (the rows exist: ``lock_payments`` created them)."""
-    stmt = dialect_insert(connection, ledger_payments)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["payment_id"],
-        set_={name: stmt.excluded[name] for name in FACT_COLUMNS},
-    )
-    connection.execute(stmt, rows)
+    """Write payment projections in one statement (rows exist, locked by ``lock_payments``)."""
+    multirow_insert(connection, ledger_payments, rows, PAYMENT_SAVE_CONFLICT)
 
 
-def add_to_balances(connection: sa.Connection, deltas: dict[str, Points], now: Any) -> None:
-    """Add per-account deltas to the balance projection, in ``account_id`` order."""
-    if not deltas:
-        return
-    stmt = dialect_insert(connection, ledger_balances)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["account_id"],
-        set_={
-            "confirmed": ledger_balances.c.confirmed + stmt.excluded.confirmed,
-            "provisional": ledger_balances.c.provisional + stmt.excluded.provisional,
-            "updated_at": stmt.excluded.updated_at,
-        },
-    )
-    rows = [
+BALANCE_CONFLICT: Final = (
+    'ON CONFLICT ("account_id") DO UPDATE SET '
+    '"confirmed" = ledger_balances."confirmed" + excluded."confirmed", '
+    '"provisional" = ledger_balances."provisional" + excluded."provisional", '
+    '"updated_at" = excluded."updated_at"'
+)
+PAYMENT_LOCK_CONFLICT: Final = (
+    'ON CONFLICT ("payment_id") DO UPDATE SET "event_count" = ledger_payments."event_count"'
+)
+PAYMENT_SAVE_CONFLICT: Final = 'ON CONFLICT ("payment_id") DO UPDATE SET ' + ", ".join(
+    f'"{name}" = excluded."{name}"' for name in FACT_COLUMNS
+)
+INBOX_CONFLICT: Final = 'ON CONFLICT ("event_id") DO NOTHING'
+
+
+def balance_rows(deltas: dict[str, Points], now: Any) -> list[dict[str, Any]]:
+    """Per-account deltas as balance upsert rows, in ``account_id`` (lock) order."""
+    return [
         {
             "account_id": account,
             "confirmed": delta.confirmed,
@@ -190,4 +222,37 @@ def add_to_balances(connection: sa.Connection, deltas: dict[str, Points], now: A
         }
         for account, delta in sorted(deltas.items())
     ]
-    connection.execute(stmt, rows)
+
+
+def add_to_balances(connection: sa.Connection, deltas: dict[str, Points], now: Any) -> None:
+    """Add per-account deltas to the balance projection, in ``account_id`` order."""
+    if deltas:
+        multirow_insert(connection, ledger_balances, balance_rows(deltas, now), BALANCE_CONFLICT)
+
+
+class Statements:
+    """The two round trips of a batch, through SQLAlchemy (SQLite, and the fallback)."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+    def lock_and_insert(
+        self, payment_rows: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
+    ) -> tuple[dict[str, PaymentFacts], set[str]]:
+        """Lock payments (sorted), then insert inbox rows (sorted); ids actually inserted."""
+        payments = lock_payments(self.connection, payment_rows)
+        result = multirow_insert(
+            self.connection, ledger_events, inbox_rows, INBOX_CONFLICT, ("event_id",)
+        )
+        return payments, set(result.scalars())
+
+    def write(
+        self,
+        entries: list[dict[str, Any]],
+        payment_rows: list[dict[str, Any]],
+        balances: list[dict[str, Any]],
+    ) -> None:
+        """Entries, payment projections and balance increments."""
+        multirow_insert(self.connection, ledger_entries, entries)
+        multirow_insert(self.connection, ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
+        multirow_insert(self.connection, ledger_balances, balances, BALANCE_CONFLICT)

@@ -1,0 +1,281 @@
+"""Ledger throughput next to the raw-insert ceiling of the same database, same run.
+
+``python -m benchmarks.ledger`` prints one JSON document. For each database (a temporary
+SQLite file; a temporary PostgreSQL database on ``POINTS_BENCH_POSTGRES_URL``, default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and each batch size it reports:
+
+- ``ledger_eps``: events/s of ``PointsLedger.handle_batch`` (one transaction per batch:
+  payment locks, inbox insert, entries, payment and balance projections);
+- ``ceiling_eps``: rows/s of plain multi-row ``INSERT``s of the same rows (the inbox rows
+  of the same events) into a bare table, one transaction per batch of the same size,
+  through the same cached multi-row statement builder the ledger uses (so neither side
+  pays SQLAlchemy compilation per batch);
+- ``ratio``: ledger / ceiling.
+
+Events are decoded before the clock starts (the worker hands the ledger decoded events);
+hashing and canonicalisation are inside the measured time. ``measure`` returns the
+numbers as a dict for ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from consumers.db import make_engine, upgrade
+from consumers.points.ledger import PointsLedger, ledger_engine
+from consumers.points.store import multirow_insert
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_payments,
+)
+from schemas.canonical import canonical_json, content_hash
+from schemas.events import (
+    Authorization,
+    Brand,
+    Clearing,
+    EventType,
+    Merchant,
+    PaymentEvent,
+    Refund,
+)
+
+DEFAULT_POSTGRES: Final = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BATCH_SIZES: Final = (1, 10, 100)
+#: Events per measurement, by batch size: enough for a stable number, small enough for CI.
+EVENTS: Final = {1: 600, 10: 3000, 100: 6000}
+
+
+@dataclass(frozen=True)
+class Point:
+    batch_size: int
+    events: int
+    ledger_eps: float
+    ceiling_eps: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size,
+            "events": self.events,
+            "ledger_eps": round(self.ledger_eps),
+            "ceiling_eps": round(self.ceiling_eps),
+            "ratio": round(self.ledger_eps / self.ceiling_eps, 3),
+        }
+
+
+def workload(count: int, seed: int = 1) -> list[PaymentEvent]:
+    """Payment stories as a card issuer sees them: auth, final clearing, some refunds."""
+    rng = random.Random(seed)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    lawson = Merchant(name="LAWSON", mcc="5411", country="JP")
+    events: list[PaymentEvent] = []
+    n = 0
+    while len(events) < count:
+        n += 1
+        common: dict[str, Any] = {
+            "schema_version": 1,
+            "brand": rng.choice([Brand.VISA, Brand.QUICPAY]),
+            "payment_id": f"pay-{n}",
+            "account_id": f"acct-{rng.randrange(max(1, count // 20))}",
+            "currency": "JPY",
+            "merchant": lawson,
+        }
+        amount = rng.randint(100, 20000)
+        at = base + timedelta(minutes=n)
+        events.append(
+            Authorization(
+                event_type=EventType.AUTHORIZATION,
+                event_id=f"a-{n}",
+                occurred_at=at,
+                amount=amount,
+                **common,
+            )
+        )
+        events.append(
+            Clearing(
+                event_type=EventType.CLEARING,
+                event_id=f"c-{n}",
+                final=True,
+                occurred_at=at + timedelta(days=2),
+                amount=amount,
+                **common,
+            )
+        )
+        if rng.random() < 0.2:
+            events.append(
+                Refund(
+                    event_type=EventType.REFUND,
+                    event_id=f"r-{n}",
+                    occurred_at=at + timedelta(days=5),
+                    amount=amount // 2,
+                    **common,
+                )
+            )
+    # Deliveries interleave payments, as a queue with many producers would.
+    window = 50
+    for start in range(0, len(events), window):
+        chunk = events[start : start + window]
+        rng.shuffle(chunk)
+        events[start : start + window] = chunk
+    return events[:count]
+
+
+def _batches(events: Sequence[PaymentEvent], size: int) -> Iterator[Sequence[PaymentEvent]]:
+    for start in range(0, len(events), size):
+        yield events[start : start + size]
+
+
+def _raw_table(metadata: sa.MetaData) -> sa.Table:
+    """A bare table shaped like the inbox (same columns and primary key, no indexes)."""
+    return sa.Table(
+        "bench_raw_inserts",
+        metadata,
+        *(sa.Column(c.name, c.type, primary_key=c.primary_key) for c in ledger_events.columns),
+    )
+
+
+def _raw_rows(events: Sequence[PaymentEvent]) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "event_id": e.event_id,
+            "content_hash": content_hash(e),
+            "payment_id": e.payment_id,
+            "account_id": e.account_id,
+            "brand": str(e.brand),
+            "event_type": str(e.event_type),
+            "occurred_at": e.occurred_at,
+            "amount": e.amount,
+            "mcc": e.merchant.mcc,
+            "approved": True,
+            "final": False,
+            "body": canonical_json(e),
+            "received_at": now,
+        }
+        for e in events
+    ]
+
+
+def _wipe(engine: Engine, tables: Sequence[sa.Table]) -> None:
+    with engine.begin() as connection:
+        for table in tables:
+            connection.execute(sa.delete(table))
+
+
+def ceiling(engine: Engine, rows: list[dict[str, Any]], batch_size: int) -> float:
+    """Rows/s of plain multi-row INSERTs, one transaction per batch."""
+    table = _raw_table(sa.MetaData())
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    try:
+        started = time.perf_counter()
+        for start in range(0, len(rows), batch_size):
+            with engine.begin() as connection:
+                multirow_insert(connection, table, rows[start : start + batch_size])
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        table.drop(engine)
+
+
+def ledger_rate(engine: Engine, events: Sequence[PaymentEvent], batch_size: int) -> float:
+    """Events/s of ``handle_batch`` from an empty ledger."""
+    _wipe(engine, (ledger_entries, ledger_events, ledger_payments, ledger_balances))
+    ledger = PointsLedger(engine)
+    started = time.perf_counter()
+    for batch in _batches(events, batch_size):
+        ledger.handle_batch(batch)
+    return len(events) / (time.perf_counter() - started)
+
+
+def measure(url: str, batch_sizes: Sequence[int] = BATCH_SIZES) -> list[dict[str, Any]]:
+    """Ledger and ceiling for each batch size on the (migrated) database at ``url``."""
+    engine = ledger_engine(url)
+    upgrade(engine)
+    points: list[dict[str, Any]] = []
+    try:
+        for size in batch_sizes:
+            events = workload(EVENTS.get(size, 1000 * size))
+            rows = _raw_rows(events)
+            ledger_rate(engine, events[: min(len(events), 50)], size)  # warm caches
+            ceiling(engine, rows[: min(len(rows), 50)], size)
+            raw = ceiling(engine, rows, size)
+            ours = ledger_rate(engine, events, size)
+            points.append(Point(size, len(events), ours, raw).as_dict())
+    finally:
+        engine.dispose()
+    return points
+
+
+@contextmanager
+def temporary_sqlite() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="points-bench-") as workdir:
+        yield f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
+
+
+@contextmanager
+def temporary_postgres(server_url: str) -> Iterator[str]:
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"points_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(
+    postgres_server: str | None = None, batch_sizes: Sequence[int] = BATCH_SIZES
+) -> dict[str, Any]:
+    """The whole benchmark as a dict: machine context, then results per database."""
+    result: dict[str, Any] = {
+        "benchmark": "points ledger batch application vs raw multi-row insert ceiling",
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "sqlite": sa.__version__ and __import__("sqlite3").sqlite_version,
+        },
+        "databases": {},
+    }
+    with temporary_sqlite() as url:
+        result["databases"]["sqlite"] = measure(url, batch_sizes)
+    server = postgres_server or os.environ.get("POINTS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    try:
+        with temporary_postgres(server) as url:
+            engine = make_engine(url)
+            with engine.connect() as connection:
+                version = connection.execute(sa.text("show server_version")).scalar_one()
+                sync = connection.execute(sa.text("show synchronous_commit")).scalar_one()
+            engine.dispose()
+            result["machine"]["postgresql"] = f"{version} (synchronous_commit={sync})"
+            result["databases"]["postgresql"] = measure(url, batch_sizes)
+    except sa.exc.OperationalError as exc:
+        result["databases"]["postgresql"] = {"skipped": str(exc.orig).splitlines()[0]}
+    return result
+
+
+def main() -> None:
+    print(json.dumps(run(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

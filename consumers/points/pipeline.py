@@ -1,0 +1,117 @@
+"""The batch's statements on PostgreSQL in psycopg pipeline mode: two round trips.
+
+Every round trip costs a context switch on both sides, which on a busy host dwarfs the
+statements themselves (measured: ~0.3 ms of server time per statement, 1.5–5 ms per round
+trip under load). The statements of each step do not depend on each other's results, so
+they are sent together: (BEGIN,) lock payments + insert inbox rows, then entries +
+payment projections + balances. Their order on the server is the order sent, so the
+locking order (payments, then inbox, then balances, each sorted) is unchanged.
+
+Errors are re-raised as the SQLAlchemy exceptions the rest of the ledger understands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from consumers.points.domain import PaymentFacts
+from consumers.points.store import (
+    BALANCE_CONFLICT,
+    INBOX_CONFLICT,
+    PAYMENT_COLUMNS,
+    PAYMENT_LOCK_CONFLICT,
+    PAYMENT_SAVE_CONFLICT,
+    Statements,
+    facts_from_row,
+)
+
+
+class PipelinedStatements(Statements):
+    """``Statements`` sent through the raw psycopg connection in pipeline mode."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        super().__init__(connection)
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        self.raw: psycopg.Connection[Any] = raw
+
+    def lock_and_insert(
+        self, payment_rows: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
+    ) -> tuple[dict[str, PaymentFacts], set[str]]:
+        with self._pipeline() as cursors:
+            locked = self._send(
+                cursors, "ledger_payments", payment_rows, PAYMENT_LOCK_CONFLICT, PAYMENT_COLUMNS
+            )
+            inserted = self._send(
+                cursors, "ledger_events", inbox_rows, INBOX_CONFLICT, ("event_id",)
+            )
+        payments = {}
+        for row in locked.fetchall():
+            facts = facts_from_row(dict(zip(PAYMENT_COLUMNS, row, strict=True)))
+            payments[facts.payment_id] = facts
+        return payments, {row[0] for row in inserted.fetchall()}
+
+    def write(
+        self,
+        entries: list[dict[str, Any]],
+        payment_rows: list[dict[str, Any]],
+        balances: list[dict[str, Any]],
+    ) -> None:
+        with self._pipeline() as cursors:
+            self._send(cursors, "ledger_entries", entries)
+            self._send(cursors, "ledger_payments", payment_rows, PAYMENT_SAVE_CONFLICT)
+            self._send(cursors, "ledger_balances", balances, BALANCE_CONFLICT)
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[list[psycopg.Cursor[Any]]]:
+        cursors: list[psycopg.Cursor[Any]] = []
+        sql = ""
+        try:
+            with self.raw.pipeline():
+                yield cursors
+        except psycopg.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                sql, None, exc, psycopg.Error, connection_invalidated=self.raw.closed
+            ) from exc
+
+    def _send(
+        self,
+        cursors: list[psycopg.Cursor[Any]],
+        table: str,
+        rows: Sequence[dict[str, Any]],
+        on_conflict: str = "",
+        returning: tuple[str, ...] = (),
+    ) -> psycopg.Cursor[Any]:
+        keys = tuple(rows[0])
+        cursor = self.raw.cursor()
+        cursor.execute(
+            _insert_sql(table, keys, len(rows), on_conflict, returning),
+            [row[key] for row in rows for key in keys],
+        )
+        cursors.append(cursor)
+        return cursor
+
+
+@lru_cache(maxsize=512)
+def _insert_sql(
+    table: str, keys: tuple[str, ...], count: int, on_conflict: str, returning: tuple[str, ...]
+) -> bytes:
+    names = ", ".join(f'"{key}"' for key in keys)
+    row = "(" + ", ".join(["%s"] * len(keys)) + ")"
+    sql = f'INSERT INTO "{table}" ({names}) VALUES {", ".join([row] * count)} {on_conflict}'
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    return sql.encode()
+
+
+def statements_for(connection: sa.Connection) -> Statements:
+    """Pipelined statements on psycopg (PostgreSQL), SQLAlchemy ones elsewhere."""
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        return PipelinedStatements(connection)
+    return Statements(connection)
