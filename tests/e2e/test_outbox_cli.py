@@ -17,7 +17,7 @@ from infra.aws import sns_client, sqs_client
 from infra.local import free_port
 from infra.resolve import topology
 from infra.settings import Config
-from producers.outbox import outbox_status, record
+from producers.outbox import create_outbox_table, outbox_status, record
 from tests.cli import POINTS, run_points
 from tests.factories import make_event
 
@@ -26,12 +26,9 @@ pytestmark = pytest.mark.moto
 
 @pytest.fixture
 def outbox_env(aws: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An initialised outbox in its own SQLite file (POINTS_OUTBOX_DATABASE_URL)."""
+    """An outbox in its own SQLite file (POINTS_OUTBOX_DATABASE_URL), table not yet created."""
     url = f"sqlite:///{tmp_path}/payments.sqlite3"
     monkeypatch.setenv("POINTS_OUTBOX_DATABASE_URL", url)
-    result = run_points("outbox", "init", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"created": True}
     return url
 
 
@@ -63,6 +60,9 @@ def test_relay_once_keeps_rows_while_sns_is_down_then_delivers(
 ) -> None:
     """SNS unreachable: exit 1 and rows stay pending; against moto: exit 0, all published."""
     applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    init = run_points("outbox", "init", "--json")
+    assert init.returncode == 0, init.stderr
+    assert json.loads(init.stdout) == {"created": True}
     _record(outbox_env, 3)
     dead = f"http://127.0.0.1:{free_port()}"
     down = run_points(
@@ -84,6 +84,7 @@ def test_long_running_relay_publishes_new_rows_and_stops_on_sigterm(
 ) -> None:
     """Without --once the relay keeps polling; SIGTERM ends it cleanly with a report."""
     apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    create_outbox_table(sa.create_engine(outbox_env))
     process = subprocess.Popen(
         [str(POINTS), "outbox", "relay", "--json", "--poll-seconds", "0.05"],
         stdout=subprocess.PIPE,
