@@ -42,6 +42,7 @@ from schemas.events import PaymentEvent
 log = logging.getLogger(__name__)
 
 PRUNE_CHUNK = 1000
+MAX_ERRORS_KEPT = 10
 
 
 class BatchPublisher(Protocol):
@@ -76,6 +77,7 @@ class RelayReport:
     failed: int = 0
     pruned: int = 0
     passes: int = 0
+    #: The latest errors (at most ``MAX_ERRORS_KEPT``); ``ok`` is False if there was any.
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -87,7 +89,10 @@ class RelayReport:
         self.failed += other.failed
         self.pruned += other.pruned
         self.passes += other.passes
-        self.errors = (self.errors + other.errors)[-10:]
+        self.note(*other.errors)
+
+    def note(self, *errors: str) -> None:
+        self.errors = [*self.errors, *errors][-MAX_ERRORS_KEPT:]
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,7 +166,7 @@ class Relay:
             try:
                 last_id = self._relay_batch(after_id, report)
             except PublishUnavailable as exc:
-                report.errors.append(str(exc))
+                report.note(str(exc))
                 log.warning("SNS unavailable, rows stay pending: %s", exc)
                 return report
             if last_id is None:
@@ -265,7 +270,7 @@ class Relay:
         try:
             return self.prune()
         except sa.exc.DBAPIError as exc:
-            report.errors.append(_database_error(exc))
+            report.note(_database_error(exc))
             return 0
 
     def _next_delay(self, report: RelayReport, delay: float) -> float:
@@ -285,8 +290,8 @@ def _count(
     report.published += len(sent)
     report.failed += len(claimed.ids) - len(sent) + len(claimed.undecodable)
     if failure is not None and not isinstance(failure, PublishUnavailable):
-        report.errors.append(str(failure))
-    report.errors.extend(claimed.undecodable.values())
+        report.note(str(failure))
+    report.note(*claimed.undecodable.values())
 
 
 def _database_error(exc: sa.exc.DBAPIError) -> str:
