@@ -204,7 +204,7 @@ def test_two_relays_on_postgresql_publish_every_row_exactly_once(pg_world: World
     start = threading.Barrier(2)
 
     def slow(_rows: object) -> None:
-        threading.Event().wait(0.02)  # widen the window in which the other relay runs
+        threading.Event().wait(0.05)  # widen the window in which the other relay runs
 
     reports: list[Any] = []
 
