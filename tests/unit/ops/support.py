@@ -60,17 +60,26 @@ def aws_fixture(
     config = Config.resolve(endpoint_url=moto_server.endpoint_url, region=moto_server.region)
     sqs = sqs_client(config.aws)
     # PurgeQueue is limited to once a minute per queue (moto enforces it): drain instead.
-    if not all(_emptied(sqs, url) for url in sqs.list_queues().get("QueueUrls", [])):
+    if not all(_emptied(sqs, queue) for queue in _all_urls(topo)):
         moto_server.reset()  # something is still in flight: start over (names are stable)
         apply(config)
     return config
 
 
+def _all_urls(topo: ApplyResult) -> list[str]:
+    urls = []
+    for queue in topo.queues.values():
+        urls += [queue.url, queue.dlq_url, queue.dlq_url.replace("-dlq", "-delivery-dlq")]
+    return urls
+
+
 def _emptied(sqs: SQSClient, url: str) -> bool:
     """Delete everything visible; True when nothing is left in flight either."""
-    for message in drain(sqs, url):
-        assert message  # drained
-    return counts(sqs, url) == (0, 0)
+    visible, in_flight = counts(sqs, url)
+    if visible:
+        drain(sqs, url)
+        visible, in_flight = counts(sqs, url)
+    return (visible, in_flight) == (0, 0)
 
 
 def contract_attributes(event_type: str = "authorization", brand: str = "visa") -> dict[str, Any]:
