@@ -81,6 +81,9 @@ def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise InvalidBody(f"{what} is nested too deeply") from None
+    except ValueError:
+        # int() refuses numbers of more than 4,300 digits (CVE-2020-10735 guard).
+        raise InvalidBody(f"{what} holds a number too long to decode") from None
     if not isinstance(document, dict):
         raise InvalidBody(f"{what} must be a JSON object, got {type(document).__name__}")
     return document

@@ -8,7 +8,7 @@ them. Ignored fields are dropped at validation and so are never stored or logged
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -48,6 +48,10 @@ def parse_rfc3339(value: Any) -> datetime:
         )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("must carry a UTC offset (naive timestamps are ambiguous)")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within years 0001-9999 when converted to UTC") from None
     return parsed
 
 
