@@ -1,0 +1,276 @@
+"""Hostile input: the worker never crashes or stalls, every reject lands in the DLQ with a
+reason, and a rejected message writes nothing to the ledger.
+
+The bulk (>1,000 bodies) runs through the real ``Worker`` and ``BatchProcessor`` over the
+``InMemoryTransport`` with the real ``PointsLedger`` on SQLite: the same code as
+production minus SQS. ``test_bad_input_moto.py`` sends a sample end to end through moto.
+Bytes that SQS cannot carry (invalid UTF-8) are tested where they could arrive: at
+``decode_body``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.journal import failures, record_failures
+from consumers.points.ledger import PointsLedger
+from consumers.points.rules import DEFAULT_RULES
+from consumers.points.tables import ledger_events
+from consumers.points.verify import verify
+from consumers.runtime.deadletter import ERROR_TYPE, read_failure
+from consumers.runtime.memory import InMemoryTransport
+from consumers.runtime.processing import BatchProcessor
+from consumers.runtime.settings import WorkerSettings
+from consumers.runtime.worker import Worker
+from schemas.canonical import canonical_json
+from schemas.envelope import decode_body
+from schemas.errors import PermanentError
+from tests.chaos.hostile import APPLY, Hostile, hostile_bodies
+from tests.factories import event_dict
+from tests.unit.points import reference
+from tests.unit.points.ledger_kit import ledger_state, migrated_engine
+
+TAG = "chaos.n"
+
+
+def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
+    """(acceptable outcomes, the event if it must apply); mutations are judged by decoding."""
+    if item.expect:
+        return item.expect, item.event
+    try:
+        event = decode_body(item.body)
+    except PermanentError as error:
+        return frozenset({error.code}), None
+    except Exception:  # a decoder crash: the test below reports it as such
+        return frozenset({"unexpected_error"}), None
+    return APPLY, json.loads(canonical_json(event))
+
+
+@dataclass
+class Run:
+    items: list[Hostile]
+    transport: InMemoryTransport
+    seconds: float
+    engine: sa.Engine
+
+
+def run_worker_over(items: list[Hostile], database_url: str, tmp_path: Path) -> Run:
+    """Everything through one drained ``Worker`` (2 pollers, batches of 10)."""
+    engine = migrated_engine(database_url)
+    transport = InMemoryTransport(visibility_timeout=2.0)
+    for n, item in enumerate(items):
+        transport.send(item.body, {**item.attributes, TAG: ("Number", str(n))})
+    settings = WorkerSettings(
+        concurrency=2,
+        wait_seconds=0,
+        drain_idle_seconds=0.2,
+        transient_attempts=1,
+        backoff_base_seconds=0,
+        health_file=tmp_path / "health",
+    )
+    processor = BatchProcessor(
+        transport, PointsLedger(engine), settings, journal=partial(record_failures, engine)
+    )
+    worker = Worker(transport, processor, settings, drain=True)
+    started = time.monotonic()
+    asyncio.run(asyncio.wait_for(worker.run(), timeout=240))
+    return Run(items, transport, time.monotonic() - started, engine)
+
+
+def check_run(run: Run) -> Counter[str]:
+    """The promises, for every item; returns outcome counts by category."""
+    outcomes: dict[int, list[str]] = {}
+    for dead in run.transport.dead_letters:
+        n = int(dict(dead.attributes)[TAG][1])
+        info = read_failure(dead.attributes)
+        outcomes.setdefault(n, []).append(info.error_type if info else "native")
+    applied_events: list[dict[str, Any]] = []
+    problems: list[str] = []
+    tally: Counter[str] = Counter()
+    for n, item in enumerate(run.items):
+        allowed, event = expectation(item)
+        got = outcomes.get(n, [])
+        if event is not None:
+            applied_events.append(event)
+            if got:
+                problems.append(f"#{n} {item.category}: valid event dead-lettered as {got}")
+            tally[f"{item.category}: applied"] += 1
+        elif len(got) != 1 or got[0] not in allowed:
+            problems.append(f"#{n} {item.category}: expected one of {sorted(allowed)}, got {got}")
+        else:
+            tally[f"{item.category}: {got[0]}"] += 1
+    assert not problems, "\n".join(problems[:20])
+    assert run.transport.dead_letters == [] or all(
+        ERROR_TYPE in d.attributes for d in run.transport.dead_letters
+    )
+    _check_ledger(run.engine, applied_events)
+    _check_journal(run.engine, len(run.transport.dead_letters))
+    return tally
+
+
+def _check_ledger(engine: sa.Engine, applied: list[dict[str, Any]]) -> None:
+    """Exactly the valid events are stored; the ledger is the reference model's; verify clean."""
+    with engine.connect() as connection:
+        stored = set(connection.execute(sa.select(ledger_events.c.event_id)).scalars())
+    assert stored == {e["event_id"] for e in applied}
+    payments, balances = ledger_state(engine)
+    expected_payments, expected_balances = reference.ledger_state(applied)
+    assert payments == expected_payments
+    assert balances == expected_balances
+    assert verify(engine, DEFAULT_RULES).clean
+
+
+def _check_journal(engine: sa.Engine, dead: int) -> None:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(sa.func.count()).select_from(failures).where(failures.c.permanent)
+        ).scalar_one()
+    assert rows == dead
+
+
+def test_the_generator_covers_every_kind_of_hostility() -> None:
+    """>= 1,000 bodies, deterministic, every category of the issue represented."""
+    items = hostile_bodies()
+    assert len(items) >= 1000
+    assert [i.body for i in items[:20]] == [i.body for i in hostile_bodies()[:20]]
+    categories = Counter(i.category for i in items)
+    for needed in [
+        "broken_json",
+        "broken_envelope",
+        "wrong_type",
+        "huge",
+        "deep",
+        "unicode",
+        "control_escaped",
+        "boundary_amount",
+        "lying_attributes",
+        "lying_attributes_valid",
+    ]:
+        assert categories[needed] > 0, needed
+    assert any(len(i.body) >= 256 * 1024 for i in items)
+
+
+@pytest.mark.slow
+def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
+    sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every hostile body is dead-lettered once with an acceptable reason, every valid one
+    applied once; the ledger holds exactly the valid ones (nothing partly written)."""
+    items = hostile_bodies()
+    run = run_worker_over(items, sqlite_url, tmp_path)
+    tally = check_run(run)
+    dead = len(run.transport.dead_letters)
+    with capsys.disabled():
+        print(
+            f"\n[bad input] {len(items)} bodies in {run.seconds:.1f} s "
+            f"({len(items) / run.seconds:.0f}/s): {dead} dead-lettered with a reason, "
+            f"{len(items) - dead} valid applied; by category:"
+        )
+        for key, count in sorted(tally.items()):
+            print(f"    {key}: {count}")
+
+
+# --- bugs found by the generator, pinned one by one -------------------------------------
+
+
+def test_an_integer_too_long_to_convert_is_a_bad_body_not_a_crash() -> None:
+    """Python refuses int() of > 4,300 digits with ValueError: decode_body must map it."""
+    body = json.dumps(event_dict(amount=0)).replace('"amount": 0', '"amount": 1' + "0" * 5000)
+    with pytest.raises(PermanentError):
+        decode_body(body)
+    with pytest.raises(PermanentError):
+        decode_body(json.dumps({"Type": "Notification", "Message": body}))
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"])
+def test_a_moment_outside_the_utc_range_is_an_invalid_event(moment: str) -> None:
+    """A timestamp whose UTC form overflows year 1…9999 is invalid, not an OverflowError in
+    the ledger (which made the worker retry the whole batch until SQS dead-lettered it
+    without a reason)."""
+    with pytest.raises(PermanentError) as caught:
+        decode_body(json.dumps(event_dict(occurred_at=moment)))
+    assert caught.value.code == "invalid_event"
+
+
+def test_a_timestamp_at_the_edge_of_the_range_still_applies(sqlite_url: str) -> None:
+    """The guard is exact: the extreme moments that do fit in UTC are ordinary events."""
+    ledger = PointsLedger(migrated_engine(sqlite_url))
+    events = [
+        decode_body(json.dumps(event_dict(event_id="a", occurred_at="0001-01-01T00:00:00Z"))),
+        decode_body(
+            json.dumps(event_dict(event_id="b", occurred_at="9999-12-31T23:59:59.999999Z"))
+        ),
+    ]
+    assert [r.outcome.value for r in ledger.handle_batch(events)] == ["applied", "applied"]
+
+
+# --- decoding of what SQS cannot carry ----------------------------------------------------
+
+
+PERMANENT_CODES = {
+    "invalid_body",
+    "invalid_envelope",
+    "invalid_event",
+    "unsupported_schema_version",
+}
+
+
+def _code_of(body: str | bytes) -> str:
+    try:
+        decode_body(body)
+    except PermanentError as error:
+        return error.code
+    return "decoded"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_any_bytes_decode_or_fail_permanently(raw: bytes) -> None:
+    """Arbitrary bytes (invalid UTF-8 included): an event or a PermanentError, nothing else."""
+    assert _code_of(raw) in PERMANENT_CODES | {"decoded"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=8), st.integers(0, 200))
+def test_invalid_utf8_inside_a_valid_event_is_named_by_offset(junk: bytes, where: int) -> None:
+    """Invalid UTF-8 anywhere in an otherwise valid event: ``invalid_body`` unless the bytes
+    happen to be valid UTF-8; the reason gives the byte offset, never the bytes."""
+    valid = json.dumps(event_dict()).encode()
+    raw = valid[:where] + b"\xff" + junk + valid[where:]
+    with pytest.raises(PermanentError) as caught:
+        decode_body(raw)
+    assert caught.value.code == "invalid_body"
+    assert "not valid UTF-8" in str(caught.value)
+    assert junk.decode("latin-1") not in str(caught.value) or len(junk) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
+def test_any_json_document_decodes_or_fails_permanently(document: object) -> None:
+    """Any JSON value as the body, or as the SNS ``Message``: PermanentError or an event."""
+    for body in (
+        json.dumps(document),
+        json.dumps({"Type": "Notification", "Message": json.dumps(document)}),
+    ):
+        assert _code_of(body) in PERMANENT_CODES | {"decoded"}
