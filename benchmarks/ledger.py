@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import random
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -178,29 +179,52 @@ def _wipe(engine: Engine, tables: Sequence[sa.Table]) -> None:
             connection.execute(sa.delete(table))
 
 
-def ceiling(engine: Engine, rows: list[dict[str, Any]], batch_size: int) -> float:
-    """Rows/s of plain multi-row INSERTs, one transaction per batch."""
+ROUNDS: Final = 6
+
+
+def _time_ceiling(engine: Engine, table: sa.Table, rows: list[dict[str, Any]], size: int) -> float:
+    """Seconds for plain multi-row INSERTs of ``rows``, one transaction per batch."""
+    started = time.perf_counter()
+    for start in range(0, len(rows), size):
+        with engine.begin() as connection:
+            multirow_insert(connection, table, rows[start : start + size])
+    return time.perf_counter() - started
+
+
+def _time_ledger(ledger: PointsLedger, events: Sequence[PaymentEvent], size: int) -> float:
+    """Seconds for ``handle_batch`` over ``events`` in batches of ``size``."""
+    started = time.perf_counter()
+    for batch in _batches(events, size):
+        ledger.handle_batch(batch)
+    return time.perf_counter() - started
+
+
+def compare(engine: Engine, events: Sequence[PaymentEvent], size: int) -> Point:
+    """Ledger vs ceiling on the same rows, interleaved in rounds.
+
+    The host is shared and its load drifts within seconds; alternating the two in
+    ``ROUNDS`` slices (and their order) exposes both to the same conditions.
+    """
+    _wipe(engine, (ledger_entries, ledger_events, ledger_payments, ledger_balances))
     table = _raw_table(sa.MetaData())
     table.drop(engine, checkfirst=True)
     table.create(engine)
+    rows = _raw_rows(events)
+    ledger = PointsLedger(engine)
+    raw_seconds = ledger_seconds = 0.0
+    slice_size = -(-len(events) // ROUNDS)
     try:
-        started = time.perf_counter()
-        for start in range(0, len(rows), batch_size):
-            with engine.begin() as connection:
-                multirow_insert(connection, table, rows[start : start + batch_size])
-        return len(rows) / (time.perf_counter() - started)
+        for n, start in enumerate(range(0, len(events), slice_size)):
+            chunk = slice(start, start + slice_size)
+            if n % 2:
+                ledger_seconds += _time_ledger(ledger, events[chunk], size)
+                raw_seconds += _time_ceiling(engine, table, rows[chunk], size)
+            else:
+                raw_seconds += _time_ceiling(engine, table, rows[chunk], size)
+                ledger_seconds += _time_ledger(ledger, events[chunk], size)
     finally:
         table.drop(engine)
-
-
-def ledger_rate(engine: Engine, events: Sequence[PaymentEvent], batch_size: int) -> float:
-    """Events/s of ``handle_batch`` from an empty ledger."""
-    _wipe(engine, (ledger_entries, ledger_events, ledger_payments, ledger_balances))
-    ledger = PointsLedger(engine)
-    started = time.perf_counter()
-    for batch in _batches(events, batch_size):
-        ledger.handle_batch(batch)
-    return len(events) / (time.perf_counter() - started)
+    return Point(size, len(events), len(events) / ledger_seconds, len(events) / raw_seconds)
 
 
 def measure(url: str, batch_sizes: Sequence[int] = BATCH_SIZES) -> list[dict[str, Any]]:
@@ -210,13 +234,8 @@ def measure(url: str, batch_sizes: Sequence[int] = BATCH_SIZES) -> list[dict[str
     points: list[dict[str, Any]] = []
     try:
         for size in batch_sizes:
-            events = workload(EVENTS.get(size, 1000 * size))
-            rows = _raw_rows(events)
-            ledger_rate(engine, events[: min(len(events), 50)], size)  # warm caches
-            ceiling(engine, rows[: min(len(rows), 50)], size)
-            raw = ceiling(engine, rows, size)
-            ours = ledger_rate(engine, events, size)
-            points.append(Point(size, len(events), ours, raw).as_dict())
+            compare(engine, workload(100, seed=99), size)  # warm pools, caches, plans
+            points.append(compare(engine, workload(EVENTS.get(size, 1000 * size)), size).as_dict())
     finally:
         engine.dispose()
     return points
@@ -252,7 +271,7 @@ def run(
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
-            "sqlite": sa.__version__ and __import__("sqlite3").sqlite_version,
+            "sqlite": sqlite3.sqlite_version,
         },
         "databases": {},
     }

@@ -284,8 +284,10 @@ class _Batch:
                 total.confirmed + delta.confirmed, total.provisional + delta.provisional
             )
             self.results[index] = Result.applied()
+        self._drop_unused_placeholders()
         if entries:
-            self.statements.write(
+            # The last statements of the transaction: they may carry its COMMIT along.
+            self.statements.write_and_commit(
                 entries,
                 [
                     row_from_facts(self.payments[p], points(self.payments[p], self.rules), self.now)
@@ -293,7 +295,6 @@ class _Batch:
                 ],
                 balance_rows(balance_deltas, self.now),
             )
-        self._drop_unused_placeholders()
 
     def _entry(self, facts: EventFacts, delta: Points) -> dict[str, Any]:
         return {

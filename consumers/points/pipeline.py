@@ -58,16 +58,23 @@ class PipelinedStatements(Statements):
             payments[facts.payment_id] = facts
         return payments, {row[0] for row in inserted.fetchall()}
 
-    def write(
+    def write_and_commit(
         self,
         entries: list[dict[str, Any]],
         payment_rows: list[dict[str, Any]],
         balances: list[dict[str, Any]],
     ) -> None:
+        """The three writes and the COMMIT in one round trip.
+
+        The enclosing SQLAlchemy transaction then commits a connection that is already
+        idle, which psycopg treats as a no-op; a failed COMMIT raises here and the
+        transaction context rolls back as for any other error.
+        """
         with self._pipeline():
             self._send(ledger_entries, entries)
             self._send(ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
             self._send(ledger_balances, balances, BALANCE_CONFLICT)
+            self.raw.commit()
 
     @contextmanager
     def _pipeline(self) -> Iterator[None]:

@@ -43,21 +43,32 @@ def with_retries(work: Callable[[], T], *, attempts: int = 8, max_wait: float = 
     not happen with sorted locking but are retried anyway. When the attempts run out the
     caller gets ``DatabaseUnavailable`` (a ``TransientError``): the message will come back.
     """
+    try:
+        return work()  # the common case, without building a Retrying
+    except Exception as exc:
+        if attempts <= 1 or not _retryable(exc):
+            _raise_as_transient(exc)
+            raise
     retrying = Retrying(
-        stop=stop_after_attempt(attempts),
+        stop=stop_after_attempt(attempts - 1),
         wait=wait_random_exponential(multiplier=0.005, max=max_wait),
         retry=retry_if_exception(_retryable),
         reraise=True,
     )
     try:
         return retrying(work)
-    except RaceLost as exc:
-        raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
     except Exception as exc:
-        if is_transient_db_error(exc):
-            reason = db_reason(exc) if isinstance(exc, sa.exc.StatementError) else str(exc)
-            raise DatabaseUnavailable(reason) from exc
+        _raise_as_transient(exc)
         raise
+
+
+def _raise_as_transient(exc: Exception) -> None:
+    """Retryable failures that outlived the retries become ``DatabaseUnavailable``."""
+    if isinstance(exc, RaceLost):
+        raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
+    if is_transient_db_error(exc):
+        reason = db_reason(exc) if isinstance(exc, sa.exc.StatementError) else str(exc)
+        raise DatabaseUnavailable(reason) from exc
 
 
 FACT_COLUMNS = (
@@ -246,13 +257,15 @@ class Statements:
         )
         return payments, set(result.scalars())
 
-    def write(
+    def write_and_commit(
         self,
         entries: list[dict[str, Any]],
         payment_rows: list[dict[str, Any]],
         balances: list[dict[str, Any]],
     ) -> None:
-        """Entries, payment projections and balance increments."""
+        """Entries, payment projections and balance increments: the transaction's last
+        statements. Here the commit is left to the enclosing ``engine.begin()``; a
+        pipelined implementation may send it along to save a round trip."""
         multirow_insert(self.connection, ledger_entries, entries)
         multirow_insert(self.connection, ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
         multirow_insert(self.connection, ledger_balances, balances, BALANCE_CONFLICT)
