@@ -229,10 +229,17 @@ def native_redrive(
     depth, _ = queue_counts(sqs, target.url)
     if dry_run:
         return RedriveSummary(moved=depth, dry_run=True)
-    request: dict[str, Any] = {
-        "SourceArn": queue_arn(sqs, target.url),
-        "DestinationArn": queue_arn(sqs, target.source_url),
-    }
+    task = start_move_task(
+        sqs, queue_arn(sqs, target.url), queue_arn(sqs, target.source_url), max_rate
+    )
+    return RedriveSummary(moved=depth, task_handle=task)
+
+
+def start_move_task(
+    sqs: SQSClient, dlq_arn: str, source_arn: str, max_rate: int | None = None
+) -> str:
+    """Ask SQS to move a DLQ back to its source; returns the task handle (to cancel/list)."""
+    request: dict[str, Any] = {"SourceArn": dlq_arn, "DestinationArn": source_arn}
     if max_rate is not None:
         request["MaxNumberOfMessagesPerSecond"] = max_rate
     try:
@@ -244,7 +251,7 @@ def native_redrive(
                 "redrive without --native"
             ) from None
         raise
-    return RedriveSummary(moved=depth, task_handle=response["TaskHandle"])
+    return response["TaskHandle"]
 
 
 def _native_rate(rate: float | None) -> int | None:

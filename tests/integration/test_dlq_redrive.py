@@ -164,3 +164,14 @@ def test_unknown_queue_lists_the_known_ones(aws: Config) -> None:
     """A typo in --queue names every queue the operator could have meant."""
     with pytest.raises(UnknownQueue, match="known: points, notifications, points-dlq"):
         redrive(aws, queue="pionts", options=FAST)
+
+
+def test_delivery_dlq_redrives_to_its_source_queue(aws: Config, topo: ApplyResult) -> None:
+    """What SNS parked in points-delivery-dlq goes to the points queue, unexplained or not."""
+    outputs = topo.queues["points"]
+    delivery_url = outputs.dlq_url.replace("points-dlq", "points-delivery-dlq")
+    sqs = sqs_client(aws.aws)
+    sqs.send_message(QueueUrl=delivery_url, MessageBody=event_body("parked"))
+    summary = redrive(aws, queue="points-delivery-dlq", options=FAST)
+    assert summary.moved == 1
+    assert _event_ids(drain(sqs, outputs.url)) == {"parked"}
