@@ -1,0 +1,229 @@
+"""Shared machinery of the fault-injection tests: worker processes, outages, queue reads.
+
+Workers are the real ``points worker`` console script in child processes (so SIGKILL and
+SIGTERM are real), configured through ``POINTS_WORKER_*`` exactly as on ECS.
+
+PostgreSQL outages: by default the workers reach the server through a ``TcpProxy`` that is
+cut and restored (other test sessions share the server on a laptop). With
+``POINTS_CHAOS_RESTART_POSTGRES=1`` (set by ``.ci/run``, where the tests run alone) the
+real server is restarted with ``pg_ctlcluster`` and the test waits for it to accept
+connections again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from consumers.runtime.deadletter import read_failure
+from consumers.runtime.transport import decode_attributes
+from tests.cli import POINTS
+from tests.proxy import TcpProxy
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+RESTART_ENV: Final = "POINTS_CHAOS_RESTART_POSTGRES"
+#: The queue's visibility timeout in these tests (the topology's is 60 s): how long the
+#: messages a SIGKILLed worker held stay hidden before another worker gets them.
+VISIBILITY_SECONDS: Final = 8
+
+#: Worker tuning for fault tests: short polls (fast stop), short backoff, quick heartbeat.
+CHAOS_WORKER_ENV: Final = {
+    "POINTS_WORKER_CONCURRENCY": "2",
+    "POINTS_WORKER_WAIT_SECONDS": "1",
+    "POINTS_WORKER_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
+    "POINTS_WORKER_HEARTBEAT_SECONDS": "2",
+    "POINTS_WORKER_BACKOFF_BASE_SECONDS": "1",
+    "POINTS_WORKER_BACKOFF_MAX_SECONDS": "4",
+    "POINTS_WORKER_TRANSIENT_WAIT_INITIAL": "0.1",
+    "POINTS_WORKER_TRANSIENT_WAIT_MAX": "1",
+    "POINTS_WORKER_SHUTDOWN_GRACE_SECONDS": "15",
+    "POINTS_WORKER_DRAIN_IDLE_SECONDS": "2",
+}
+
+
+def real_restart_enabled() -> bool:
+    return os.environ.get(RESTART_ENV, "").lower() in {"1", "true", "yes"}
+
+
+@dataclass
+class WorkerPool:
+    """N ``points worker`` processes on one queue and one database."""
+
+    database_url: str
+    logs: Path
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    starts: Counter[int] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log_path(self, index: int, generation: int) -> Path:
+        return self.logs / f"worker{index}.{generation}.log"
+
+    def start(self, index: int) -> None:
+        with self.lock:
+            self.starts[index] += 1
+            log = self.log_path(index, self.starts[index]).open("wb")
+            env = {
+                **os.environ,
+                **CHAOS_WORKER_ENV,
+                **self.env,
+                "POINTS_WORKER_HEALTH_FILE": str(self.logs / f"worker{index}.health"),
+            }
+            self.processes[index] = subprocess.Popen(
+                [
+                    str(POINTS),
+                    "--database-url",
+                    self.database_url,
+                    "worker",
+                    "--queue",
+                    "points",
+                    "--no-metrics",
+                    *self.extra_args,
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            log.close()
+
+    def wait_started(self, index: int, timeout: float = 60) -> None:
+        """Until the newest generation of worker ``index`` logged "worker started" (its
+        signal handlers are installed: a SIGTERM before that is Python's default death)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                path = self.log_path(index, self.starts[index])
+            if '"worker started"' in path.read_text(errors="replace"):
+                return
+            assert time.monotonic() < deadline, f"worker {index} did not start"
+            time.sleep(0.1)
+
+    def exited(self) -> list[int]:
+        """Workers whose process has ended."""
+        with self.lock:
+            return [i for i, p in self.processes.items() if p.poll() is not None]
+
+    def kill(self, index: int) -> None:
+        with self.lock:
+            process = self.processes[index]
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    def terminate_all(self, timeout: float = 30) -> dict[int, tuple[int | None, float]]:
+        """SIGTERM every worker at once; (exit code, seconds to exit) per worker."""
+        with self.lock:
+            started = time.monotonic()
+            for process in self.processes.values():
+                process.send_signal(signal.SIGTERM)
+            stopped: dict[int, tuple[int | None, float]] = {}
+            for index, process in self.processes.items():
+                try:
+                    code: int | None = process.wait(
+                        timeout=max(0.1, timeout - (time.monotonic() - started))
+                    )
+                except subprocess.TimeoutExpired:
+                    code = None
+                stopped[index] = (code, time.monotonic() - started)
+            return stopped
+
+    def kill_all(self) -> None:
+        """Cleanup: nothing may outlive the test."""
+        with self.lock:
+            for process in self.processes.values():
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+
+    def log_lines(self) -> Iterator[dict[str, Any]]:
+        for path in sorted(self.logs.glob("worker*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("{"):
+                    try:
+                        yield json.loads(line)
+                    except ValueError:
+                        continue  # a line cut by SIGKILL
+
+    def outcomes(self) -> Counter[str]:
+        return Counter(str(line.get("msg")) for line in self.log_lines())
+
+
+@contextmanager
+def postgres_behind_proxy(url: Any) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the server and the database URL through it."""
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port)
+        yield proxy, proxied.render_as_string(hide_password=False)
+
+
+def postgres_outage(proxy: TcpProxy, seconds: float = 3.0) -> str:
+    """Take PostgreSQL away once: restart it for real (CI) or cut the proxy; returns how."""
+    if real_restart_enabled():
+        version = sorted(os.listdir("/etc/postgresql"))[0]
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+            check=True,
+            timeout=120,
+        )
+        deadline = time.monotonic() + 60
+        while subprocess.run(
+            ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False
+        ).returncode:
+            assert time.monotonic() < deadline, "PostgreSQL did not come back"
+            time.sleep(0.2)
+        return f"real restart (pg_ctlcluster {version} main restart)"
+    proxy.cut()
+    time.sleep(seconds)
+    proxy.restore()
+    return f"proxy cut for {seconds:.0f} s"
+
+
+def read_all(sqs: SQSClient, url: str, hold_seconds: int = 30) -> list[MessageTypeDef]:
+    """Every visible message of a queue (held hidden for ``hold_seconds``, not deleted)."""
+    found: list[MessageTypeDef] = []
+    while True:
+        response = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+            VisibilityTimeout=hold_seconds,
+        )
+        if not response.get("Messages"):
+            return found
+        found.extend(response["Messages"])
+
+
+def reasons(messages: Iterable[MessageTypeDef]) -> list[tuple[str, str]]:
+    """(body, worker-attached reason or "native") of DLQ messages."""
+    out: list[tuple[str, str]] = []
+    for message in messages:
+        info = read_failure(decode_attributes(message.get("MessageAttributes", {})))
+        out.append((message.get("Body", ""), info.error_type if info else "native"))
+    return out
+
+
+def queue_depth(sqs: SQSClient, url: str) -> int:
+    """Visible + in flight + delayed."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(v) for v in attributes.values())
