@@ -102,8 +102,8 @@ def test_insert_time_duplicate_with_other_content_is_a_conflict(engine: Engine) 
     assert count(engine, ledger_entries) == 0
 
 
-def test_insert_time_loss_of_a_payments_first_event_replans_the_batch(engine: Engine) -> None:
-    """If the lost event set a new payment's identity, the batch is retried and stays right."""
+def test_insert_time_loss_of_a_new_payments_first_event_keeps_the_rest(engine: Engine) -> None:
+    """A new payment's first event lost at insert time: it is a duplicate, the rest apply."""
     first = make_event(event_id="x", payment_id="pay-new", amount=1000)
     second = make_event("clearing", event_id="y", payment_id="pay-new", amount=500)
     assert _race(engine, first, [first, second]) == [Result.duplicate(), Result.applied()]
