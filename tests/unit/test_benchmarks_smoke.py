@@ -1,0 +1,111 @@
+"""The benchmarks run end to end at toy sizes, so that their code cannot rot.
+
+No timing is asserted (timings on a shared machine are noise); only that each benchmark
+function handles every message it was given and reports the numbers ``make bench`` reads.
+Parts that need what only ``make bench`` installs (Powertools, the fauxqs emulator) skip
+with the reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import socket
+from typing import Any
+
+import pytest
+
+from benchmarks import run, worker
+from benchmarks.backbones import FAUXQS_DIR
+from benchmarks.workload import clearing_bodies, payment_bodies
+
+
+def _redis_up() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
+needs_fauxqs = pytest.mark.skipif(
+    shutil.which("node") is None or not (FAUXQS_DIR / "node_modules" / "fauxqs").is_dir(),
+    reason="fauxqs is installed by `make bench` (npm ci --prefix benchmarks/fauxqs)",
+)
+needs_powertools = pytest.mark.skipif(
+    importlib.util.find_spec("aws_lambda_powertools") is None or not _redis_up(),
+    reason="needs the bench extra (`make bench`) and Redis on 127.0.0.1:6379",
+)
+
+
+@pytest.fixture(autouse=True)
+def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measure in the test process: spawning a fresh interpreter per run costs seconds."""
+    monkeypatch.setattr(worker, "ISOLATE", False)
+
+
+def test_worker_benchmark_handles_every_message_on_the_in_memory_transport() -> None:
+    """Ceiling and worker both account for all 40 messages (duplicates included)."""
+    result = worker.measure({"memory": 40}, databases=("sqlite",))
+    memory = result["memory"]
+    assert memory["transport_ceiling"]["messages"] == 40
+    assert memory["worker_sqlite"]["messages"] == 40
+    assert memory["worker_sqlite"]["ratio_to_transport_ceiling"] > 0
+    assert memory["worker_sqlite"]["peak_rss_mb"] > 0
+
+
+def test_workloads_hold_redeliveries_and_distinct_clearings() -> None:
+    """The end-to-end workload repeats some bodies; the burst is all distinct clearings."""
+    bodies = payment_bodies(200)
+    assert len(bodies) == 200
+    assert len(set(bodies)) < 200
+    clearings = clearing_bodies(50)
+    assert len(set(clearings)) == 50
+
+
+@needs_powertools
+def test_powertools_comparison_applies_the_same_events_on_both_sides() -> None:
+    """Theirs reports no failed records; ours leaves nothing on the queue."""
+    from benchmarks import powertools
+
+    result = powertools.measure(events=30, databases=("sqlite",))
+    assert result["sqlite"]["powertools"]["batch_item_failures"] == 0
+    assert result["sqlite"]["ours"]["left_on_queue"] == 0
+    assert result["sqlite"]["speedup"] > 0
+
+
+@needs_fauxqs
+def test_fauxqs_ceiling_and_one_worker_burst_drain_the_queue() -> None:
+    """Bare receive+delete on fauxqs, and a worker process draining a small burst."""
+    from benchmarks import burst
+
+    ceiling = worker.on_fauxqs(payment_bodies(20), None, "ceiling")
+    assert ceiling["messages"] == 20
+    with worker.scratch_database("sqlite", "") as url:
+        one = burst.run_burst(clearing_bodies(20), 1, url)
+    assert one["handled"] == 20
+
+
+def test_headline_names_the_issue_numbers_and_judges_targets() -> None:
+    """Every name the issue asks for is present; a missing section reads as not measured."""
+    results: dict[str, Any] = {
+        "ledger": {"databases": {"sqlite": [{"batch_size": 10, "ratio": 0.6}]}},
+        "worker": {"fauxqs": {"worker_postgresql": {"ratio_to_transport_ceiling": 0.9}}},
+        "powertools": {"postgresql": {"speedup": 2.0}},
+        "burst": {"workers_1": {"events_per_s": 10.0, "peak_rss_mb_per_worker": 90.0}},
+    }
+    numbers = run.headline(results)
+    for name in (
+        "ledger_postgres_batch10_ratio_to_ceiling",
+        "ledger_sqlite_batch10_ratio_to_ceiling",
+        "worker_ratio_to_transport_ceiling",
+        "powertools_speedup",
+        "burst_events_per_s_1_worker",
+        "burst_events_per_s_4_workers",
+        "worker_peak_rss_mb",
+    ):
+        assert name in numbers
+    verdict = run.verdicts(numbers)
+    assert verdict["ledger_sqlite_batch10_ratio_to_ceiling"].startswith("met")
+    assert verdict["powertools_speedup"].startswith("MISSED")
+    assert verdict["ledger_postgres_batch10_ratio_to_ceiling"] == "not measured"
