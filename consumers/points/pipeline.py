@@ -135,7 +135,7 @@ def _insert_sql(
     stops ``ON CONFLICT`` being parsed as a join condition.
     """
     names = ", ".join(f'"{key}"' for key in keys)
-    arrays = ", ".join(f"%s::{_array_type(table.c[key])}" for key in keys)
+    arrays = ", ".join(f"%b::{_array_type(table.c[key])}" for key in keys)
     sql = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) WHERE true'
     sql += f" {on_conflict}"
     if returning:
