@@ -48,6 +48,11 @@ class Failure:
     failed_at: datetime | None = None
 
 
+def _text(value: str | None) -> str | None:
+    """PostgreSQL refuses NUL in text; one hostile id must not lose the batch's entries."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
 def record_failures(engine: Engine, entries: list[Failure]) -> None:
     if not entries:
         return
@@ -56,11 +61,11 @@ def record_failures(engine: Engine, entries: list[Failure]) -> None:
         {
             "queue": f.queue,
             "message_id": f.message_id,
-            "event_id": f.event_id,
+            "event_id": _text(f.event_id),
             "event_type": f.event_type,
-            "payment_id": f.payment_id,
+            "payment_id": _text(f.payment_id),
             "error_type": f.error_type,
-            "error_message": f.error_message[:MAX_ERROR_MESSAGE],
+            "error_message": _text(f.error_message[:MAX_ERROR_MESSAGE]),
             "permanent": f.permanent,
             "attempts": f.attempts,
             "failed_at": f.failed_at or now,
