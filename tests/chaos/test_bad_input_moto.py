@@ -56,12 +56,8 @@ def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
     queue = applied_topology.queues["points"]
     sqs = sqs_client(aws.aws)
     for n, item in enumerate(items):
-        attributes = {**item.attributes, TAG: ("Number", str(n))}
-        sqs.send_message(
-            QueueUrl=queue.url,
-            MessageBody=item.body,
-            MessageAttributes=encode_attributes(attributes),
-        )
+        attributes: Any = encode_attributes({**item.attributes, TAG: ("Number", str(n))})
+        sqs.send_message(QueueUrl=queue.url, MessageBody=item.body, MessageAttributes=attributes)
     upgrade(make_engine(postgres_url))
     logs = tmp_path / "logs"
     logs.mkdir()
