@@ -5,10 +5,11 @@
 - ``record_latency``: on PostgreSQL, payment transactions (insert a payment row, commit) with
   and without ``record()``, interleaved on one connection as a service would hold it. The
   time of the ``record()`` call itself is reported too (the target: under 1 ms at the median).
-- ``relay_throughput``: rows/s of ``Relay.run_once`` over a pre-filled outbox, against an
-  in-memory SNS (measures our code: database, JSON, publisher) and against moto (measures
-  mostly moto, DESIGN §8). Beside each, the backbone's own ceiling: the same events through
-  the publisher alone, without the database.
+- ``relay_throughput``: rows/s of one ``Relay.run_once`` over a pre-filled outbox, against an
+  in-memory SNS (measures our code: database, JSON, publisher), fauxqs (the fair emulator;
+  skipped when ``make bench`` has not installed it) and moto (measures mostly moto, DESIGN
+  §8). Beside each, the backbone's own ceiling: the same events through the publisher
+  alone (one thread, no database).
 
 PostgreSQL comes from ``POINTS_BENCH_POSTGRES_URL`` (else ``POINTS_TEST_POSTGRES_URL``, else
 the local server); a scratch database is created and dropped.
@@ -30,6 +31,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from benchmarks.backbones import BackboneUnavailable, Fauxqs, clients, points_topology
 from consumers.db import make_engine
 from infra.aws import sns_client
 from infra.local import DUMMY_CREDENTIALS, EmbeddedAws
@@ -63,6 +65,7 @@ def measure(
         result["relay_throughput"] = {
             "postgresql_fake_sns": relay_fake(url, relay_rows),
             "sqlite_fake_sns": relay_fake(f"sqlite:///{scratch}/outbox.sqlite3", relay_rows),
+            "fauxqs_sns": relay_fauxqs(url, relay_rows),
             "moto_sns": relay_moto(url, moto_rows),
         }
     return result
@@ -126,26 +129,48 @@ def relay_fake(url: str, rows: int) -> dict[str, Any]:
 
 def relay_moto(url: str, rows: int) -> dict[str, Any]:
     """Relay from PostgreSQL to moto's SNS (topic without subscribers: no SQS depth cost)."""
-    engine = make_engine(url)
-    events = _events(rows, "moto")
-    _reset(engine)
-    _fill(engine, events)
     with EmbeddedAws() as aws:
         for key, value in DUMMY_CREDENTIALS.items():  # moto takes any; boto3 wants some
             os.environ.setdefault(key, value)
         sns = sns_client(Config.resolve(endpoint_url=aws.endpoint_url, region=aws.region).aws)
         topic = sns.create_topic(Name="bench-events")["TopicArn"]
-        relay = Relay(engine, SnsPublisher(sns, topic), RelaySettings())
-        elapsed, report = _timed(relay.run_once)
-        ceiling, _ = _timed(lambda: SnsPublisher(sns, topic).publish_batch(events))
-    engine.dispose()
+        measured = _relay_against(url, sns, topic, _events(rows, "moto"))
     return {
         "label": "relay PostgreSQL -> moto SNS PublishBatch (measures mostly moto)",
-        "rows": rows,
-        "published": report.published,
-        "rows_per_second": round(rows / elapsed),
-        "backbone_ceiling_msgs_per_second": round(rows / ceiling),
+        **measured,
         "backbone": "moto 5.2 server, same events through SnsPublisher, no database",
+    }
+
+
+def relay_fauxqs(url: str, rows: int) -> dict[str, Any]:
+    """Relay from PostgreSQL to fauxqs: SNS with the real fan-out to the points queue."""
+    try:
+        with Fauxqs() as fauxqs:
+            sns, _ = clients(fauxqs.endpoint_url)
+            topic = points_topology(fauxqs.endpoint_url).topic_arn
+            measured = _relay_against(url, sns, topic, _events(rows, "fauxqs"))
+    except BackboneUnavailable as exc:
+        return {"skipped": str(exc)}
+    return {
+        "label": "relay PostgreSQL -> fauxqs SNS -> points queue (fair emulator, DESIGN §8)",
+        **measured,
+        "backbone": "fauxqs 1.9.2, same events through SnsPublisher, no database",
+    }
+
+
+def _relay_against(url: str, sns: Any, topic: str, events: list[PaymentEvent]) -> dict[str, Any]:
+    engine = make_engine(url)
+    _reset(engine)
+    _fill(engine, events)
+    relay = Relay(engine, SnsPublisher(sns, topic), RelaySettings())
+    elapsed, report = _timed(relay.run_once)
+    ceiling, _ = _timed(lambda: SnsPublisher(sns, topic).publish_batch(events))
+    engine.dispose()
+    return {
+        "rows": len(events),
+        "published": report.published,
+        "rows_per_second": round(len(events) / elapsed),
+        "backbone_ceiling_msgs_per_second": round(len(events) / ceiling),
     }
 
 
