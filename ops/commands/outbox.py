@@ -34,7 +34,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 def relay(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=1000, help="Rows per transaction (10 per PublishBatch).")
+    ] = 100,
     poll_seconds: Annotated[float, typer.Option(min=0.01, help="Idle wait between passes.")] = 1.0,
     retention_hours: Annotated[
         float, typer.Option(min=0, help="Sent rows older than this are pruned.")
