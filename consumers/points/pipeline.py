@@ -144,7 +144,11 @@ def _insert_sql(
 
 
 def statements_for(connection: sa.Connection) -> Statements:
-    """Pipelined statements on psycopg (PostgreSQL), SQLAlchemy ones elsewhere."""
+    """Pipelined statements on psycopg, raw sqlite3 ones on SQLite, Core ones elsewhere."""
     if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
         return PipelinedStatements(connection)
+    if connection.dialect.name == "sqlite" and connection.dialect.driver == "pysqlite":
+        from consumers.points.sqlite_fast import SqliteStatements
+
+        return SqliteStatements(connection)
     return Statements(connection)

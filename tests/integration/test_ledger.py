@@ -406,3 +406,16 @@ def test_unreachable_database_is_a_transient_failure_for_the_batch() -> None:
     with pytest.raises(DatabaseUnavailable):
         ledger.handle_batch([make_event()])
     engine.dispose()
+
+
+def test_stored_timestamps_read_back_as_the_same_instants(
+    ledger: PointsLedger, engine: Engine
+) -> None:
+    """Fast-path writes store timestamps exactly as Core reads them (any offset → UTC)."""
+    ledger.handle_batch([make_event(amount=1000, occurred_at="2026-11-21T10:00:00.123456+09:00")])
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(ledger_events.c.occurred_at)).scalar_one()
+        anchor = connection.execute(sa.select(ledger_payments.c.anchor_occurred_at)).scalar_one()
+    expected = datetime(2026, 11, 21, 1, 0, 0, 123456, tzinfo=UTC)
+    for value in (stored, anchor):
+        assert value.replace(tzinfo=value.tzinfo or UTC) == expected
