@@ -38,7 +38,7 @@ CHUNK: Final = 500
 def _stored(value: Any) -> Any:
     """A Python value as SQLAlchemy's SQLite types store it."""
     if isinstance(value, datetime):
-        return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
     return value
 
 
