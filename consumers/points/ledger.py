@@ -6,12 +6,13 @@ are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the appe
 entries and both projections are written in the same transaction, so the idempotency
 record and the ledger change commit or vanish together.
 
-Duplicates are classified by content hash wherever they are detected: by the look-up
-after the payment locks, or at insert time when a concurrent transaction committed the
-same ``event_id`` first (the path where a content check is easiest to forget).
-Permanent rejections never abort the batch; an unexpected database refusal of one event
-(e.g. PostgreSQL refusing a NUL character) makes the batch fall back to one transaction
-per event so that the poison event alone is rejected.
+Duplicates are detected at insert time (``ON CONFLICT DO NOTHING`` skips an ``event_id``
+already stored, whether committed long ago or by a concurrent worker our insert waited
+for) and always classified by content hash: same content is a duplicate, other content an
+``IdempotencyConflict`` (the content check peers forgot on exactly this path). Permanent
+rejections never abort the batch; a database refusal of one event's data (e.g. PostgreSQL
+refusing a NUL character) makes the batch fall back to one transaction per event so that
+the poison event alone is rejected.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import PaymentEvent
 
 DEFAULT_ATTEMPTS: Final = 8
+#: Database refusals that are about an event's data, not about the database or our code.
+POISON_ERRORS: Final = (sa.exc.DataError, sa.exc.IntegrityError)
 T = TypeVar("T")
 
 
@@ -114,7 +117,7 @@ class PointsLedger:
         incoming = [_Incoming.of(event) for event in events]
         try:
             return self._retrying(lambda: self._apply(incoming))
-        except sa.exc.StatementError as exc:
+        except POISON_ERRORS as exc:
             if len(incoming) == 1:
                 return [Result.rejected(UnapplicableEvent(db_reason(exc)))]
         return [self._apply_alone(item) for item in incoming]
@@ -123,7 +126,7 @@ class PointsLedger:
         """Poison isolation: the event in a transaction of its own."""
         try:
             return self._retrying(lambda: self._apply([item]))[0]
-        except sa.exc.StatementError as exc:
+        except POISON_ERRORS as exc:
             return Result.rejected(UnapplicableEvent(db_reason(exc)))
 
     def _retrying(self, work: Callable[[], T]) -> T:
