@@ -14,6 +14,7 @@ topology's filter policy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -226,8 +227,30 @@ def cpu_seconds(pid: int | None = None) -> float:
     return float(times.user + times.system)
 
 
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU seconds of the live PostgreSQL backends serving ``database`` (ours alone: a
+    scratch database). Read before the engine is disposed, while the backends still live."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info.get("cmdline") or [])
+        if process.info.get("name") == "postgres" and f" {database} " in f"{cmdline} ":
+            with contextlib.suppress(psutil.Error):
+                total += cpu_seconds(process.pid)
+    return total
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB.
+
+    ``VmHWM`` of /proc/self/status, not ``getrusage``: ``ru_maxrss`` survives ``execve``, so
+    a spawned child would report its (bigger) parent's peak from before the exec.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

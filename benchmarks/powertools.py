@@ -26,6 +26,7 @@ import logging
 import os
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Final, cast
 
@@ -103,7 +104,9 @@ def theirs(bodies: Sequence[str], database_url: str, redis_url: str) -> dict[str
 
     client = redis.Redis.from_url(redis_url)
     prefix = f"points-bench-{uuid.uuid4().hex[:8]}"
-    store = CachePersistenceLayer(client=cast(Any, client))
+    with warnings.catch_warnings():  # 3.x: the documented alias still warns it is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        store = CachePersistenceLayer(client=cast(Any, client))
     config = IdempotencyConfig(
         event_key_jmespath="powertools_json(body).event_id", raise_on_no_idempotency_key=True
     )

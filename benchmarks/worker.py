@@ -13,8 +13,9 @@ Backbones: the in-memory transport (in the worker's process: it measures us), fa
 (``SqsTransport`` on aiobotocore over HTTP, filled through SNS → SQS raw delivery) and moto
 (a few hundred messages, labelled moto-bound). The queue is filled before the clock starts
 and drained while timed; fauxqs's receive cost does not grow with depth the way moto's does
-(``depth_check`` measures that in the same run), so a pre-filled queue is a fair stand-in
-for one "kept filled but shallow" without a feeder process competing for the two cores.
+(the ceiling reports its rate over the deeper first half and the shallower second half of
+the drain, side by side), so a pre-filled queue is a fair stand-in for one "kept filled but
+shallow", without a feeder process competing for the two cores.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from benchmarks.backbones import (
     cpu_seconds,
     peak_rss_mb,
     points_topology,
+    postgres_cpu_seconds,
     publish,
 )
 from benchmarks.ledger import DEFAULT_POSTGRES, temporary_postgres, temporary_sqlite
@@ -59,7 +61,6 @@ from infra.local import EmbeddedAws
 
 #: Pollers per worker (each holds one batch of 10 in flight), for the ceiling and the worker.
 CONCURRENCY: Final = 4
-SIZES: Final = {"memory": 4000, "fauxqs": 4000, "moto": 300}
 
 T = TypeVar("T")
 #: False only in the smoke test: measure in this process (CPU and RSS then include ours).
@@ -121,15 +122,19 @@ async def _child(
         emulator = backbone.emulator_pid
         cpu0, emu0 = cpu_seconds(), cpu_seconds(emulator) if emulator else 0.0
         started = time.perf_counter()
+        database_cpu: float | None = None
+        half = 0.0
         if mode == "ceiling":
-            handled, finished = await _bare(transport, len(bodies), concurrency)
+            handled, finished, half = await _bare(transport, len(bodies), concurrency)
         else:
             assert database_url is not None
-            handled, finished = await _worker(transport, len(bodies), database_url, concurrency)
+            handled, finished, database_cpu = await _worker(
+                transport, len(bodies), database_url, concurrency
+            )
         elapsed = finished - started
         ours = cpu_seconds() - cpu0
         theirs = cpu_seconds(emulator) - emu0 if emulator else None
-    return {
+    result: dict[str, Any] = {
         "messages": handled,
         "seconds": round(elapsed, 3),
         "events_per_s": round(handled / elapsed, 1),
@@ -137,6 +142,12 @@ async def _child(
         "cpu_ms_per_msg_emulator": None if theirs is None else round(theirs * 1000 / handled, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+    if half:
+        result["events_per_s_deeper_half"] = round(handled / 2 / (half - started), 1)
+        result["events_per_s_shallower_half"] = round(handled / 2 / (finished - half), 1)
+    if database_cpu is not None:
+        result["cpu_ms_per_msg_postgres"] = round(database_cpu * 1000 / max(handled, 1), 3)
+    return result
 
 
 @contextlib.asynccontextmanager
@@ -160,13 +171,18 @@ async def _transport(backbone: Backbone) -> Any:
         yield SqsTransport(sqs, "points", backbone.queues.url, backbone.queues.dlq_url)
 
 
-async def _bare(transport: QueueTransport, expected: int, concurrency: int) -> tuple[int, float]:
-    """The transport ceiling: receive + delete only; (deleted, when the last one was)."""
+async def _bare(
+    transport: QueueTransport, expected: int, concurrency: int
+) -> tuple[int, float, float]:
+    """The transport ceiling: receive + delete only.
+
+    Returns (deleted, when the last one was, when half of them were).
+    """
     done = 0
-    finished = 0.0
+    finished = half = 0.0
 
     async def poll() -> None:
-        nonlocal done, finished
+        nonlocal done, finished, half
         empty_polls = 0
         while done < expected and empty_polls < 3:
             messages = await transport.receive(10, 1)
@@ -176,19 +192,24 @@ async def _bare(transport: QueueTransport, expected: int, concurrency: int) -> t
             await transport.delete([m.receipt_handle for m in messages])
             done += len(messages)
             finished = time.perf_counter()
+            if not half and done >= expected / 2:
+                half = finished
 
     await asyncio.gather(*(poll() for _ in range(concurrency)))
-    return done, finished
+    return done, finished, half
 
 
 async def _worker(
     transport: QueueTransport, expected: int, database_url: str, concurrency: int
-) -> tuple[int, float]:
+) -> tuple[int, float, float | None]:
+    """(handled, when the last was, CPU seconds of our PostgreSQL backends or None)."""
     engine = ledger_engine(database_url)
     with open(os.devnull, "w") as devnull:  # noqa: ASYNC230 - before the clock starts
         configure_json_logging(logging.INFO, devnull)
         try:
-            return await _run_worker(transport, expected, engine, concurrency, devnull)
+            handled, finished = await _run_worker(transport, expected, engine, concurrency, devnull)
+            database = engine.url.database if engine.dialect.name == "postgresql" else None
+            return handled, finished, postgres_cpu_seconds(database) if database else None
         finally:
             engine.dispose()
             logging.getLogger("points").handlers.clear()
@@ -240,22 +261,28 @@ def scratch_database(kind: str, postgres_server: str) -> Iterator[str]:
         yield url
 
 
-def on_memory(bodies: Sequence[str], database_url: str | None, mode: str) -> dict[str, Any]:
-    return in_child(child_run, Backbone("memory"), mode, list(bodies), database_url)
+def on_memory(
+    bodies: Sequence[str], database_url: str | None, mode: str, pollers: int = CONCURRENCY
+) -> dict[str, Any]:
+    return in_child(child_run, Backbone("memory"), mode, list(bodies), database_url, pollers)
 
 
-def on_fauxqs(bodies: Sequence[str], database_url: str | None, mode: str) -> dict[str, Any]:
+def on_fauxqs(
+    bodies: Sequence[str], database_url: str | None, mode: str, pollers: int = CONCURRENCY
+) -> dict[str, Any]:
     """A fresh fauxqs, filled through SNS, drained by the child."""
     with Fauxqs() as fauxqs:
         queues = points_topology(fauxqs.endpoint_url)
         publish_rate = publish(fauxqs.endpoint_url, queues.topic_arn, bodies)
         backbone = Backbone("fauxqs", fauxqs.endpoint_url, queues, fauxqs.pid)
-        result = in_child(child_run, backbone, mode, list(bodies), database_url)
+        result = in_child(child_run, backbone, mode, list(bodies), database_url, pollers)
     result["fill_publish_per_s"] = round(publish_rate)
     return result
 
 
-def on_moto(bodies: Sequence[str], database_url: str | None, mode: str) -> dict[str, Any]:
+def on_moto(
+    bodies: Sequence[str], database_url: str | None, mode: str, pollers: int = CONCURRENCY
+) -> dict[str, Any]:
     """moto via ``infra.apply`` (the real topology); filled through SNS."""
     from benchmarks.backbones import clients
     from infra.apply import apply_topology
@@ -270,47 +297,77 @@ def on_moto(bodies: Sequence[str], database_url: str | None, mode: str) -> dict[
             publish(aws.endpoint_url, queues.topic_arn, bodies[start : start + 50], threads=1)
         assert aws._process is not None
         backbone = Backbone("moto", aws.endpoint_url, queues, aws._process.pid)
-        return in_child(child_run, backbone, mode, list(bodies), database_url)
+        return in_child(child_run, backbone, mode, list(bodies), database_url, pollers)
 
 
 RUNNERS: Final = {"memory": on_memory, "fauxqs": on_fauxqs, "moto": on_moto}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What to measure on one backbone: sizes, ceilings, databases, rounds (best of)."""
+
+    messages: int
+    ceiling_pollers: tuple[int, ...]
+    databases: tuple[str, ...]
+    rounds: int = 1
+
+
+#: fauxqs is the yardstick: two interleaved rounds, best of each (other engineers' test
+#: suites share the two cores; the best round is the least disturbed one). The in-memory
+#: ceiling is ~100x the worker, one round says it. moto: small, SQLite only, labelled.
+PLANS: Final = {
+    "memory": Plan(4000, (CONCURRENCY,), ("sqlite", "postgresql")),
+    "fauxqs": Plan(4000, (1, CONCURRENCY), ("sqlite", "postgresql"), rounds=2),
+    "moto": Plan(200, (CONCURRENCY,), ("sqlite",)),
+}
+
+
+def _best(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    best = max(runs, key=lambda r: float(r["events_per_s"]))
+    return best | {"rounds": [r["events_per_s"] for r in runs]}
+
+
 def measure(
-    sizes: dict[str, int] | None = None,
-    databases: Sequence[str] = ("sqlite", "postgresql"),
-    postgres_server: str | None = None,
+    plans: dict[str, Plan] | None = None, postgres_server: str | None = None
 ) -> dict[str, Any]:
     """Ceiling and worker per backbone; the worker on each database, side by side."""
-    sizes = sizes or SIZES
+    plans = plans if plans is not None else PLANS
     server = postgres_server or os.environ.get("POINTS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     result: dict[str, Any] = {
         "pollers_per_worker": CONCURRENCY,
         "batch_size": 10,
         "duplicate_share": 0.1,
     }
-    for kind, size in sizes.items():
+    for kind, plan in plans.items():
         run = RUNNERS[kind]
-        bodies = payment_bodies(size)
-        entry: dict[str, Any] = {"messages": size}
+        bodies = payment_bodies(plan.messages)
+        ceilings: dict[int, list[dict[str, Any]]] = {p: [] for p in plan.ceiling_pollers}
+        workers: dict[str, list[dict[str, Any]]] = {d: [] for d in plan.databases}
+        for _ in range(plan.rounds):  # interleaved: ceiling and worker see the same load
+            for pollers in plan.ceiling_pollers:
+                ceilings[pollers].append(run(bodies, None, "ceiling", pollers))
+            for database in plan.databases:
+                with scratch_database(database, server) as url:
+                    workers[database].append(run(bodies, url, "worker"))
+        entry: dict[str, Any] = {"messages": plan.messages}
         if kind == "moto":
             entry["label"] = "moto-bound (DESIGN §8): measures moto, not us"
-        entry["transport_ceiling"] = run(bodies, None, "ceiling")
-        ceiling = entry["transport_ceiling"]["events_per_s"]
-        for database in databases:
-            with scratch_database(database, server) as url:
-                worker = run(bodies, url, "worker")
+        # The ceiling is the backbone's best bare rate, with 1 poller or as many as the
+        # worker has (on fauxqs, concurrent long polls are not always faster than one).
+        by_pollers = {p: _best(runs) for p, runs in ceilings.items()}
+        best = max(by_pollers, key=lambda p: float(by_pollers[p]["events_per_s"]))
+        entry["transport_ceiling"] = by_pollers[best] | {"pollers": best}
+        entry["transport_ceiling_by_pollers"] = {
+            str(p): r["events_per_s"] for p, r in by_pollers.items()
+        }
+        ceiling = float(entry["transport_ceiling"]["events_per_s"])
+        for database, runs in workers.items():
+            worker = _best(runs)
             worker["ratio_to_transport_ceiling"] = round(worker["events_per_s"] / ceiling, 3)
             entry[f"worker_{database}"] = worker
         result[kind] = entry
     return result
-
-
-def depth_check(counts: Sequence[int] = (200, 4000)) -> dict[str, float]:
-    """fauxqs bare receive+delete msg/s from a queue of each depth (is shallow needed?)."""
-    return {
-        f"depth_{n}": on_fauxqs(payment_bodies(n), None, "ceiling")["events_per_s"] for n in counts
-    }
 
 
 def main() -> None:

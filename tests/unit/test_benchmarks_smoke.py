@@ -46,11 +46,12 @@ def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_worker_benchmark_handles_every_message_on_the_in_memory_transport() -> None:
     """Ceiling and worker both account for all 40 messages (duplicates included)."""
-    result = worker.measure({"memory": 40}, databases=("sqlite",))
+    result = worker.measure({"memory": worker.Plan(40, (1, 4), ("sqlite",), rounds=2)})
     memory = result["memory"]
     assert memory["transport_ceiling"]["messages"] == 40
     assert memory["worker_sqlite"]["messages"] == 40
     assert memory["worker_sqlite"]["ratio_to_transport_ceiling"] > 0
+    assert len(memory["worker_sqlite"]["rounds"]) == 2
     assert memory["worker_sqlite"]["peak_rss_mb"] > 0
 
 
