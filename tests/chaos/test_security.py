@@ -141,6 +141,7 @@ def _table_counts(engine: sa.Engine) -> dict[str, int]:
         }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_sql_looking_ids_are_stored_verbatim_and_break_nothing(
     database: str, request: pytest.FixtureRequest
@@ -188,6 +189,7 @@ def test_sql_looking_ids_are_stored_verbatim_and_break_nothing(
     engine.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.moto
 def test_sql_looking_ids_through_the_dlq_commands_and_the_journal(
     aws: Any, sqlite_url: str, tmp_path: Path
