@@ -41,7 +41,7 @@ $(FAUXQS): benchmarks/fauxqs/package.json benchmarks/fauxqs/package-lock.json
 	touch $(FAUXQS)
 
 bench: $(BENCH_STAMP) $(FAUXQS)
-	$(BIN)/python -m benchmarks.run
+	@$(BIN)/python -m benchmarks.run
 
 schema: $(STAMP)
 	$(BIN)/points schemas export --out schemas/payment-event.v1.schema.json

@@ -87,6 +87,22 @@ def _batch10_ratio(ledger_result: dict[str, Any], database: str) -> float | None
     return None
 
 
+def _ledger_eps(ledger_result: dict[str, Any], database: str) -> float | None:
+    points = ledger_result.get("databases", {}).get(database)
+    if not isinstance(points, list):
+        return None
+    for point in points:
+        if point.get("batch_size") == 10:
+            return float(point["ledger_eps"])
+    return None
+
+
+def _ratio(numerator: Any, denominator: Any) -> float | None:
+    if isinstance(numerator, (int, float)) and isinstance(denominator, (int, float)):
+        return round(numerator / denominator, 3) if denominator else None
+    return None
+
+
 def _get(document: dict[str, Any], *path: str) -> Any:
     value: Any = document
     for key in path:
@@ -113,6 +129,16 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
         ),
         "worker_ratio_to_transport_ceiling_sqlite": _get(
             results["worker"], "fauxqs", "worker_sqlite", "ratio_to_transport_ceiling"
+        ),
+        # The worker on the in-memory transport over PointsLedger.handle_batch alone at
+        # batch 10 on the same database: what the runtime keeps of the database-bound rate.
+        "worker_memory_ratio_to_ledger_postgres": _ratio(
+            _get(results["worker"], "memory", "worker_postgresql", "events_per_s"),
+            _ledger_eps(results["ledger"], "postgresql"),
+        ),
+        "worker_memory_ratio_to_ledger_sqlite": _ratio(
+            _get(results["worker"], "memory", "worker_sqlite", "events_per_s"),
+            _ledger_eps(results["ledger"], "sqlite"),
         ),
         "powertools_speedup": _get(results["powertools"], "postgresql", "speedup"),
         "powertools_speedup_sqlite": _get(results["powertools"], "sqlite", "speedup"),

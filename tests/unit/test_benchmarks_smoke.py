@@ -90,7 +90,7 @@ def test_fauxqs_ceiling_and_one_worker_burst_drain_the_queue() -> None:
 def test_headline_names_the_issue_numbers_and_judges_targets() -> None:
     """Every name the issue asks for is present; a missing section reads as not measured."""
     results: dict[str, Any] = {
-        "ledger": {"databases": {"sqlite": [{"batch_size": 10, "ratio": 0.6}]}},
+        "ledger": {"databases": {"sqlite": [{"batch_size": 10, "ratio": 0.6, "ledger_eps": 100}]}},
         "worker": {"fauxqs": {"worker_postgresql": {"ratio_to_transport_ceiling": 0.9}}},
         "powertools": {"postgresql": {"speedup": 2.0}},
         "burst": {"workers_1": {"events_per_s": 10.0, "peak_rss_mb_per_worker": 90.0}},
