@@ -25,7 +25,7 @@ from ops import redrive as redrive_api
 from ops.dlq_queues import find_dlq
 from ops.errors import OpsError
 from ops.examine import Examined
-from ops.output import CliError, console, err_console, print_json
+from ops.output import CliError, console, err_console, exit_with, print_json
 from ops.scan import ScanOptions, queue_counts
 from ops.selection import Selection
 
@@ -191,14 +191,16 @@ def redrive_command(
             )
     if as_json:
         print_json(summary.as_json())
-        return
-    verb = "would move" if dry_run else "moved"
-    line = f"{verb} {summary.moved}, skipped {summary.skipped}, failed {summary.failed}"
-    if summary.task_handle:
-        line += f"; SQS move task {summary.task_handle}"
-    console.print(line, highlight=False)
-    for failure in summary.failures[:20]:
-        err_console.print(f"  failed: {failure}", highlight=False)
+    else:
+        verb = "would move" if dry_run else "moved"
+        line = f"{verb} {summary.moved}, skipped {summary.skipped}, failed {summary.failed}"
+        if summary.task_handle:
+            line += f"; SQS move task {summary.task_handle}"
+        console.print(line, highlight=False)
+        for failure in summary.failures[:20]:
+            err_console.print(f"  failed: {failure}", highlight=False)
+    if summary.failed:
+        exit_with(1)  # scripts must notice: the failed messages are still in the DLQ
 
 
 def _redrive_with_progress(
@@ -268,12 +270,14 @@ def export_command(
         )
     if as_json:
         print_json(summary.as_json())
-        return
-    console.print(
-        f"exported {summary.exported} message(s) of {summary.queue} to {summary.file}"
-        + (f"; deleted {summary.deleted}, failed {summary.failed}" if delete else ""),
-        highlight=False,
-    )
+    else:
+        console.print(
+            f"exported {summary.exported} message(s) of {summary.queue} to {summary.file}"
+            + (f"; deleted {summary.deleted}, failed {summary.failed}" if delete else ""),
+            highlight=False,
+        )
+    if summary.failed:
+        exit_with(1)  # exported but not deleted: still in the DLQ (and in the file)
 
 
 @app.command("purge")

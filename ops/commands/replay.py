@@ -10,7 +10,7 @@ import typer
 from infra.resolve import ResourceNotFound
 from infra.settings import Config
 from ops.errors import OpsError
-from ops.output import CliError, console, print_json
+from ops.output import CliError, console, exit_with, print_json
 from ops.replay import replay as replay_file
 
 
@@ -34,10 +34,12 @@ def replay(
         raise CliError(str(exc)) from None
     if as_json:
         print_json(summary.as_json())
-        return
-    where = ", ".join(f"{n} to {name}" for name, n in summary.targets.items()) or "nothing"
-    console.print(
-        f"replayed {summary.replayed} ({where}); skipped {summary.skipped}, "
-        f"failed {summary.failed}",
-        highlight=False,
-    )
+    else:
+        where = ", ".join(f"{n} to {name}" for name, n in summary.targets.items()) or "nothing"
+        console.print(
+            f"replayed {summary.replayed} ({where}); skipped {summary.skipped}, "
+            f"failed {summary.failed}",
+            highlight=False,
+        )
+    if summary.failed:
+        exit_with(1)  # some lines were not sent: replaying the file again is safe
