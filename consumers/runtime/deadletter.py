@@ -21,6 +21,10 @@ REDRIVE_COUNT: Final = "points.redrive_count"
 FAILURE_ATTRIBUTES: Final = (ERROR_TYPE, ERROR_MESSAGE, SOURCE_QUEUE, FAILED_AT, RECEIVE_COUNT)
 #: SQS message attribute values are limited only by the message size; we keep reasons short.
 MAX_REASON_CHARS: Final = 1000
+#: SQS refuses a message with more attributes than this (moto does not check).
+MAX_SQS_ATTRIBUTES: Final = 10
+#: Kept first when a message arrives with too many attributes to add the reason.
+_KEEP_FIRST: Final = ("event_type", "brand", "schema_version", REDRIVE_COUNT)
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,17 @@ def failure_attributes(
     receive_count: int,
     failed_at: datetime | None = None,
 ) -> dict[str, tuple[str, str]]:
-    """The original attributes (minus stale ``points.*`` reasons) plus the new reason."""
+    """The original attributes (minus stale ``points.*`` reasons) plus the new reason.
+
+    When the original has more attributes than leave room for the reason within SQS's
+    limit, the contract's (and the redrive count) are kept first, the rest by name: a copy
+    that SQS refuses would never reach the DLQ with its reason.
+    """
     kept = {k: v for k, v in original.items() if k not in FAILURE_ATTRIBUTES}
+    room = MAX_SQS_ATTRIBUTES - len(FAILURE_ATTRIBUTES)
+    if len(kept) > room:
+        chosen = sorted(kept, key=lambda k: (k not in _KEEP_FIRST, k))[:room]
+        kept = {k: kept[k] for k in sorted(chosen)}
     when = (failed_at or datetime.now(UTC)).isoformat(timespec="milliseconds")
     return {
         **kept,

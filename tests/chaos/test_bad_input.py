@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,7 +38,7 @@ from consumers.runtime.worker import Worker
 from schemas.canonical import canonical_json
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from tests.chaos.hostile import APPLY, Hostile, hostile_bodies
+from tests.chaos.hostile import APPLY, CONTRACT_ATTRIBUTES, Hostile, hostile_bodies
 from tests.factories import event_dict
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state, migrated_engine
@@ -274,3 +275,40 @@ def test_any_json_document_decodes_or_fails_permanently(document: object) -> Non
         json.dumps({"Type": "Notification", "Message": json.dumps(document)}),
     ):
         assert _code_of(body) in PERMANENT_CODES | {"decoded"}
+
+
+# --- a DLQ copy SQS would refuse -----------------------------------------------------------
+
+
+class _AwsLimitedTransport(InMemoryTransport):
+    """Refuses what real SQS refuses and moto accepts: more than 10 message attributes."""
+
+    async def send_to_dlq(self, body: str, attributes: Mapping[str, tuple[str, str]]) -> str:
+        if len(attributes) > 10:
+            raise RuntimeError(f"InvalidParameterValue: {len(attributes)} message attributes")
+        return await super().send_to_dlq(body, attributes)
+
+
+def test_a_poison_message_with_many_attributes_still_gets_its_reason(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Seven producer attributes plus the five reason attributes exceed SQS's limit of ten:
+    the copy keeps the reason and the contract's attributes (it used to be refused by SQS,
+    cycle until SQS moved it natively, and arrive with neither reason nor journal entry)."""
+    engine = migrated_engine(sqlite_url)
+    transport = _AwsLimitedTransport(visibility_timeout=0.05, max_receive_count=3)
+    extra = {f"trace.{i}": ("String", "x") for i in range(4)}
+    transport.send("{broken", {**extra, **CONTRACT_ATTRIBUTES})
+    settings = WorkerSettings(
+        wait_seconds=0, drain_idle_seconds=0.3, health_file=tmp_path / "health"
+    )
+    processor = BatchProcessor(
+        transport, PointsLedger(engine), settings, journal=partial(record_failures, engine)
+    )
+    asyncio.run(asyncio.wait_for(Worker(transport, processor, settings, drain=True).run(), 30))
+    (dead,) = transport.dead_letters
+    info = read_failure(dead.attributes)
+    assert info is not None
+    assert info.error_type == "invalid_body"
+    assert set(CONTRACT_ATTRIBUTES.items()) <= set(dead.attributes.items())
+    assert len(dead.attributes) == 10
