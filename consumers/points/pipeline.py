@@ -6,16 +6,18 @@ trip under load). The statements of each step do not depend on each other's resu
 they are sent together: (BEGIN,) lock payments + insert inbox rows, then entries +
 payment projections + balances. Their order on the server is the order sent, so the
 locking order (payments, then inbox, then balances, each sorted) is unchanged. Rows travel
-as one array per column (``unnest``), so each statement has one text whatever the batch
-size and the server reuses its prepared plan.
+as one JSON document per statement (``json_populate_recordset``), so each statement has
+one text whatever the batch size and the server reuses its prepared plan.
 
 Errors are re-raised as the SQLAlchemy exceptions the rest of the ledger understands.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -98,46 +100,37 @@ class PipelinedStatements(Statements):
         on_conflict: str = "",
         returning: tuple[str, ...] = (),
     ) -> psycopg.Cursor[Any]:
-        keys = tuple(rows[0])
         cursor = self.raw.cursor()
         cursor.execute(
-            _insert_sql(table, keys, on_conflict, returning),
-            [[row[key] for row in rows] for key in keys],
+            _insert_sql(table.name, tuple(rows[0]), on_conflict, returning),
+            [json.dumps(rows, default=_json_default, separators=(",", ":"))],
         )
         return cursor
 
 
-_ARRAY_TYPES = {
-    sa.String: "text",
-    sa.Text: "text",
-    sa.BigInteger: "int8",
-    sa.Integer: "int4",
-    sa.Boolean: "bool",
-    sa.DateTime: "timestamptz",
-}
-
-
-def _array_type(column: sa.Column[Any]) -> str:
-    for python_type, pg_type in _ARRAY_TYPES.items():
-        if isinstance(column.type, python_type):
-            return pg_type + "[]"
-    raise NotImplementedError(f"no array type for {column}")
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the ledger tables")
 
 
 @lru_cache(maxsize=64)
 def _insert_sql(
-    table: sa.Table, keys: tuple[str, ...], on_conflict: str, returning: tuple[str, ...]
+    table: str, keys: tuple[str, ...], on_conflict: str, returning: tuple[str, ...]
 ) -> bytes:
-    """``INSERT … SELECT * FROM unnest(col arrays) …``: one text for every row count.
+    """``INSERT … SELECT … FROM json_populate_recordset(NULL::table, rows)``.
 
-    One array parameter per column keeps the statement identical for any batch size, so
-    psycopg caches its conversion and the server reuses one prepared plan. ``WHERE true``
-    stops ``ON CONFLICT`` being parsed as a join condition.
+    The rows travel as one JSON parameter, typed by the table's own row type on the
+    server: the statement text is the same for every batch size (psycopg caches its
+    conversion, the server reuses one prepared plan) and the client does one C-speed
+    ``json.dumps`` instead of adapting every value (per-value adaptation was half of the
+    ledger's CPU). ``WHERE true`` stops ``ON CONFLICT`` being parsed as a join condition.
     """
     names = ", ".join(f'"{key}"' for key in keys)
-    arrays = ", ".join(f"%b::{_array_type(table.c[key])}" for key in keys)
-    sql = f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays}) WHERE true'
-    sql += f" {on_conflict}"
+    sql = (
+        f'INSERT INTO "{table}" ({names}) SELECT {names} '
+        f'FROM json_populate_recordset(NULL::"{table}", %s::json) WHERE true {on_conflict}'
+    )
     if returning:
         sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
     return sql.encode()
