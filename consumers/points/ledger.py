@@ -96,11 +96,15 @@ class PointsLedger:
         *,
         attempts: int = DEFAULT_ATTEMPTS,
         max_wait_seconds: float = 1.0,
+        driver_fast_paths: bool = True,
     ) -> None:
+        """``driver_fast_paths=False`` sends every statement through SQLAlchemy instead of
+        psycopg pipelines / raw sqlite3 (slower; for other drivers and for comparison)."""
         self.engine = engine
         self.rules = rules
         self._attempts = attempts
         self._max_wait = max_wait_seconds
+        self._fast = driver_fast_paths
 
     @classmethod
     def from_settings(cls, database_url: str, rules_file: Path | None = None) -> PointsLedger:
@@ -135,7 +139,8 @@ class PointsLedger:
     def _apply(self, incoming: list[_Incoming]) -> list[Result]:
         now = datetime.now(UTC)
         with self.engine.begin() as connection:
-            return _Batch(connection, self.rules, now, incoming).run()
+            statements = statements_for(connection) if self._fast else Statements(connection)
+            return _Batch(connection, self.rules, now, incoming, statements).run()
 
 
 @dataclass
@@ -146,13 +151,12 @@ class _Batch:
     rules: Rules
     now: datetime
     incoming: list[_Incoming]
+    statements: Statements
     results: list[Result | None] = field(init=False)
     payments: dict[str, PaymentFacts] = field(init=False, default_factory=dict)
-    statements: Statements = field(init=False)
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.incoming)
-        self.statements = statements_for(self.connection)
 
     def run(self) -> list[Result]:
         primaries, echoes = self._split_copies()

@@ -419,3 +419,23 @@ def test_stored_timestamps_read_back_as_the_same_instants(
     expected = datetime(2026, 11, 21, 1, 0, 0, 123456, tzinfo=UTC)
     for value in (stored, anchor):
         assert value.replace(tzinfo=value.tzinfo or UTC) == expected
+
+
+def test_core_statements_end_in_the_same_state_as_the_driver_fast_path(engine: Engine) -> None:
+    """The SQLAlchemy Core statements (other drivers) write exactly what the fast path does."""
+    story = [
+        make_event(event_id="a", amount=1000, occurred_at="2026-10-01T10:00:00+09:00"),
+        make_event("clearing", event_id="c", amount=700),
+        make_event("authorization", event_id="b", payment_id="pay-2", brand="quicpay"),
+        make_event("clearing", event_id="x", payment_id="pay-2", account_id="acct-9"),
+        make_event("clearing", event_id="c", amount=700),
+    ]
+    fast = PointsLedger(engine).handle_batch(story)
+    fast_state = (ledger_state(engine), [row[1:7] for row in entry_rows(engine)])
+    with engine.begin() as connection:
+        for table in (ledger_entries, ledger_events, ledger_payments, ledger_balances):
+            connection.execute(sa.delete(table))
+    core = PointsLedger(engine, driver_fast_paths=False).handle_batch(story)
+    assert outcomes(core) == outcomes(fast)
+    assert (ledger_state(engine), [row[1:7] for row in entry_rows(engine)]) == fast_state
+    assert verify(engine, DEFAULT_RULES).clean
