@@ -177,8 +177,14 @@ def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
         print(
             f"\n[bad input] {len(items)} bodies in {run.seconds:.1f} s "
             f"({len(items) / run.seconds:.0f}/s): {dead} dead-lettered with a reason, "
-            f"{len(items) - dead} valid applied; by category:"
+            f"{len(items) - dead} valid applied"
         )
+        by_reason = Counter(
+            info.error_type
+            for info in (read_failure(d.attributes) for d in run.transport.dead_letters)
+            if info is not None
+        )
+        print(f"    by reason: {dict(sorted(by_reason.items()))}; by category:")
         for key, count in sorted(tally.items()):
             print(f"    {key}: {count}")
 
