@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError
 
-from consumers.runtime.deadletter import without_failure
+from consumers.runtime.deadletter import MAX_SQS_ATTRIBUTES, REDRIVE_COUNT, without_failure
 from consumers.runtime.transport import encode_attributes
 from infra.aws import sqs_client
 from infra.resolve import topology
@@ -191,7 +191,7 @@ def _move(
         {
             "Id": str(i),
             "MessageBody": item.message.body,
-            "MessageAttributes": encode_attributes(without_failure(item.message.attributes)),
+            "MessageAttributes": encode_attributes(redriven_attributes(item.message.attributes)),
         }
         for i, item in enumerate(chunk)
     ]
@@ -211,6 +211,15 @@ def _move(
     # Sent but still in the DLQ: duplicated, not lost; a later redrive sends it again.
     failed += [(copied[i], "sent, but delete from the DLQ failed (duplicate)") for i in undeleted]
     return moved, failed
+
+
+def redriven_attributes(attributes: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The copy's attributes: no reason, redrive count + 1, unless that would break SQS's
+    10-attribute limit (a message that arrived with 10): then delivery beats the count."""
+    redriven = without_failure(attributes)
+    if len(redriven) > MAX_SQS_ATTRIBUTES:
+        redriven.pop(REDRIVE_COUNT)
+    return redriven
 
 
 def native_redrive(

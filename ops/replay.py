@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from consumers.runtime.deadletter import without_failure
 from consumers.runtime.transport import encode_attributes
 from infra.aws import sns_client, sqs_client
 from infra.resolve import queue_url, topic_arn, topology
 from infra.settings import Config
 from ops.dlq_queues import QueueTarget, find_target, source_target
 from ops.errors import OpsError, ReplayInputError
+from ops.redrive import redriven_attributes
 from ops.scan import aws_call
 from producers.publisher import SnsPublisher, chunk_for_batch
 from schemas.envelope import decode_body
@@ -149,7 +149,7 @@ def _send(
             attributes = (
                 dict(message.attributes)
                 if target.is_dead_letter
-                else without_failure(message.attributes)
+                else redriven_attributes(message.attributes)
             )
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": message.body}
             if attributes:

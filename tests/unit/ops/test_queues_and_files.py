@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from consumers.runtime.deadletter import failure_attributes
 from infra.settings import AwsSettings, Config, PointsSettings
 from infra.topology import topology_for
 from ops.dlq_queues import dead_letter_queues, find_dlq, find_target
 from ops.errors import PurgeRefused, ReplayInputError, SelectionError, UnknownQueue
 from ops.export import ExportMarker, _check_export, marker_path, read_marker, write_marker
-from ops.redrive import Pacer, _native_rate
+from ops.redrive import Pacer, _native_rate, redriven_attributes
 from ops.replay import read_export
 
 TOPOLOGY = topology_for("dev-")
@@ -147,3 +148,24 @@ def test_native_rate_is_a_whole_number_within_sqs_limits(rate: float) -> None:
     """StartMessageMoveTask takes 1…500 messages per second, whole numbers only."""
     with pytest.raises(SelectionError, match="1 to 500"):
         _native_rate(rate)
+
+
+def test_redriven_copy_drops_the_reason_and_counts_the_redrive() -> None:
+    """points.* reasons go, points.redrive_count goes up, other attributes stay."""
+    dead = failure_attributes(
+        {"brand": ("String", "visa")},
+        error_type="x",
+        error_message="y",
+        source_queue="points",
+        receive_count=1,
+    )
+    assert redriven_attributes(dead) == {
+        "brand": ("String", "visa"),
+        "points.redrive_count": ("Number", "1"),
+    }
+
+
+def test_redrive_count_yields_to_the_sqs_attribute_limit() -> None:
+    """A message that arrived with 10 attributes is redriven with exactly those 10."""
+    ten = {f"a{i}": ("String", str(i)) for i in range(10)}
+    assert redriven_attributes(ten) == ten
