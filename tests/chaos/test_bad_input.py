@@ -242,14 +242,14 @@ def _code_of(body: str | bytes) -> str:
     return "decoded"
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, derandomize=True)
 @given(st.binary(max_size=300))
 def test_any_bytes_decode_or_fail_permanently(raw: bytes) -> None:
     """Arbitrary bytes (invalid UTF-8 included): an event or a PermanentError, nothing else."""
     assert _code_of(raw) in PERMANENT_CODES | {"decoded"}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.binary(min_size=1, max_size=8), st.integers(0, 200))
 def test_invalid_utf8_inside_a_valid_event_is_named_by_offset(junk: bytes, where: int) -> None:
     """Invalid UTF-8 anywhere in an otherwise valid event: ``invalid_body`` unless the bytes
@@ -263,7 +263,7 @@ def test_invalid_utf8_inside_a_valid_event_is_named_by_offset(junk: bytes, where
     assert junk.decode("latin-1") not in str(caught.value) or len(junk) == 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
