@@ -7,9 +7,10 @@ commands through the Typer context. Errors print one line and exit non-zero; set
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Final
 
 import typer
 
@@ -44,27 +45,53 @@ def root(
     )
 
 
-def _register() -> None:
-    # Imported here, not at module top, so that `import ops.cli` stays cheap and side-effect free.
-    from ops.commands import db, demo, infra, ledger, outbox, publish, schemas, worker
+#: name -> (module, attribute, is a group). Only the invoked command's module is imported:
+#: the health check of every ECS task runs ``points worker --healthcheck`` and should not
+#: pay for importing boto3, SQLAlchemy and Alembic for commands it does not run.
+COMMANDS: Final = {
+    "schemas": ("ops.commands.schemas", "app", True),
+    "db": ("ops.commands.db", "app", True),
+    "infra": ("ops.commands.infra", "app", True),
+    "outbox": ("ops.commands.outbox", "app", True),
+    "ledger": ("ops.commands.ledger", "app", True),
+    "dlq": ("ops.commands.dlq", "app", True),
+    "local": ("ops.commands.infra", "local", False),
+    "publish": ("ops.commands.publish", "publish", False),
+    "demo": ("ops.commands.demo", "demo", False),
+    "worker": ("ops.commands.worker", "worker", False),
+    "replay": ("ops.commands.replay", "replay", False),
+}
+#: Root options that take a value (their value is not a command name).
+_VALUE_OPTIONS: Final = frozenset({"--endpoint-url", "--region", "--database-url", "--prefix"})
 
-    app.add_typer(schemas.app, name="schemas")
-    app.add_typer(db.app, name="db")
-    app.add_typer(infra.app, name="infra")
-    app.add_typer(outbox.app, name="outbox")
-    app.add_typer(ledger.app, name="ledger")
-    app.command("local")(infra.local)
-    app.command("publish")(publish.publish)
-    app.command("demo")(demo.demo)
-    app.command("worker")(worker.worker)
-    from ops.commands import dlq, replay
 
-    app.add_typer(dlq.app, name="dlq")
-    app.command("replay")(replay.replay)
+def invoked_command(argv: list[str]) -> str | None:
+    """The sub-command named on the command line, if it is one of ours."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in _VALUE_OPTIONS:
+            skip = True
+        elif not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
+def _register(only: str | None = None) -> None:
+    """Attach the commands (all of them, or just ``only``) to the root app."""
+    for name, (module_name, attribute, is_group) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(importlib.import_module(module_name), attribute)
+        if is_group:
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
 def main() -> None:
-    _register()
+    _register(invoked_command(sys.argv[1:]))
     try:
         app()
     except CliError as exc:

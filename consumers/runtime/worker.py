@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Sequence
 
+from consumers.runtime.health import touch_health
 from consumers.runtime.observability import MetricsSink, logger, outcome_fields
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
@@ -180,20 +181,10 @@ class Worker:
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
     def _touch_health(self) -> None:
-        with contextlib.suppress(OSError):
-            self._settings.health_path().touch()
+        touch_health(self._settings)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop)
-
-
-def health_ok(settings: WorkerSettings, now: float | None = None) -> bool:
-    """For the container health check: has the worker polled recently?"""
-    try:
-        age = (now if now is not None else time.time()) - settings.health_path().stat().st_mtime
-    except OSError:
-        return False
-    return age <= settings.health_max_age_seconds

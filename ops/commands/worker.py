@@ -7,11 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from consumers.db import DatabaseNotMigrated
-from consumers.registry import UnknownQueue
-from consumers.runtime.observability import configure_json_logging
+from consumers.runtime.health import health_ok
 from consumers.runtime.settings import WorkerSettings
-from consumers.runtime.worker import health_ok
 from infra.settings import Config
 from ops.output import fail
 
@@ -43,8 +40,13 @@ def worker(
     )
     if healthcheck:
         raise typer.Exit(0 if health_ok(settings) else 1)
-    configure_json_logging()
+    # The runtime is imported only now: the health check above must stay cheap.
+    from consumers.db import DatabaseNotMigrated
+    from consumers.registry import UnknownQueue
     from consumers.runtime.app import run_worker
+    from consumers.runtime.observability import configure_json_logging
+
+    configure_json_logging()
 
     try:
         asyncio.run(
