@@ -145,13 +145,3 @@ def test_metrics_are_embedded_metric_format() -> None:
     assert directive["Dimensions"] == [["Queue"]]
     assert {m["Name"] for m in directive["Metrics"]} >= {"Processed", "Duplicates", "LatencyMs"}
     assert (document["Processed"], document["Duplicates"], document["LatencyMs"]) == (3, 1, [5, 7])
-
-
-def test_cli_names_the_invoked_command_past_root_options() -> None:
-    """Only the invoked command is loaded; root options and their values are skipped."""
-    from ops.cli import invoked_command
-
-    assert invoked_command(["--database-url", "sqlite://", "worker", "--healthcheck"]) == "worker"
-    assert invoked_command(["--region=ap-northeast-1", "ledger", "balances"]) == "ledger"
-    assert invoked_command(["--help"]) is None
-    assert invoked_command(["unknown"]) is None
