@@ -44,7 +44,9 @@ def postgres_database() -> Iterator[str]:
     ``POINTS_TEST_POSTGRES_URL`` names the server (any database on it); .ci/run sets it.
     """
     server_url = os.environ.get("POINTS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_SERVER)
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    # Pre-ping: the chaos run restarts the server mid-session under CI (its pooled
+    # connection would be dead at teardown).
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(sa.text("select 1"))
