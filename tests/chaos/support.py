@@ -33,8 +33,11 @@ from tests.proxy import TcpProxy
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
+    from sqlalchemy.engine import URL
 
 RESTART_ENV: Final = "POINTS_CHAOS_RESTART_POSTGRES"
+#: Which cluster ``pg_ctlcluster`` restarts (the server the test database lives on).
+CLUSTER_ENV: Final = "POINTS_CHAOS_POSTGRES_CLUSTER"
 #: The queue's visibility timeout in these tests (the topology's is 60 s): how long the
 #: messages a SIGKILLed worker held stay hidden before another worker gets them.
 VISIBILITY_SECONDS: Final = 8
@@ -169,22 +172,31 @@ def postgres_behind_proxy(url: Any) -> Iterator[tuple[TcpProxy, str]]:
         yield proxy, proxied.render_as_string(hide_password=False)
 
 
-def postgres_outage(proxy: TcpProxy, seconds: float = 3.0) -> str:
-    """Take PostgreSQL away once: restart it for real (CI) or cut the proxy; returns how."""
+def postgres_outage(proxy: TcpProxy, server: URL, seconds: float = 3.0) -> str:
+    """Take PostgreSQL away once: restart it for real (CI) or cut the proxy; returns how.
+
+    The real restart is ``pg_ctlcluster --skip-systemctl-redirect VERSION CLUSTER restart``
+    (``CLUSTER`` from ``POINTS_CHAOS_POSTGRES_CLUSTER``, default ``main``), then waiting
+    until the server behind the proxy accepts connections again.
+    """
     if real_restart_enabled():
         version = sorted(os.listdir("/etc/postgresql"))[0]
+        cluster = os.environ.get(CLUSTER_ENV, "main")
+        host, port = server.host or "127.0.0.1", server.port or 5432
+        began = time.monotonic()
         subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, "restart"],
             check=True,
             timeout=120,
         )
         deadline = time.monotonic() + 60
         while subprocess.run(
-            ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], check=False
+            ["pg_isready", "-h", host, "-p", str(port), "-q"], check=False
         ).returncode:
             assert time.monotonic() < deadline, "PostgreSQL did not come back"
             time.sleep(0.2)
-        return f"real restart (pg_ctlcluster {version} main restart)"
+        took = time.monotonic() - began
+        return f"real restart (pg_ctlcluster {version} {cluster} restart, {took:.1f} s)"
     proxy.cut()
     time.sleep(seconds)
     proxy.restore()

@@ -157,7 +157,7 @@ def test_chaos_run_loses_and_doubles_nothing(
                 if n == CHUNKS // 2:
                     # Mid-run for real: once the workers are busy applying.
                     _wait(lambda: len(_applied_ids(reader)) >= 40, 120, "the workers to be busy")
-                    outage = postgres_outage(proxy)
+                    outage = postgres_outage(proxy, make_url(postgres_url))
                 time.sleep(rng.uniform(0.5, 1.5))
             _wait(lambda: set(work.waits_for) <= _applied_ids(reader), 120, "conflict targets")
             _publish(sns, applied_topology.topic_arn, [json.dumps(e) for e in work.late])
