@@ -142,9 +142,12 @@ def measure(
 
 
 def main() -> None:
+    """``python -m benchmarks.burst [EVENTS [WORKERS ...]]``, e.g. ``100000 4``."""
     import json
 
-    print(json.dumps(measure(), indent=2))
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else None
+    workers = tuple(int(w) for w in sys.argv[2:]) or WORKERS
+    print(json.dumps(measure(events, workers), indent=2))
 
 
 if __name__ == "__main__":
