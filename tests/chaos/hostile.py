@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from schemas.canonical import canonical_json
+from schemas.envelope import decode_body
+from schemas.errors import PermanentError
 from tests.factories import event_dict
 
 #: The expectation of a valid event: applied, never dead-lettered.
@@ -41,6 +44,19 @@ class Hostile:
     attributes: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: For valid events (``expect == APPLY``): the event as the body states it.
     event: dict[str, Any] | None = None
+
+
+def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
+    """(acceptable outcomes, the event if it must apply); mutations are judged by decoding."""
+    if item.expect:
+        return item.expect, item.event
+    try:
+        event = decode_body(item.body)
+    except PermanentError as error:
+        return frozenset({error.code}), None
+    except Exception:  # a decoder crash: the test below reports it as such
+        return frozenset({"unexpected_error"}), None
+    return APPLY, json.loads(canonical_json(event))
 
 
 def sqs_safe(item: Hostile) -> bool:

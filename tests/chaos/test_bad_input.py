@@ -35,28 +35,14 @@ from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.worker import Worker
-from schemas.canonical import canonical_json
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from tests.chaos.hostile import APPLY, CONTRACT_ATTRIBUTES, Hostile, hostile_bodies
+from tests.chaos.hostile import CONTRACT_ATTRIBUTES, Hostile, expectation, hostile_bodies
 from tests.factories import event_dict
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state, migrated_engine
 
 TAG = "chaos.n"
-
-
-def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
-    """(acceptable outcomes, the event if it must apply); mutations are judged by decoding."""
-    if item.expect:
-        return item.expect, item.event
-    try:
-        event = decode_body(item.body)
-    except PermanentError as error:
-        return frozenset({error.code}), None
-    except Exception:  # a decoder crash: the test below reports it as such
-        return frozenset({"unexpected_error"}), None
-    return APPLY, json.loads(canonical_json(event))
 
 
 @dataclass

@@ -20,9 +20,8 @@ from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
-from tests.chaos.hostile import APPLY, Hostile, hostile_bodies, sqs_safe
+from tests.chaos.hostile import APPLY, Hostile, expectation, hostile_bodies, sqs_safe
 from tests.chaos.support import WorkerPool, read_all
-from tests.chaos.test_bad_input import expectation
 from tests.factories import event_dict
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state
