@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import resource
 import shutil
@@ -27,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, TextIO
 
 import boto3
 import psutil
@@ -252,6 +253,22 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def json_logs_to_devnull() -> Iterator[TextIO]:
+    """The worker's production logging (JSON lines at INFO), written to /dev/null; the
+    ``points`` logger's previous handlers, level and propagation are restored after."""
+    from consumers.runtime.observability import configure_json_logging
+
+    points = logging.getLogger("points")
+    saved = (list(points.handlers), points.level, points.propagate)
+    with open(os.devnull, "w") as devnull:
+        configure_json_logging(logging.INFO, devnull)
+        try:
+            yield devnull
+        finally:
+            points.handlers[:], points.level, points.propagate = saved
 
 
 @contextmanager

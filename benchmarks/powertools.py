@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import time
 import uuid
@@ -30,12 +29,13 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Final, cast
 
+from benchmarks.backbones import json_logs_to_devnull
 from benchmarks.ledger import DEFAULT_POSTGRES
 from benchmarks.worker import scratch_database, settings
 from benchmarks.workload import payment_bodies
 from consumers.points.ledger import PointsLedger, ledger_engine
 from consumers.runtime.memory import InMemoryTransport
-from consumers.runtime.observability import MetricsSink, configure_json_logging
+from consumers.runtime.observability import MetricsSink
 from consumers.runtime.processing import BatchProcessor
 from schemas.envelope import decode_body
 
@@ -168,22 +168,19 @@ def ours(bodies: Sequence[str], database_url: str) -> dict[str, Any]:
 async def _ours(bodies: Sequence[str], database_url: str) -> dict[str, Any]:
     engine = ledger_engine(database_url)
     transport = InMemoryTransport("points")
-    devnull = open(os.devnull, "w")  # noqa: SIM115, ASYNC230 - before the clock; closed below
-    configure_json_logging(logging.INFO, devnull)
     processor = BatchProcessor(transport, PointsLedger(engine), settings(1))
-    sink = MetricsSink(devnull, enabled=True)
-    try:
-        started = time.perf_counter()
-        for start in range(0, len(bodies), 10):
-            for body in bodies[start : start + 10]:
-                transport.send(body)
-            sink.emit(await processor.process(await transport.receive(10, 0)))
-        elapsed = time.perf_counter() - started
-        left = await transport.pending()
-    finally:
-        logging.getLogger("points").handlers.clear()
-        devnull.close()
-        engine.dispose()
+    with json_logs_to_devnull() as devnull:
+        sink = MetricsSink(devnull, enabled=True)
+        try:
+            started = time.perf_counter()
+            for start in range(0, len(bodies), 10):
+                for body in bodies[start : start + 10]:
+                    transport.send(body)
+                sink.emit(await processor.process(await transport.receive(10, 0)))
+            elapsed = time.perf_counter() - started
+            left = await transport.pending()
+        finally:
+            engine.dispose()
     return _rate(len(bodies), elapsed) | {"left_on_queue": left}
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import tempfile
 import time
@@ -42,6 +41,7 @@ from benchmarks.backbones import (
     Fauxqs,
     QueueSet,
     cpu_seconds,
+    json_logs_to_devnull,
     peak_rss_mb,
     points_topology,
     postgres_cpu_seconds,
@@ -53,7 +53,7 @@ from consumers.db import upgrade
 from consumers.journal import record_failures
 from consumers.points.ledger import PointsLedger, ledger_engine
 from consumers.runtime.memory import InMemoryTransport
-from consumers.runtime.observability import MetricsSink, configure_json_logging
+from consumers.runtime.observability import MetricsSink
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.transport import QueueTransport, SqsTransport
@@ -205,15 +205,13 @@ async def _worker(
 ) -> tuple[int, float, float | None]:
     """(handled, when the last was, CPU seconds of our PostgreSQL backends or None)."""
     engine = ledger_engine(database_url)
-    with open(os.devnull, "w") as devnull:  # noqa: ASYNC230 - before the clock starts
-        configure_json_logging(logging.INFO, devnull)
+    with json_logs_to_devnull() as devnull:
         try:
             handled, finished = await _run_worker(transport, expected, engine, concurrency, devnull)
             database = engine.url.database if engine.dialect.name == "postgresql" else None
             return handled, finished, postgres_cpu_seconds(database) if database else None
         finally:
             engine.dispose()
-            logging.getLogger("points").handlers.clear()
 
 
 async def _run_worker(

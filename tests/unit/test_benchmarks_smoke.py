@@ -9,6 +9,7 @@ with the reason when it is absent.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import shutil
 import socket
 from typing import Any
@@ -45,13 +46,17 @@ def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_worker_benchmark_handles_every_message_on_the_in_memory_transport() -> None:
-    """Ceiling and worker both account for all 40 messages (duplicates included)."""
+    """Ceiling and worker both account for all 40 messages (duplicates included), and the
+    ``points`` logger is left as it was found (other tests capture its records)."""
+    points = logging.getLogger("points")
+    before = (list(points.handlers), points.level, points.propagate)
     result = worker.measure({"memory": worker.Plan(40, (1, 4), ("sqlite",), rounds=2)})
     memory = result["memory"]
     assert memory["transport_ceiling"]["messages"] == 40
     assert memory["worker_sqlite"]["messages"] == 40
     assert memory["worker_sqlite"]["ratio_to_transport_ceiling"] > 0
     assert len(memory["worker_sqlite"]["rounds"]) == 2
+    assert (list(points.handlers), points.level, points.propagate) == before
     assert memory["worker_sqlite"]["peak_rss_mb"] > 0
 
 
