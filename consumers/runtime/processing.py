@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -39,6 +40,37 @@ from schemas.events import PaymentEvent
 JournalWriter = Callable[[list[Failure]], None]
 
 _UNEXPECTED: Final = "unexpected_error"
+T = TypeVar("T")
+
+
+async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
+    """Like ``asyncio.to_thread``, but the thread never holds up process exit.
+
+    A handler blocked on a database that stopped answering must not keep a stopping worker
+    alive past its grace period: by then its messages were released to SQS, and the
+    uncommitted transaction dies with the process's connection.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():  # the awaiting task was cancelled
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (function(*args), None)
+        except BaseException as error:
+            outcome = (None, error)
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="points-handler", daemon=True).start()
+    return await future
 
 
 @dataclass(frozen=True)
@@ -130,7 +162,7 @@ class BatchProcessor:
         try:
             async for attempt in retrying:
                 with attempt:
-                    results = await asyncio.to_thread(self._handler.handle_batch, events)
+                    results = await in_daemon_thread(self._handler.handle_batch, events)
             if len(results) != len(events):
                 raise RuntimeError(f"handler returned {len(results)} results for {len(events)}")
             return results
@@ -228,7 +260,7 @@ class BatchProcessor:
         if not entries or self._journal is None:
             return
         try:
-            await asyncio.to_thread(self._journal, entries)
+            await in_daemon_thread(self._journal, entries)
         except Exception as error:  # the DLQ attributes still say why; never block on this
             logger.warning(
                 "failure journal unavailable",

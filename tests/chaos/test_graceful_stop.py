@@ -26,6 +26,7 @@ from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from tests.chaos.support import (
     VISIBILITY_SECONDS,
+    StallingProxy,
     WorkerPool,
     postgres_behind_proxy,
     queue_depth,
@@ -111,4 +112,54 @@ def test_sigterm_under_load_exits_within_30_s_and_loses_nothing(
     with reader.connect() as connection:
         entries = connection.execute(sa.select(sa.func.count()).select_from(ledger_entries))
         assert entries.scalar_one() == len(events)
+    reader.dispose()
+
+
+def test_sigterm_while_the_database_hangs_exits_within_30_s(
+    aws: Config, postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database stops answering (connections open, no bytes move) while batches are in
+    flight; SIGTERM must still end the worker within 30 s, and nothing is lost."""
+    events = authorize_then_clear(60, seed=8)
+    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    queue = applied.queues["points"]
+    sqs = sqs_client(aws.aws)
+    sqs.set_queue_attributes(
+        QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
+    )
+    upgrade(make_engine(postgres_url))
+    reader = make_engine(postgres_url, pool_pre_ping=True)
+    publisher = SnsPublisher(sns_client(aws.aws), applied.topic_arn)
+    url = make_url(postgres_url)
+    proxy = StallingProxy(url.host or "127.0.0.1", url.port or 5432)
+    through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    pool = WorkerPool(through, logs, env=PRODUCTION_GRACE)
+    try:
+        pool.start(0)
+        publisher.publish_batch([parse_event(e) for e in events[:40]])
+        pool.wait_started(0)
+        _busy(pool, reader, 10)
+        proxy.stall()
+        publisher.publish_batch([parse_event(e) for e in events[40:]])
+        time.sleep(2.0)
+        stopped = pool.terminate_all(timeout=35)
+    finally:
+        proxy.resume()
+        pool.kill_all()
+        proxy.close()
+    with capsys.disabled():
+        print(f"\n[graceful stop, database hanging] exit (code, s): {stopped}")
+    assert stopped[0][0] == 0
+    assert stopped[0][1] < 30
+
+    drain = WorkerPool(postgres_url, tmp_path, extra_args=("--drain",))
+    drain.start(9)
+    try:
+        assert drain.processes[9].wait(timeout=120) == 0
+    finally:
+        drain.kill_all()
+    balances = run_points("--database-url", postgres_url, "ledger", "balances", "--json")
+    assert json.loads(balances.stdout) == expected_balances(events)
     reader.dispose()
