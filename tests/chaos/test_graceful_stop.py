@@ -8,7 +8,9 @@ released to SQS, not awaited forever).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from consumers.db import make_engine, upgrade
 from consumers.points.tables import ledger_entries
+from consumers.runtime.processing import in_daemon_thread
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
@@ -163,3 +166,26 @@ def test_sigterm_while_the_database_hangs_exits_within_30_s(
     balances = run_points("--database-url", postgres_url, "ledger", "balances", "--json")
     assert json.loads(balances.stdout) == expected_balances(events)
     reader.dispose()
+
+
+def test_in_daemon_thread_returns_raises_and_survives_cancellation() -> None:
+    """The helper behind the fix: results and errors come back like ``to_thread``; a
+    cancelled wait neither blocks nor errors when the thread finishes later."""
+    release = threading.Event()
+
+    def boom() -> None:
+        raise ValueError("from the thread")
+
+    async def scenario() -> None:
+        assert await in_daemon_thread(lambda x: x * 2, 21) == 42
+        with pytest.raises(ValueError, match="from the thread"):
+            await in_daemon_thread(boom)
+        stuck = asyncio.create_task(in_daemon_thread(release.wait))
+        await asyncio.sleep(0.05)
+        stuck.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stuck
+        release.set()
+        await asyncio.sleep(0.05)  # the thread settles a cancelled future: ignored
+
+    asyncio.run(scenario())
