@@ -18,6 +18,9 @@ class WorkerSettings(BaseSettings):
     #: Concurrent pollers, each holding at most one batch in flight.
     concurrency: int = Field(default=2, ge=1, le=64)
     batch_size: int = Field(default=10, ge=1, le=10)
+    #: Under a backlog a poller tops a batch up with immediate receives to this many
+    #: messages, applied in one handler call (one ledger transaction).
+    max_batch_messages: int = Field(default=100, ge=1, le=500)
     wait_seconds: int = Field(default=LONG_POLL_SECONDS, ge=0, le=20)
     visibility_timeout: int = Field(default=VISIBILITY_TIMEOUT_SECONDS, ge=5, le=43_200)
     #: How often visibility is extended while a batch is still being processed.

@@ -145,3 +145,27 @@ def test_metrics_are_embedded_metric_format() -> None:
     assert directive["Dimensions"] == [["Queue"]]
     assert {m["Name"] for m in directive["Metrics"]} >= {"Processed", "Duplicates", "LatencyMs"}
     assert (document["Processed"], document["Duplicates"], document["LatencyMs"]) == (3, 1, [5, 7])
+
+
+def test_a_backlog_is_applied_in_one_handler_call(tmp_path: Path) -> None:
+    """Full receives are topped up to ``max_batch_messages``: one ledger transaction."""
+    transport = InMemoryTransport()
+    for i in range(25):
+        transport.send(body(event_id=f"e{i}"))
+    handler = FakeHandler()
+    settings = _settings(tmp_path, concurrency=1, max_batch_messages=30)
+    asyncio.run(asyncio.wait_for(_worker(transport, handler, settings, drain=True).run(), 10))
+    assert len(handler.applied) == 25
+    assert handler.calls == 1
+
+
+def test_top_up_stops_at_the_limit(tmp_path: Path) -> None:
+    """A batch never exceeds ``max_batch_messages``."""
+    transport = InMemoryTransport()
+    for i in range(25):
+        transport.send(body(event_id=f"e{i}"))
+    handler = FakeHandler()
+    settings = _settings(tmp_path, concurrency=1, max_batch_messages=10)
+    asyncio.run(asyncio.wait_for(_worker(transport, handler, settings, drain=True).run(), 10))
+    assert len(handler.applied) == 25
+    assert handler.calls == 3
