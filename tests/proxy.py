@@ -66,6 +66,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the timeout was for connecting; idle is fine
             with self._lock:
                 self._sockets.update({client, upstream})
             for source, sink in ((client, upstream), (upstream, client)):

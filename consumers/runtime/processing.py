@@ -18,7 +18,7 @@ import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -34,12 +34,11 @@ from consumers.runtime.observability import BatchMetrics, latency_ms, logger, ou
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.transport import QueueTransport, Received
 from schemas.envelope import decode_body
-from schemas.errors import PermanentError, TransientError
+from schemas.errors import PermanentError, PointsError, TransientError
 from schemas.events import PaymentEvent
 
 JournalWriter = Callable[[list[Failure]], None]
 
-_UNEXPECTED: Final = "unexpected_error"
 T = TypeVar("T")
 
 
@@ -103,7 +102,10 @@ def backoff_seconds(receive_count: int, settings: WorkerSettings) -> int:
 
 
 def error_code(error: BaseException) -> str:
-    return getattr(error, "code", None) or _UNEXPECTED
+    """Our errors' stable code; anything else by class name (SQLAlchemy's ``code`` is a URL key)."""
+    if isinstance(error, PointsError):
+        return error.code
+    return type(error).__name__
 
 
 class BatchProcessor:

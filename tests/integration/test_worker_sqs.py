@@ -223,3 +223,19 @@ def test_worker_names_unknown_queues(aws: Config, sqlite_url: str, queue: str) -
     result = run_points("--database-url", sqlite_url, "worker", "--queue", queue, "--migrate")
     assert result.returncode == 2
     assert "notifications, points" in result.stderr
+
+
+def test_worker_waits_for_a_database_that_is_briefly_away(
+    aws: Config, postgres_url: str, tmp_path: Path
+) -> None:
+    """A worker starting during a short database outage waits for it instead of exiting."""
+    url = make_url(postgres_url)
+    events = authorize_then_clear(3)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        config, applied = _setup(aws, proxied)
+        _publish(config, applied.topic_arn, events)
+        proxy.cut()
+        threading.Timer(2.0, proxy.restore).start()
+        _drain(config, tmp_path)
+    assert _balances(postgres_url) == expected_balances(events)
