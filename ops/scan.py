@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from consumers.runtime.transport import Received, decode_attributes
+from consumers.runtime.transport import Received, received_from_sqs
 from infra.aws import is_retryable_aws_error
 
 if TYPE_CHECKING:
@@ -132,21 +132,7 @@ class DlqScan:
                 MessageAttributeNames=["All"],
             )
         )
-        return [to_received(m) for m in response.get("Messages", [])]
-
-
-def to_received(message: Any) -> Received:
-    """A boto3 message as the transport-neutral ``Received`` of the worker runtime."""
-    system = message.get("Attributes", {})
-    sent = system.get("SentTimestamp")
-    return Received(
-        message_id=message["MessageId"],
-        receipt_handle=message["ReceiptHandle"],
-        body=message.get("Body", ""),
-        receive_count=int(system.get("ApproximateReceiveCount", "1")),
-        attributes=decode_attributes(message.get("MessageAttributes", {})),
-        sent_at_ms=int(sent) if sent else None,
-    )
+        return [received_from_sqs(m) for m in response.get("Messages", [])]
 
 
 def queue_counts(sqs: SQSClient, url: str) -> tuple[int, int]:

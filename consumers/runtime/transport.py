@@ -86,7 +86,7 @@ class SqsTransport:
             MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             MessageAttributeNames=["All"],
         )
-        return [_received(m) for m in response.get("Messages", [])]
+        return [received_from_sqs(m) for m in response.get("Messages", [])]
 
     async def delete(self, receipt_handles: Sequence[str]) -> list[str]:
         failed: list[str] = []
@@ -128,7 +128,8 @@ class SqsTransport:
         return sum(int(v) for v in response.get("Attributes", {}).values())
 
 
-def _received(message: Mapping[str, Any]) -> Received:
+def received_from_sqs(message: Mapping[str, Any]) -> Received:
+    """An SQS ``Message`` (boto3 or aiobotocore) as the transport-neutral ``Received``."""
     system = message.get("Attributes", {})
     sent = system.get("SentTimestamp")
     return Received(
