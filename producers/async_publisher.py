@@ -13,35 +13,21 @@ from typing import TYPE_CHECKING, TypeVar
 
 from producers.publisher import (
     BatchProgress,
-    RetryPolicy,
+    PublisherBase,
     build_entries,
     chunk_by_size,
-    is_fifo_topic,
     publish_failure,
 )
 from schemas.events import PaymentEvent
 
 if TYPE_CHECKING:
-    from types_aiobotocore_sns import SNSClient
+    from types_aiobotocore_sns import SNSClient  # noqa: F401 (named in the base class)
 
 T = TypeVar("T")
 
 
-class AsyncSnsPublisher:
+class AsyncSnsPublisher(PublisherBase["SNSClient"]):
     """Publisher on an aiobotocore SNS client (``async with session.create_client("sns")``)."""
-
-    def __init__(
-        self,
-        sns: SNSClient,
-        topic_arn: str,
-        retry: RetryPolicy | None = None,
-        *,
-        fifo: bool | None = None,
-    ) -> None:
-        self._sns = sns
-        self._topic_arn = topic_arn
-        self._retry = retry or RetryPolicy()
-        self._fifo = is_fifo_topic(topic_arn) if fifo is None else fifo
 
     async def publish(self, event: PaymentEvent) -> str:
         """Publish one event; returns the SNS message id."""

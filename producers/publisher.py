@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -36,7 +36,7 @@ from schemas.errors import PermanentError, TransientError
 from schemas.events import SCHEMA_VERSION, PaymentEvent
 
 if TYPE_CHECKING:
-    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns import SNSClient  # noqa: F401 (named in the base class)
     from mypy_boto3_sns.type_defs import MessageAttributeValueTypeDef
 
 SNS_BATCH_MAX_ENTRIES: Final = 10
@@ -240,16 +240,15 @@ def publish_failure(
     return PublishError(f"SNS refused the message: {exc}", message_ids)
 
 
-class SnsPublisher:
-    """Synchronous publisher on a boto3 SNS client.
+ClientT = TypeVar("ClientT")
 
-    ``fifo`` defaults to whether the topic ARN ends in ``.fifo``; then each message carries
-    ``MessageGroupId`` = payment_id and ``MessageDeduplicationId`` = event_id.
-    """
+
+class PublisherBase(Generic[ClientT]):
+    """What the sync and async publishers hold: a client, the topic, retries, FIFO or not."""
 
     def __init__(
         self,
-        sns: SNSClient,
+        sns: ClientT,
         topic_arn: str,
         retry: RetryPolicy | None = None,
         *,
@@ -259,6 +258,14 @@ class SnsPublisher:
         self._topic_arn = topic_arn
         self._retry = retry or RetryPolicy()
         self._fifo = is_fifo_topic(topic_arn) if fifo is None else fifo
+
+
+class SnsPublisher(PublisherBase["SNSClient"]):
+    """Synchronous publisher on a boto3 SNS client.
+
+    ``fifo`` defaults to whether the topic ARN ends in ``.fifo``; then each message carries
+    ``MessageGroupId`` = payment_id and ``MessageDeduplicationId`` = event_id.
+    """
 
     def publish(self, event: PaymentEvent) -> str:
         """Publish one event; returns the SNS message id."""
