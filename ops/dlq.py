@@ -81,7 +81,7 @@ class DlqStatus:
 
 @dataclass(frozen=True)
 class ShownMessage:
-    """One line of ``dlq show``; the first six fields are the public JSON contract."""
+    """One line of ``dlq show``; ``as_json`` is the public JSON contract, the rest is for people."""
 
     message_id: str
     event_id: str | None
@@ -121,7 +121,7 @@ class ShownMessage:
         )
 
     def as_json(self) -> dict[str, Any]:
-        # A dict keeps insertion order: the contract's six keys come first (DESIGN §6).
+        """Exactly the public shape of ``points dlq show --json`` (DESIGN §6)."""
         return {
             "message_id": self.message_id,
             "event_id": self.event_id,
@@ -129,15 +129,6 @@ class ShownMessage:
             "payment_id": self.payment_id,
             "receive_count": self.receive_count,
             "error": self.error,
-            "error_type": self.error_type,
-            "error_source": self.error_source,
-            "fingerprint": self.fingerprint,
-            "account_id": self.account_id,
-            "brand": self.brand,
-            "decodable": self.decodable,
-            "decode_error": self.decode_error,
-            "sent_at": self.sent_at,
-            "failed_at": self.failed_at,
         }
 
 

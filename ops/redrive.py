@@ -61,16 +61,13 @@ class RedriveSummary:
     failures: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        """The public shape (DESIGN §6); a native move also names its task."""
-        document: dict[str, Any] = {
+        """Exactly the public shape (DESIGN §6); a native move's task handle goes to stderr."""
+        return {
             "moved": self.moved,
             "skipped": self.skipped,
             "failed": self.failed,
             "dry_run": self.dry_run,
         }
-        if self.task_handle is not None:
-            document["task_handle"] = self.task_handle
-        return document
 
 
 class Pacer:

@@ -191,6 +191,8 @@ def redrive_command(
             )
     if as_json:
         print_json(summary.as_json())
+        if summary.task_handle:  # the JSON shape is fixed; operators still need the handle
+            err_console.print(f"SQS move task {summary.task_handle}", highlight=False)
     else:
         verb = "would move" if dry_run else "moved"
         line = f"{verb} {summary.moved}, skipped {summary.skipped}, failed {summary.failed}"

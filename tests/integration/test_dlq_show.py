@@ -40,7 +40,7 @@ def test_worker_dead_letters_show_the_attached_reason(aws: Config, topo: ApplyRe
         receive_count=2,
     )
     (shown,) = show(aws, "points", options=FAST)
-    assert list(shown.as_json())[:6] == [
+    assert list(shown.as_json()) == [
         "message_id",
         "event_id",
         "event_type",
