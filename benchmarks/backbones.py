@@ -22,7 +22,7 @@ import resource
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -168,44 +168,47 @@ def _attributes(body: str) -> dict[str, dict[str, str]]:
     }
 
 
+def _send_in_batches(
+    bodies: Sequence[str], threads: int, send: Callable[[Sequence[str]], object]
+) -> float:
+    """Send bodies in chunks of 10 from ``threads`` threads; msg/s."""
+    chunks = [bodies[i : i + 10] for i in range(0, len(bodies), 10)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(send, chunks))
+    return len(bodies) / (time.perf_counter() - started)
+
+
 def publish(endpoint_url: str, topic_arn: str, bodies: Sequence[str], threads: int = 4) -> float:
     """Publish through SNS (PublishBatch of 10, with the producers' attributes); msg/s."""
     sns, _ = clients(endpoint_url)
-    chunks = [bodies[i : i + 10] for i in range(0, len(bodies), 10)]
-
-    def send(chunk: Sequence[str]) -> None:
-        sns.publish_batch(
+    return _send_in_batches(
+        bodies,
+        threads,
+        lambda chunk: sns.publish_batch(
             TopicArn=topic_arn,
             PublishBatchRequestEntries=[
                 {"Id": str(i), "Message": b, "MessageAttributes": _attributes(b)}  # type: ignore[typeddict-item]
                 for i, b in enumerate(chunk)
             ],
-        )
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, chunks))
-    return len(bodies) / (time.perf_counter() - started)
+        ),
+    )
 
 
 def send_direct(endpoint_url: str, url: str, bodies: Sequence[str], threads: int = 4) -> float:
     """Fill a queue with SendMessageBatch (no SNS hop; for big backlogs); msg/s."""
     _, sqs = clients(endpoint_url)
-    chunks = [bodies[i : i + 10] for i in range(0, len(bodies), 10)]
-
-    def send(chunk: Sequence[str]) -> None:
-        sqs.send_message_batch(
+    return _send_in_batches(
+        bodies,
+        threads,
+        lambda chunk: sqs.send_message_batch(
             QueueUrl=url,
             Entries=[
                 {"Id": str(i), "MessageBody": b, "MessageAttributes": _attributes(b)}  # type: ignore[typeddict-item]
                 for i, b in enumerate(chunk)
             ],
-        )
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, chunks))
-    return len(bodies) / (time.perf_counter() - started)
+        ),
+    )
 
 
 def depth(endpoint_url: str, url: str) -> int:

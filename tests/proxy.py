@@ -10,7 +10,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
+
+from sqlalchemy.engine import URL
 
 
 class TcpProxy:
@@ -79,3 +83,11 @@ class TcpProxy:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def postgres_behind_proxy(url: URL) -> Iterator[tuple[TcpProxy, str]]:
+    """A proxy in front of the server and the database URL through it."""
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port)
+        yield proxy, proxied.render_as_string(hide_password=False)

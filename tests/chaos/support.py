@@ -22,7 +22,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -164,14 +163,6 @@ class WorkerPool:
 
     def outcomes(self) -> Counter[str]:
         return Counter(str(line.get("msg")) for line in self.log_lines())
-
-
-@contextmanager
-def postgres_behind_proxy(url: Any) -> Iterator[tuple[TcpProxy, str]]:
-    """A proxy in front of the server and the database URL through it."""
-    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        proxied = url.set(host="127.0.0.1", port=proxy.port)
-        yield proxy, proxied.render_as_string(hide_password=False)
 
 
 def postgres_outage(proxy: TcpProxy, server: URL, seconds: float = 3.0) -> str:

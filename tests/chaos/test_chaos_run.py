@@ -37,13 +37,13 @@ from tests.chaos import workload
 from tests.chaos.support import (
     VISIBILITY_SECONDS,
     WorkerPool,
-    postgres_behind_proxy,
     postgres_outage,
     queue_depth,
     read_all,
     reasons,
 )
 from tests.cli import run_points
+from tests.proxy import postgres_behind_proxy
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state
 

@@ -31,11 +31,11 @@ from tests.chaos.support import (
     VISIBILITY_SECONDS,
     StallingProxy,
     WorkerPool,
-    postgres_behind_proxy,
     queue_depth,
     read_all,
 )
 from tests.cli import run_points
+from tests.proxy import postgres_behind_proxy
 from tests.stories import authorize_then_clear, expected_balances
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.moto, pytest.mark.timeout(300)]

@@ -27,7 +27,7 @@ from infra.settings import Config
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from tests.cli import POINTS, run_points
-from tests.proxy import TcpProxy
+from tests.proxy import postgres_behind_proxy
 from tests.stories import authorize_then_clear, expected_balances
 
 if TYPE_CHECKING:
@@ -125,10 +125,8 @@ def test_database_outage_loses_and_doubles_nothing(
     aws: Config, postgres_url: str, tmp_path: Path
 ) -> None:
     """The database drops mid-run: messages wait and retry; after it returns, all apply once."""
-    url = make_url(postgres_url)
     events = authorize_then_clear(20)
-    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    with postgres_behind_proxy(make_url(postgres_url)) as (proxy, proxied):
         config, applied = _setup(aws, proxied)
         _publish(config, applied.topic_arn, events[:20])
         worker = threading.Thread(
@@ -229,10 +227,8 @@ def test_worker_waits_for_a_database_that_is_briefly_away(
     aws: Config, postgres_url: str, tmp_path: Path
 ) -> None:
     """A worker starting during a short database outage waits for it instead of exiting."""
-    url = make_url(postgres_url)
     events = authorize_then_clear(3)
-    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
-        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    with postgres_behind_proxy(make_url(postgres_url)) as (proxy, proxied):
         config, applied = _setup(aws, proxied)
         _publish(config, applied.topic_arn, events)
         proxy.cut()
