@@ -13,14 +13,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
 
-from consumers.db import normalise_url
+from consumers.bootstrap import bootstrap_journal
 from consumers.journal import Failure, latest_failures
 from consumers.runtime.deadletter import read_failure
 from consumers.runtime.transport import Received
@@ -168,7 +166,7 @@ class Journal:
     """
 
     def __init__(self, database_url: str | None) -> None:
-        self._engine = _open_journal(database_url) if database_url else None
+        self._engine = bootstrap_journal(database_url)
 
     @property
     def available(self) -> bool:
@@ -201,24 +199,6 @@ class Journal:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _open_journal(database_url: str) -> Engine | None:
-    url = make_url(normalise_url(database_url))
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite":
-        if not url.database or url.database == ":memory:" or not Path(url.database).exists():
-            return None
-    else:
-        connect_args["connect_timeout"] = 5
-    engine = sa.create_engine(url, connect_args=connect_args)
-    try:
-        if sa.inspect(engine).has_table("failures"):
-            return engine
-    except sa.exc.SQLAlchemyError:
-        pass
-    engine.dispose()
-    return None
 
 
 def examine(messages: Sequence[Received], journal: Journal) -> list[Examined]:

@@ -1,113 +1,59 @@
-"""Dialect-aware statements shared by the ledger, expiry and verify.
+"""The ledger store on SQLAlchemy Core: any dialect with ``INSERT … ON CONFLICT … RETURNING``.
 
-PostgreSQL and SQLite both speak ``INSERT … ON CONFLICT`` with ``RETURNING`` (SQLite
-3.35+), so one set of statements serves both.
+The SQLite and PostgreSQL drivers subclass it and replace only the batch's hot path
+(``claim`` and the deferred writes); every read and every rare statement is here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final, TypeVar
+from types import TracebackType
+from typing import Any, Self
 
 import sqlalchemy as sa
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from sqlalchemy.engine import Engine
 
-from consumers.db import DatabaseUnavailable, is_transient_db_error
-from consumers.points.domain import Anchor, PaymentFacts, Points, as_utc
-from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
-from schemas.events import Brand
-
-MAX_REASON: Final = 300
-T = TypeVar("T")
-
-
-class RaceLost(Exception):
-    """A concurrent commit invalidated this transaction's plan; roll back and start again."""
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, RaceLost) or is_transient_db_error(exc)
-
-
-def db_reason(exc: sa.exc.StatementError) -> str:
-    """The driver's own first line (SQLAlchemy's text would echo the event's parameters)."""
-    text = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:MAX_REASON]
-
-
-def with_retries(work: Callable[[], T], *, attempts: int = 8, max_wait: float = 1.0) -> T:
-    """Run a transaction, retrying transient failures (bounded, jittered backoff).
-
-    Lock waits are normal under contention; deadlocks and serialization failures should
-    not happen with sorted locking but are retried anyway. When the attempts run out the
-    caller gets ``DatabaseUnavailable`` (a ``TransientError``): the message will come back.
-    """
-    try:
-        return work()  # the common case, without building a Retrying
-    except Exception as exc:
-        if attempts <= 1 or not _retryable(exc):
-            _raise_as_transient(exc)
-            raise
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts - 1),
-        wait=wait_random_exponential(multiplier=0.005, max=max_wait),
-        retry=retry_if_exception(_retryable),
-        reraise=True,
-    )
-    try:
-        return retrying(work)
-    except Exception as exc:
-        _raise_as_transient(exc)
-        raise
-
-
-def _raise_as_transient(exc: Exception) -> None:
-    """Retryable failures that outlived the retries become ``DatabaseUnavailable``."""
-    if isinstance(exc, RaceLost):
-        raise DatabaseUnavailable("gave up after repeated concurrent conflicts") from exc
-    if is_transient_db_error(exc):
-        reason = db_reason(exc) if isinstance(exc, sa.exc.StatementError) else str(exc)
-        raise DatabaseUnavailable(reason) from exc
-
-
-FACT_COLUMNS = (
-    "account_id",
-    "brand",
-    "authorized",
-    "reversed",
-    "cleared",
-    "refunded",
-    "final",
-    "expired",
-    "anchor_occurred_at",
-    "anchor_event_id",
-    "anchor_mcc",
-    "latest_authorized_at",
-    "event_count",
-    "confirmed",
-    "provisional",
-    "updated_at",
+from consumers.db import raise_classified
+from consumers.points.domain import PaymentFacts, Points, as_utc
+from consumers.points.store import rows
+from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
+from consumers.points.store.records import (
+    Balance,
+    Claim,
+    Entry,
+    HistoryEntry,
+    PaymentRecord,
+    PaymentView,
+    Snapshot,
+    StoredEvent,
+)
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_payments,
 )
 
 
 def multirow_insert(
     connection: sa.Connection,
     table: sa.Table,
-    rows: Sequence[Mapping[str, Any]],
+    values: Sequence[Mapping[str, Any]],
     on_conflict: str = "",
     returning: tuple[str, ...] = (),
 ) -> sa.CursorResult[Any]:
-    """One multi-row ``INSERT … ON CONFLICT … [RETURNING]`` for ``rows`` (all keyed alike).
+    """One multi-row ``INSERT … ON CONFLICT … [RETURNING]`` for ``values`` (keyed alike).
 
-    PostgreSQL and SQLite (3.35+) share this syntax. SQLAlchemy does not cache compiled
-    dialect ``on_conflict`` inserts, and compiling one per batch cost more than executing
-    it; this text statement is built once per (table, clause, row count) and cached, with
-    typed bind parameters so dates are stored exactly as Core stores them.
+    SQLAlchemy does not cache compiled dialect ``on_conflict`` inserts, and compiling one
+    per batch cost more than executing it; this text statement is built once per (table,
+    clause, row count) and cached, with typed bind parameters so dates are stored exactly
+    as Core stores them.
     """
-    keys = tuple(rows[0])
-    statement = _insert_text(table, keys, len(rows), on_conflict, returning)
-    params = {f"p{i}_{j}": row[key] for i, row in enumerate(rows) for j, key in enumerate(keys)}
+    keys = tuple(values[0])
+    statement = _insert_text(table, keys, len(values), on_conflict, returning)
+    params = {f"p{i}_{j}": row[key] for i, row in enumerate(values) for j, key in enumerate(keys)}
     return connection.execute(statement, params)
 
 
@@ -135,137 +81,219 @@ def _insert_text(
     return statement
 
 
-def facts_from_row(row: Mapping[Any, Any]) -> PaymentFacts:
-    """A payment projection row back into domain facts."""
-    anchor = None
-    if row["anchor_event_id"] is not None:
-        anchor = Anchor(
-            as_utc(row["anchor_occurred_at"]), row["anchor_event_id"], row["anchor_mcc"]
-        )
-    latest = row["latest_authorized_at"]
-    return PaymentFacts(
-        payment_id=row["payment_id"],
-        account_id=row["account_id"],
-        brand=Brand(row["brand"]),
-        authorized=row["authorized"],
-        reversed=row["reversed"],
-        cleared=row["cleared"],
-        refunded=row["refunded"],
-        final=bool(row["final"]),
-        expired=bool(row["expired"]),
-        anchor=anchor,
-        latest_authorized_at=None if latest is None else as_utc(latest),
-        event_count=row["event_count"],
-    )
+class CoreUnitOfWork(LedgerUnitOfWork):
+    """A unit of work on one pooled connection, through SQLAlchemy Core."""
 
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self._engine = engine
+        self._committed = False
 
-def row_from_facts(facts: PaymentFacts, earned: Points, now: Any) -> dict[str, Any]:
-    """Domain facts and their points as a payment projection row."""
-    anchor = facts.anchor
-    return {
-        "payment_id": facts.payment_id,
-        "account_id": facts.account_id,
-        "brand": str(facts.brand),
-        "authorized": facts.authorized,
-        "reversed": facts.reversed,
-        "cleared": facts.cleared,
-        "refunded": facts.refunded,
-        "final": facts.final,
-        "expired": facts.expired,
-        "anchor_occurred_at": None if anchor is None else anchor.occurred_at,
-        "anchor_event_id": None if anchor is None else anchor.event_id,
-        "anchor_mcc": None if anchor is None else anchor.mcc,
-        "latest_authorized_at": facts.latest_authorized_at,
-        "event_count": facts.event_count,
-        "confirmed": earned.confirmed,
-        "provisional": earned.provisional,
-        "updated_at": now,
-    }
+    def __enter__(self) -> Self:
+        self.now = datetime.now(UTC)
+        try:
+            self.connection = self._engine.connect()
+            self._transaction = self.connection.begin()
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+        return self
 
-
-PAYMENT_COLUMNS: Final = tuple(c.name for c in ledger_payments.columns)
-
-
-def lock_payments(
-    connection: sa.Connection, placeholders: list[dict[str, Any]]
-) -> dict[str, PaymentFacts]:
-    """Lock (creating placeholders for new ones) payments in ``payment_id`` order.
-
-    One ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` both creates a placeholder row for a
-    payment never seen (``event_count = 0``) and row-locks an existing one, in the order of
-    the rows given: callers sort them, so concurrent batches lock in one global order and
-    cannot deadlock on payments. The no-op update returns the current committed state.
-    """
-    result = multirow_insert(
-        connection, ledger_payments, placeholders, PAYMENT_LOCK_CONFLICT, PAYMENT_COLUMNS
-    )
-    return {row["payment_id"]: facts_from_row(row) for row in result.mappings()}
-
-
-def save_payments(connection: sa.Connection, rows: list[dict[str, Any]]) -> None:
-    """Write payment projections in one statement (rows exist, locked by ``lock_payments``)."""
-    multirow_insert(connection, ledger_payments, rows, PAYMENT_SAVE_CONFLICT)
-
-
-BALANCE_CONFLICT: Final = (
-    'ON CONFLICT ("account_id") DO UPDATE SET '
-    '"confirmed" = ledger_balances."confirmed" + excluded."confirmed", '
-    '"provisional" = ledger_balances."provisional" + excluded."provisional", '
-    '"updated_at" = excluded."updated_at"'
-)
-PAYMENT_LOCK_CONFLICT: Final = (
-    'ON CONFLICT ("payment_id") DO UPDATE SET "event_count" = ledger_payments."event_count"'
-)
-PAYMENT_SAVE_CONFLICT: Final = 'ON CONFLICT ("payment_id") DO UPDATE SET ' + ", ".join(
-    f'"{name}" = excluded."{name}"' for name in FACT_COLUMNS
-)
-INBOX_CONFLICT: Final = 'ON CONFLICT ("event_id") DO NOTHING'
-
-
-def balance_rows(deltas: dict[str, Points], now: Any) -> list[dict[str, Any]]:
-    """Per-account deltas as balance upsert rows, in ``account_id`` (lock) order."""
-    return [
-        {
-            "account_id": account,
-            "confirmed": delta.confirmed,
-            "provisional": delta.provisional,
-            "updated_at": now,
-        }
-        for account, delta in sorted(deltas.items())
-    ]
-
-
-def add_to_balances(connection: sa.Connection, deltas: dict[str, Points], now: Any) -> None:
-    """Add per-account deltas to the balance projection, in ``account_id`` order."""
-    if deltas:
-        multirow_insert(connection, ledger_balances, balance_rows(deltas, now), BALANCE_CONFLICT)
-
-
-class Statements:
-    """The two round trips of a batch, through SQLAlchemy (SQLite, and the fallback)."""
-
-    def __init__(self, connection: sa.Connection) -> None:
-        self.connection = connection
-
-    def lock_and_insert(
-        self, payment_rows: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
-    ) -> tuple[dict[str, PaymentFacts], set[str]]:
-        """Lock payments (sorted), then insert inbox rows (sorted); ids actually inserted."""
-        payments = lock_payments(self.connection, payment_rows)
-        result = multirow_insert(
-            self.connection, ledger_events, inbox_rows, INBOX_CONFLICT, ("event_id",)
-        )
-        return payments, set(result.scalars())
-
-    def write_and_commit(
+    def __exit__(
         self,
-        entries: list[dict[str, Any]],
-        payment_rows: list[dict[str, Any]],
-        balances: list[dict[str, Any]],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
-        """Entries, payment projections and balance increments: the transaction's last
-        statements. Here the commit is left to the enclosing ``engine.begin()``; a
-        pipelined implementation may send it along to save a round trip."""
-        multirow_insert(self.connection, ledger_entries, entries)
-        multirow_insert(self.connection, ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
-        multirow_insert(self.connection, ledger_balances, balances, BALANCE_CONFLICT)
+        try:
+            if not self._committed and self._transaction.is_active:
+                self._transaction.rollback()
+        except Exception:  # noqa: S110 - a dead connection rolls back by dying
+            pass
+        finally:
+            self.connection.close()
+        if exc is not None:
+            raise_classified(exc)
+
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+        locked = multirow_insert(
+            self.connection,
+            ledger_payments,
+            rows.placeholder_rows(list(payments), self.now),
+            rows.PAYMENT_LOCK_CONFLICT,
+            rows.PAYMENT_COLUMNS,
+        )
+        facts = {row["payment_id"]: rows.facts_from_row(row) for row in locked.mappings()}
+        if not events:
+            return Claim(facts, set())
+        inserted = multirow_insert(
+            self.connection,
+            ledger_events,
+            self._event_rows(events),
+            rows.INBOX_CONFLICT,
+            ("event_id",),
+        )
+        return Claim(facts, set(inserted.scalars()))
+
+    def _event_rows(self, events: Sequence[StoredEvent]) -> list[rows.Row]:
+        """Inbox rows in ``event_id`` (lock) order."""
+        ordered = sorted(events, key=lambda e: e.facts.event_id)
+        return [rows.event_row(event, self.now) for event in ordered]
+
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
+        e = ledger_events.c
+        query = sa.select(e.event_id, e.content_hash).where(e.event_id.in_(sorted(event_ids)))
+        return {row.event_id: row.content_hash for row in self.connection.execute(query)}
+
+    def forget_events(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self.connection.execute(
+                sa.delete(ledger_events).where(ledger_events.c.event_id.in_(sorted(event_ids)))
+            )
+
+    def forget_placeholders(self, payment_ids: Sequence[str]) -> None:
+        if payment_ids:
+            p = ledger_payments.c
+            self.connection.execute(
+                sa.delete(ledger_payments).where(
+                    p.payment_id.in_(sorted(payment_ids)), p.event_count == 0
+                )
+            )
+
+    def expiry_candidates(self, cutoff: datetime) -> list[str]:
+        p = ledger_payments.c
+        query = (
+            sa.select(p.payment_id)
+            .where(
+                p.final == sa.false(),
+                p.expired == sa.false(),
+                p.provisional > 0,
+                p.latest_authorized_at < cutoff,
+            )
+            .order_by(p.payment_id)
+        )
+        return list(self.connection.execute(query).scalars())
+
+    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
+        query = (
+            sa.select(ledger_payments)
+            .where(ledger_payments.c.payment_id.in_(sorted(payment_ids)))
+            .order_by(ledger_payments.c.payment_id)
+            .with_for_update()
+        )
+        result = self.connection.execute(query).mappings()
+        return {row["payment_id"]: rows.facts_from_row(row) for row in result}
+
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
+    ) -> None:
+        if entries:
+            values = [rows.entry_row(entry, self.now) for entry in entries]
+            multirow_insert(self.connection, ledger_entries, values)
+        if payments:
+            values = [rows.payment_row(record, self.now) for record in payments]
+            multirow_insert(self.connection, ledger_payments, values, rows.PAYMENT_SAVE_CONFLICT)
+        if balances:
+            values = rows.balance_rows(balances, self.now)
+            multirow_insert(self.connection, ledger_balances, values, rows.BALANCE_CONFLICT)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._transaction.commit()
+        self._committed = True
+
+
+class CoreLedgerStore(LedgerStore):
+    """The store on an engine; drivers override ``unit_of_work`` only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def unit_of_work(self) -> LedgerUnitOfWork:
+        return CoreUnitOfWork(self.engine)
+
+    def _read(self, query: sa.Executable) -> list[sa.RowMapping]:
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(query).mappings())
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def balances(self, account_id: str | None = None) -> list[Balance]:
+        b = ledger_balances.c
+        query = sa.select(b.account_id, b.confirmed, b.provisional).order_by(b.account_id)
+        if account_id is not None:
+            query = query.where(b.account_id == account_id)
+        return [
+            Balance(r["account_id"], r["confirmed"], r["provisional"]) for r in self._read(query)
+        ]
+
+    def payment(self, payment_id: str) -> PaymentView | None:
+        p = ledger_payments.c
+        query = sa.select(ledger_payments).where(p.payment_id == payment_id, p.event_count > 0)
+        found = self._read(query)
+        return PaymentView.of(rows.record_from_row(found[0])) if found else None
+
+    def history(self, account_id: str) -> list[HistoryEntry]:
+        e, v = ledger_entries.c, ledger_events.c
+        query = (
+            sa.select(
+                e.id,
+                e.recorded_at,
+                e.kind,
+                e.payment_id,
+                e.event_id,
+                v.event_type,
+                v.amount,
+                v.occurred_at,
+                e.confirmed_delta,
+                e.provisional_delta,
+            )
+            .select_from(ledger_entries.outerjoin(ledger_events, e.event_id == v.event_id))
+            .where(e.account_id == account_id)
+            .order_by(e.id)
+        )
+        return [
+            HistoryEntry(
+                entry_id=row["id"],
+                recorded_at=as_utc(row["recorded_at"]),
+                kind=row["kind"],
+                payment_id=row["payment_id"],
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                amount=row["amount"],
+                occurred_at=None if row["occurred_at"] is None else as_utc(row["occurred_at"]),
+                confirmed_delta=row["confirmed_delta"],
+                provisional_delta=row["provisional_delta"],
+            )
+            for row in self._read(query)
+        ]
+
+    def snapshot(self) -> Snapshot:
+        try:
+            with self.engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                return _snapshot(connection)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _snapshot(connection: sa.Connection) -> Snapshot:
+    def select(table: sa.Table) -> sa.Result[Any]:
+        return connection.execute(sa.select(table))
+
+    return Snapshot(
+        events=[rows.event_from_row(row) for row in select(ledger_events).mappings()],
+        entries=[rows.entry_from_row(row) for row in select(ledger_entries).mappings()],
+        payments=[rows.record_from_row(row) for row in select(ledger_payments).mappings()],
+        balances=[
+            Balance(row["account_id"], row["confirmed"], row["provisional"])
+            for row in select(ledger_balances).mappings()
+        ],
+    )

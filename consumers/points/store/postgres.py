@@ -1,15 +1,16 @@
-"""The batch's statements on PostgreSQL in psycopg pipeline mode: two round trips.
+"""The ledger store on PostgreSQL (psycopg 3): the batch in two round trips, pipelined.
 
 Every round trip costs a context switch on both sides, which on a busy host dwarfs the
 statements themselves (measured: ~0.3 ms of server time per statement, 1.5–5 ms per round
 trip under load). The statements of each step do not depend on each other's results, so
-they are sent together: (BEGIN,) lock payments + insert inbox rows, then entries +
-payment projections + balances. Their order on the server is the order sent, so the
-locking order (payments, then inbox, then balances, each sorted) is unchanged. Rows travel
-as one JSON document per statement (``json_populate_recordset``), so each statement has
-one text whatever the batch size and the server reuses its prepared plan.
+they are sent together: (BEGIN,) lock payments + insert inbox rows (``claim``), then
+entries + payment projections + balances + COMMIT (``commit``: the unit of work deferred
+the writes for exactly this). Their order on the server is the order sent, so the locking
+order (payments, then inbox, then balances, each sorted) is unchanged. Rows travel as one
+JSON document per statement (``json_populate_recordset``), so each statement has one text
+whatever the batch size and the server reuses its prepared plan.
 
-Errors are re-raised as the SQLAlchemy exceptions the rest of the ledger understands.
+Driver errors become SQLAlchemy's exceptions, which the unit of work classifies.
 """
 
 from __future__ import annotations
@@ -19,64 +20,64 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 import sqlalchemy as sa
 
-from consumers.points.domain import PaymentFacts
-from consumers.points.store import (
-    BALANCE_CONFLICT,
-    INBOX_CONFLICT,
-    PAYMENT_COLUMNS,
-    PAYMENT_LOCK_CONFLICT,
-    PAYMENT_SAVE_CONFLICT,
-    Statements,
-    facts_from_row,
-)
+from consumers.points.domain import PaymentFacts, Points
+from consumers.points.store import rows
+from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork
+from consumers.points.store.persistence import LedgerUnitOfWork
+from consumers.points.store.records import Claim, Entry, PaymentRecord, StoredEvent
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 
 
-class PipelinedStatements(Statements):
-    """``Statements`` sent through the raw psycopg connection in pipeline mode."""
+class PostgresUnitOfWork(CoreUnitOfWork):
+    """``claim`` and ``commit`` through the raw psycopg connection in pipeline mode."""
 
-    def __init__(self, connection: sa.Connection) -> None:
-        super().__init__(connection)
-        raw = connection.connection.driver_connection
+    def __enter__(self) -> Self:
+        super().__enter__()
+        raw = self.connection.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         self.raw: psycopg.Connection[Any] = raw
+        return self
 
-    def lock_and_insert(
-        self, payment_rows: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
-    ) -> tuple[dict[str, PaymentFacts], set[str]]:
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
         with self._pipeline():
+            placeholders = rows.placeholder_rows(list(payments), self.now)
             locked = self._send(
-                ledger_payments, payment_rows, PAYMENT_LOCK_CONFLICT, PAYMENT_COLUMNS
+                ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
             )
-            inserted = self._send(ledger_events, inbox_rows, INBOX_CONFLICT, ("event_id",))
-        payments = {}
-        for row in locked.fetchall():
-            facts = facts_from_row(dict(zip(PAYMENT_COLUMNS, row, strict=True)))
-            payments[facts.payment_id] = facts
-        return payments, {row[0] for row in inserted.fetchall()}
+            inbox = self._event_rows(events)
+            inserted = self._send(ledger_events, inbox, rows.INBOX_CONFLICT, ("event_id",))
+        facts: dict[str, PaymentFacts] = {}
+        for row in locked.fetchall() if locked else ():
+            found = rows.facts_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
+            facts[found.payment_id] = found
+        return Claim(facts, {row[0] for row in inserted.fetchall()} if inserted else set())
 
-    def write_and_commit(
-        self,
-        entries: list[dict[str, Any]],
-        payment_rows: list[dict[str, Any]],
-        balances: list[dict[str, Any]],
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
     ) -> None:
-        """The three writes and the COMMIT in one round trip.
+        """The writes and the COMMIT in one round trip.
 
-        The enclosing SQLAlchemy transaction then commits a connection that is already
-        idle, which psycopg treats as a no-op; a failed COMMIT raises here and the
-        transaction context rolls back as for any other error.
+        The SQLAlchemy transaction then commits a connection that is already idle, which
+        psycopg treats as a no-op; a failed COMMIT raises here and the unit of work rolls
+        back as for any other error.
         """
         with self._pipeline():
-            self._send(ledger_entries, entries)
-            self._send(ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
-            self._send(ledger_balances, balances, BALANCE_CONFLICT)
+            self._send(ledger_entries, [rows.entry_row(e, self.now) for e in entries])
+            self._send(
+                ledger_payments,
+                [rows.payment_row(record, self.now) for record in payments],
+                rows.PAYMENT_SAVE_CONFLICT,
+            )
+            self._send(
+                ledger_balances, rows.balance_rows(balances, self.now), rows.BALANCE_CONFLICT
+            )
             self.raw.commit()
+        self._finish()
 
     @contextmanager
     def _pipeline(self) -> Iterator[None]:
@@ -96,14 +97,16 @@ class PipelinedStatements(Statements):
     def _send(
         self,
         table: sa.Table,
-        rows: Sequence[dict[str, Any]],
+        values: Sequence[rows.Row],
         on_conflict: str = "",
         returning: tuple[str, ...] = (),
-    ) -> psycopg.Cursor[Any]:
+    ) -> psycopg.Cursor[Any] | None:
+        if not values:
+            return None
         cursor = self.raw.cursor()
         cursor.execute(
-            _insert_sql(table.name, tuple(rows[0]), on_conflict, returning),
-            [json.dumps(rows, default=_json_default, separators=(",", ":"))],
+            _insert_sql(table.name, tuple(values[0]), on_conflict, returning),
+            [json.dumps(values, default=_json_default, separators=(",", ":"))],
         )
         return cursor
 
@@ -136,12 +139,8 @@ def _insert_sql(
     return sql.encode()
 
 
-def statements_for(connection: sa.Connection) -> Statements:
-    """Pipelined statements on psycopg, raw sqlite3 ones on SQLite, Core ones elsewhere."""
-    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
-        return PipelinedStatements(connection)
-    if connection.dialect.name == "sqlite" and connection.dialect.driver == "pysqlite":
-        from consumers.points.sqlite_fast import SqliteStatements
+class PostgresLedgerStore(CoreLedgerStore):
+    """The ledger store on PostgreSQL through psycopg 3."""
 
-        return SqliteStatements(connection)
-    return Statements(connection)
+    def unit_of_work(self) -> LedgerUnitOfWork:
+        return PostgresUnitOfWork(self.engine)

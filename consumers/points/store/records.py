@@ -1,20 +1,61 @@
-"""Read models for the ``points ledger`` commands (DESIGN §6 shapes)."""
+"""The ledger's typed records: what crosses the store interface, in both directions.
+
+Rows never cross it as dicts: column names are spelled in ``rows.py`` only. Timestamps of
+the write (``received_at``, ``recorded_at``, ``updated_at``) are not part of the records: the
+unit of work stamps them with its own wall clock, so no caller can record another instant.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from consumers.points.domain import EventFacts, PaymentFacts, Points
 
-from consumers.points.domain import as_utc
-from consumers.points.tables import (
-    ledger_balances,
-    ledger_entries,
-    ledger_events,
-    ledger_payments,
-)
+
+class EntryKind(StrEnum):
+    """What caused a ledger entry."""
+
+    EVENT = "event"
+    EXPIRY = "expiry"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An applied event in the inbox (the event store): its facts, canonical body and hash."""
+
+    facts: EventFacts
+    content_hash: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """The payment projection: a payment's facts and the points they earn."""
+
+    facts: PaymentFacts
+    earned: Points
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """An append-only delta of an account's points, and its cause."""
+
+    kind: EntryKind
+    payment_id: str
+    account_id: str
+    delta: Points
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What ``claim`` found: the locked payments' current facts (``event_count == 0`` for a
+    placeholder of a payment never seen) and the event ids this transaction inserted."""
+
+    payments: dict[str, PaymentFacts]
+    recorded: set[str]
 
 
 @dataclass(frozen=True)
@@ -26,6 +67,8 @@ class Balance:
 
 @dataclass(frozen=True)
 class PaymentView:
+    """One payment as ``points ledger payment`` shows it (DESIGN §6 keys)."""
+
     payment_id: str
     account_id: str
     brand: str
@@ -37,6 +80,23 @@ class PaymentView:
     expired: bool
     confirmed: int
     provisional: int
+
+    @classmethod
+    def of(cls, record: PaymentRecord) -> PaymentView:
+        facts = record.facts
+        return cls(
+            payment_id=facts.payment_id,
+            account_id=facts.account_id,
+            brand=str(facts.brand),
+            authorized=facts.authorized,
+            reversed=facts.reversed,
+            cleared=facts.cleared,
+            refunded=facts.refunded,
+            final=facts.final,
+            expired=facts.expired,
+            confirmed=record.earned.confirmed,
+            provisional=record.earned.provisional,
+        )
 
 
 @dataclass(frozen=True)
@@ -55,72 +115,11 @@ class HistoryEntry:
     provisional_delta: int
 
 
-def balances(engine: Engine) -> list[Balance]:
-    """Every account's balance, sorted by ``account_id``."""
-    b = ledger_balances.c
-    query = sa.select(b.account_id, b.confirmed, b.provisional).order_by(b.account_id)
-    with engine.connect() as connection:
-        return [Balance(*row) for row in connection.execute(query)]
+@dataclass
+class Snapshot:
+    """The whole ledger as of one consistent read (``points ledger verify``)."""
 
-
-def payment(engine: Engine, payment_id: str) -> PaymentView | None:
-    """One payment's facts and points, or ``None`` if no event of it was applied."""
-    p = ledger_payments.c
-    query = sa.select(
-        p.payment_id,
-        p.account_id,
-        p.brand,
-        p.authorized,
-        p.reversed,
-        p.cleared,
-        p.refunded,
-        p.final,
-        p.expired,
-        p.confirmed,
-        p.provisional,
-    ).where(p.payment_id == payment_id, p.event_count > 0)
-    with engine.connect() as connection:
-        row = connection.execute(query).first()
-    if row is None:
-        return None
-    values = row._asdict()
-    values["final"], values["expired"] = bool(values["final"]), bool(values["expired"])
-    return PaymentView(**values)
-
-
-def history(engine: Engine, account_id: str) -> list[HistoryEntry]:
-    """An account's entries in the order they were recorded."""
-    e, v = ledger_entries.c, ledger_events.c
-    query = (
-        sa.select(
-            e.id,
-            e.recorded_at,
-            e.kind,
-            e.payment_id,
-            e.event_id,
-            v.event_type,
-            v.amount,
-            v.occurred_at,
-            e.confirmed_delta,
-            e.provisional_delta,
-        )
-        .select_from(ledger_entries.outerjoin(ledger_events, e.event_id == v.event_id))
-        .where(e.account_id == account_id)
-        .order_by(e.id)
-    )
-    with engine.connect() as connection:
-        return [
-            HistoryEntry(
-                entry_id=row.id,
-                recorded_at=as_utc(row.recorded_at),
-                kind=row.kind,
-                payment_id=row.payment_id,
-                event_id=row.event_id,
-                event_type=row.event_type,
-                amount=row.amount,
-                occurred_at=None if row.occurred_at is None else as_utc(row.occurred_at),
-                confirmed_delta=row.confirmed_delta,
-                provisional_delta=row.provisional_delta,
-            )
-            for row in connection.execute(query)
-        ]
+    events: list[StoredEvent] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    payments: list[PaymentRecord] = field(default_factory=list)
+    balances: list[Balance] = field(default_factory=list)
