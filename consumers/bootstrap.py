@@ -16,7 +16,7 @@ line names the setting.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,13 +116,15 @@ class Ledger:
 
     store: LedgerStore
     rules: Rules
+    #: The engine the store runs on, for what shares its database (the failure journal).
+    engine: Engine
     retry: RetryPolicy = DEFAULT_POLICY
     handler: PointsLedger = field(init=False)
 
     def __post_init__(self) -> None:
         self.handler = PointsLedger(self.store, self.rules)
 
-    def handle_batch(self, events: list[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
         return self.retry.call(self.handler.handle_batch, events)
 
     def expire(self, *, now: datetime, ttl: timedelta = DEFAULT_TTL) -> list[Expired]:
@@ -133,6 +135,7 @@ class Ledger:
 
     def close(self) -> None:
         self.store.close()
+        self.engine.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -164,7 +167,7 @@ def bootstrap_ledger(
     except BaseException:
         engine.dispose()
         raise
-    return Ledger(open_store(engine, driver), chosen, retry)
+    return Ledger(open_store(engine, driver), chosen, engine, retry)
 
 
 @asynccontextmanager

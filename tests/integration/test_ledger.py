@@ -400,7 +400,9 @@ def test_unreachable_database_is_a_transient_failure_for_the_batch() -> None:
     engine = make_engine(
         "postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
-    ledger = Ledger(open_store(engine), DEFAULT_RULES, RetryPolicy(attempts=2, max_wait=0.01))
+    ledger = Ledger(
+        open_store(engine), DEFAULT_RULES, engine, RetryPolicy(attempts=2, max_wait=0.01)
+    )
     with pytest.raises(DatabaseUnavailable):
         ledger.handle_batch([make_event()])
     engine.dispose()
