@@ -16,6 +16,7 @@ line names the setting.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,7 +29,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from consumers.db import make_engine, normalise_url, raise_classified, require_migrated, upgrade
+from consumers.db import (
+    DatabaseUnavailable,
+    make_engine,
+    normalise_url,
+    raise_classified,
+    require_migrated,
+    upgrade,
+)
 from consumers.handler import Handler, Result
 from consumers.points.expiry import DEFAULT_TTL, Expired, expire
 from consumers.points.ledger import PointsLedger
@@ -103,7 +111,14 @@ def ready(
             raise
 
     deadline = wait_seconds if is_server(engine.url.render_as_string()) else 0.0
-    retry.waiting(deadline, initial_wait=0.5, max_wait=5.0).call(check)
+    started = time.monotonic()
+    try:
+        retry.waiting(deadline, initial_wait=0.5, max_wait=5.0).call(check)
+    except DatabaseUnavailable as exc:
+        waited = time.monotonic() - started
+        raise DatabaseUnavailable(
+            f"POINTS_DATABASE_URL: database unavailable (waited {waited:.0f} s): {exc}"
+        ) from exc
 
 
 @dataclass

@@ -11,7 +11,7 @@ from consumers.runtime.health import health_ok
 from consumers.runtime.settings import WorkerSettings
 from infra.settings import Config
 from ops.output import fail
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, TransientError
 
 
 def worker(
@@ -52,4 +52,6 @@ def worker(
             run_worker(config, settings, drain=drain, migrate=migrate, emit_metrics=metrics)
         )
     except ConfigurationError as error:  # e.g. a misspelled database: one line, at once
+        fail(str(error))
+    except TransientError as error:  # still away after the start-up wait
         fail(str(error))
