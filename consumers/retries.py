@@ -51,7 +51,7 @@ class RetryPolicy:
     attempts: int | None = DEFAULT_ATTEMPTS
     #: Give up once this many seconds have passed since the first attempt (start-up wait).
     deadline_seconds: float | None = None
-    initial_wait: float = 0.01
+    initial_wait: float = 0.05
     max_wait: float = 2.0
     retry_on: Classes = (TransientError,)
     throws: Classes = (PermanentError, ConfigurationError)

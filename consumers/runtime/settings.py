@@ -34,7 +34,7 @@ class WorkerSettings(BaseSettings):
     #: In-process attempts for a transient failure (a lock wait, a lost race, the database
     #: briefly away) before the batch is handed back to SQS: the worker's ``RetryPolicy``.
     transient_attempts: int = Field(default=8, ge=1, le=20)
-    transient_wait_initial: float = Field(default=0.01, ge=0)
+    transient_wait_initial: float = Field(default=0.05, ge=0)
     transient_wait_max: float = Field(default=2.0, ge=0)
     #: Visibility backoff after in-process retries: base × 2^(receive count − 1), capped.
     backoff_base_seconds: int = Field(default=10, ge=0)

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 from consumers.points.domain import PaymentFacts, Points
 from consumers.points.store.records import (
@@ -40,7 +39,7 @@ from consumers.points.store.records import (
 )
 
 
-class LedgerUnitOfWork(ABC):
+class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     """One ledger transaction. Use as ``with store.unit_of_work() as uow: …; uow.commit()``."""
 
     #: The wall clock when the unit of work began; it stamps every row the unit writes.
@@ -51,17 +50,8 @@ class LedgerUnitOfWork(ABC):
         self._payments: dict[str, PaymentRecord] = {}
         self._balances: dict[str, Points] = {}
 
-    @abstractmethod
-    def __enter__(self) -> Self: ...
-
-    @abstractmethod
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Roll back unless committed; re-raise driver errors classified."""
+    # __enter__ begins the transaction; __exit__ rolls back unless committed and re-raises
+    # driver errors classified (contextlib.AbstractContextManager's two methods).
 
     # --- applying events ------------------------------------------------------------
 
