@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 #: A process starting while its database server is briefly away waits this long for it.
 STARTUP_WAIT_SECONDS: Final = 60.0
-#: libpq settings of every process: notice a dead server or network instead of hanging.
+#: libpq settings of every process on PostgreSQL: notice a dead server or network instead
+#: of hanging.
 POSTGRES_CONNECT_ARGS: Final = {
     "connect_timeout": 10,
     "keepalives": 1,
@@ -82,7 +83,7 @@ def database(url: str, kind: Kind) -> Engine:
     error that the retry policy retries, which costs less than a round trip per transaction.
     """
     connect_args: dict[str, Any] = {}
-    if is_server(url):
+    if make_url(normalise_url(url)).get_backend_name() == "postgresql":
         connect_args = dict(POSTGRES_CONNECT_ARGS)
         if kind == "service":
             connect_args["options"] = POSTGRES_SERVICE_OPTIONS
