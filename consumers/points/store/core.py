@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import TracebackType
 from typing import Any, Self
 
 import sqlalchemy as sa
@@ -99,12 +98,8 @@ class CoreUnitOfWork(LedgerUnitOfWork):
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
+        """Roll back unless committed; re-raise a driver error classified."""
         try:
             if not self._committed and self._transaction.is_active:
                 self._transaction.rollback()
@@ -112,7 +107,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
             pass
         finally:
             self.connection.close()
-        if exc is not None:
+        if isinstance(exc := exc_info[1], BaseException):
             raise_classified(exc)
 
     def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
