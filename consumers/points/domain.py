@@ -80,6 +80,12 @@ class Points:
     def __sub__(self, other: Points) -> Points:
         return Points(self.confirmed - other.confirmed, self.provisional - other.provisional)
 
+    def __add__(self, other: Points) -> Points:
+        return Points(self.confirmed + other.confirmed, self.provisional + other.provisional)
+
+    def __neg__(self) -> Points:
+        return Points(-self.confirmed, -self.provisional)
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentFacts:
