@@ -229,7 +229,7 @@ def _check_version(version: RuleVersion) -> RuleVersion:
     """Cross-field rules pydantic cannot state: every brand rated, sane campaigns."""
     missing = set(Brand) - set(version.rates_bp)
     if missing:
-        raise InvalidRules(f"{version.label} lacks rates for {sorted(missing)}")
+        raise InvalidRules(f"{version.label} lacks rates for {sorted(map(str, missing))}")
     seen: set[str] = set()
     for campaign in version.campaigns:
         if campaign.id in seen:
@@ -303,15 +303,22 @@ def parse_rules(text: str) -> Rules:
         data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         raise InvalidRules(f"invalid rules file: not JSON ({exc.msg}, line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise InvalidRules('invalid rules file: expected an object {"versions": [...]}')
     try:
         document = _RulesFile.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        where = _where(tuple(first["loc"])) or "file"
-        raise InvalidRules(f"invalid rules file: {where}: {first['msg']}{more}") from exc
-    return rules_from_versions([_version(v) for v in document.versions])
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidRules(
+            f"invalid rules file: {_where(tuple(first['loc']))}: {message}{more}"
+        ) from exc
+    try:
+        return rules_from_versions([_version(v) for v in document.versions])
+    except InvalidRules as exc:
+        raise InvalidRules(f"invalid rules file: {exc}") from exc
 
 
 def load_rules(path: Path | None) -> Rules:

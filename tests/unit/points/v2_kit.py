@@ -10,9 +10,10 @@ only the pure functions under test, driven the way the ledger will drive them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import count
 from typing import Any
 
 from consumers.points.domain import Points
@@ -157,3 +158,105 @@ class IncrementalLedger:
         for entry in self.entries:
             sums[entry.account_id] = sums.get(entry.account_id, Points()) + entry.delta
         return sums
+
+
+_ids = count(1)
+
+
+def wire(
+    kind: str,
+    amount: int,
+    *,
+    at: str = "2026-11-21T10:00:00+09:00",
+    payment: str = "pay-1",
+    account: str = "acct-1",
+    brand: str = "visa",
+    mcc: str = "5411",
+    country: str = "JP",
+    event_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A payment event as published (unique id unless given)."""
+    return {
+        "schema_version": 1,
+        "event_id": event_id or f"e{next(_ids):05d}",
+        "event_type": kind,
+        "occurred_at": at,
+        "brand": brand,
+        "payment_id": payment,
+        "account_id": account,
+        "amount": amount,
+        "currency": "JPY",
+        "merchant": {"name": "SHOP", "mcc": mcc, "country": country},
+        **extra,
+    }
+
+
+def grant_wire(
+    points: int,
+    *,
+    at: str = "2026-11-21T10:00:00+09:00",
+    account: str = "acct-1",
+    reason: str = "adjustment",
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """A ``points_grant`` as published."""
+    return {
+        "schema_version": 1,
+        "event_id": event_id or f"g{next(_ids):05d}",
+        "event_type": "points_grant",
+        "occurred_at": at,
+        "account_id": account,
+        "points": points,
+        "reason": reason,
+        "source": "ops",
+    }
+
+
+def version(
+    effective_from: str | None = None,
+    *,
+    visa: int = 100,
+    quicpay: int = 50,
+    excluded: Sequence[str] = (),
+    cap: int | None = None,
+    campaigns: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """A rule version document (DESIGN §4.6)."""
+    return {
+        "effective_from": effective_from,
+        "rates_bp": {"visa": visa, "quicpay": quicpay},
+        "excluded_mccs": list(excluded),
+        "monthly_cap_points": cap,
+        "campaigns": list(campaigns),
+    }
+
+
+def campaign(
+    campaign_id: str, starts_at: str, ends_at: str, bonus_bp: int = 100, **scopes: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": campaign_id,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "bonus_bp": bonus_bp,
+        **scopes,
+    }
+
+
+def rules_with(*versions: dict[str, Any]) -> Rules:
+    return rules_of({"versions": list(versions)})
+
+
+def facts(*documents: Mapping[str, Any], expired: bool = False) -> PaymentFacts:
+    """The facts of payment ``pay-1`` after ``documents``."""
+    (payment,) = payments_of(documents, ["pay-1"] if expired else [])
+    return payment
+
+
+def run(rules: Rules, *documents: Mapping[str, Any]) -> IncrementalLedger:
+    """A fresh incremental ledger after applying ``documents`` in the given order."""
+    ledger = IncrementalLedger(rules)
+    for document in documents:
+        ledger.apply(document)
+    return ledger
