@@ -23,6 +23,28 @@ before/after ``Earning`` into earned deltas per account-month (two months when t
 moves), and ``settle`` applies them to the stored month totals, returning the new totals
 and the credited delta per month. Deltas telescope: the entries written for a sequence of
 events sum to the credited points recomputed from scratch, whatever the order.
+
+How the ledger transaction should use this (phase 2 design note; a batch, one transaction):
+
+1. Rules: take the rules lock *shared* (PostgreSQL ``pg_advisory_xact_lock_shared``; SQLite
+   write transactions are exclusive anyway) and reload ``with_default(published)`` if the
+   published revision moved. A publication takes it exclusive, so no event is applied under
+   a rule set older than one committed before it. Expiry takes it shared too.
+2. Payments: lock/insert as today (payment_id order), fold each event into its facts.
+3. Months: the batch's ``earned_changes`` are pure once the payments are read, so their
+   ``MonthRef`` set is known before touching month rows: lock (or insert-then-lock) those
+   rows in one statement, sorted by (account_id, month). Global lock order: rules →
+   payments → account-months → balances, for batches, expiry and publications alike.
+4. Per event, in batch order: ``settle`` its changes against the in-memory month totals
+   (updated after each event) and write one entry per touched account-month with
+   ``credited_deltas[ref]`` (a ``month`` column on entries lets verify check Σ entries per
+   account-month = credited; an applied event touching no month gets one zero entry so
+   "every applied event has an entry" stays checkable). The balance delta of the event is
+   ``credited_delta``; a ``points_grant`` touches no month: entry (kind ``grant``) and
+   balance delta ``Points(points, 0)`` only.
+5. Write month rows (cap, earned, credited), payment rows (sums, anchor incl. country,
+   month, rate, campaigns, earned) and balances (account order) last. A month a payment's
+   anchor left keeps a row of zeros: verify must treat "no row" and "zeros" alike.
 """
 
 from __future__ import annotations

@@ -16,15 +16,36 @@ phase 2 call them inside the publishing transaction.
   version if none"), which ``with_default`` prevents for ledgers by keeping the built-in
   default since forever. Windows are exact: re-publishing a version identical in content
   to the one it follows changes nothing.
+- ``recompute``: the payments' new earnings and the months' new totals and credited deltas.
+
+A backdated publication (phase 2 design note; one transaction, workers keep running):
+take the rules lock exclusive (batches hold it shared, see ``consumers.points.earning``);
+read the published versions; ``plan_publication``; refuse ``backdated`` versions without
+``--backdate``; ``before = with_default(published)``, ``after = with_default(published +
+added)``, ``windows = changed_windows(before, after)``; append the versions and bump the
+revision; lock the payments anchored in a window (payment_id order; index on the anchor
+instant) and the month rows with ``Window.meets_month`` ((account_id, month) order);
+``recompute``; update those payment and month rows, append one ``rules`` entry per
+account-month whose credited delta is not zero, add Σ deltas per account to the balances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from consumers.points.domain import Points
+from consumers.points.earning import (
+    Earning,
+    MonthRef,
+    MonthTotals,
+    MonthUpdate,
+    earned_changes,
+    earning,
+)
+from consumers.points.facts import PaymentFacts
 from consumers.points.months import MonthKey, account_month, month_start
 from consumers.points.rules import (
     InvalidRules,
@@ -94,6 +115,11 @@ class Window:
         """Whether the month's cap may change: its first instant is in the window."""
         return self.contains(month_start(month))
 
+    def meets_month(self, month: MonthKey) -> bool:
+        """Whether ``month`` is within ``month_keys`` (its rows may need recomputing)."""
+        first, last = self.month_keys()
+        return (first is None or first <= month) and (last is None or month <= last)
+
     def month_keys(self) -> tuple[MonthKey | None, MonthKey | None]:
         """First and last month (inclusive) meeting the window; ``None`` is unbounded.
 
@@ -144,3 +170,44 @@ def changed_windows(before: Rules, after: Rules) -> tuple[Window, ...]:
         else:
             changed.append(segment)
     return tuple(changed)
+
+
+@dataclass(frozen=True)
+class Recomputation:
+    """What a backdated publication changes: the payments' new earnings (their projection
+    rows) and, per account-month, the new totals and the credited delta (one ``rules``
+    correction entry each; their sum per account is the balance delta)."""
+
+    earnings: dict[str, Earning]
+    months: MonthUpdate
+
+
+def recompute(
+    payments: Iterable[PaymentFacts],
+    months: Mapping[MonthRef, MonthTotals],
+    before: Rules,
+    after: Rules,
+) -> Recomputation:
+    """Move stored month totals from ``before`` to ``after`` rules.
+
+    ``payments``: at least every payment whose anchor lies in a ``changed_windows`` window
+    (others give zero deltas). ``months``: the stored totals of at least every month those
+    payments belong to and every month whose first instant lies in a window (its cap may
+    change); a month missing here starts at zero. Each month is re-capped under ``after``.
+    """
+    earnings: dict[str, Earning] = {}
+    changes: dict[MonthRef, Points] = {}
+    for facts in payments:
+        new = earning(facts, after)
+        for ref, delta in earned_changes(earning(facts, before), new).items():
+            changes[ref] = changes.get(ref, Points()) + delta
+        if new is not None:
+            earnings[facts.payment_id] = new
+    totals: dict[MonthRef, MonthTotals] = {}
+    deltas: dict[MonthRef, Points] = {}
+    for ref in sorted(set(months) | set(changes)):
+        old = months.get(ref) or MonthTotals(before.cap_of(ref.month))
+        new_totals = MonthTotals(after.cap_of(ref.month), old.earned + changes.get(ref, Points()))
+        totals[ref] = new_totals
+        deltas[ref] = new_totals.credited - old.credited
+    return Recomputation(earnings, MonthUpdate(totals, deltas))

@@ -9,16 +9,32 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from consumers.points.domain import Points
 from consumers.points.publication import (
     RulesConflict,
     Window,
     backdated,
     changed_windows,
     plan_publication,
+    recompute,
 )
 from consumers.points.rules import Rules, RuleVersion, version_document, with_default
-from tests.support.stories_v2 import STARTS, TIMES, rule_version, rules_documents
-from tests.unit.points.v2_kit import campaign, rules_of, rules_with, version
+from tests.support import reference_v2
+from tests.support.stories_v2 import (
+    STARTS,
+    TIMES,
+    deliveries,
+    rule_version,
+    rules_documents,
+    stories,
+)
+from tests.unit.points.v2_kit import (
+    IncrementalLedger,
+    campaign,
+    rules_of,
+    rules_with,
+    version,
+)
 
 NOV = "2026-11-01T00:00:00+09:00"
 DEC = "2026-12-01T00:00:00+09:00"
@@ -122,3 +138,47 @@ def test_windows_hold_exactly_the_instants_whose_decision_changes(data: st.DataO
     for month in ("2026-10", "2026-11", "2026-12", "2027-01"):
         if before.cap_of(month) != after.cap_of(month):
             assert any(w.holds_month_start(month) for w in windows)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_a_backdated_recomputation_lands_on_the_new_rules(data: st.DataObject) -> None:
+    """A ledger built incrementally under the old rules, corrected by ``recompute`` over
+    the payments anchored in the changed windows and the month rows those windows meet,
+    equals the reference under the new rules; corrections sum to the balance deltas."""
+    document = data.draw(rules_documents())
+    used = {str(v.get("effective_from")) for v in document["versions"]}
+    free = [s for s in STARTS if str(s) not in used]
+    assume(free)
+    new_document = {"versions": [*document["versions"], data.draw(rule_version(free[0]))]}
+    before, after = rules_of(document), rules_of(new_document)
+    events = data.draw(stories())
+    ledger = IncrementalLedger(before)
+    for item in data.draw(deliveries(events)):
+        ledger.apply(item)
+    windows = changed_windows(before, after)
+    result = recompute(
+        [
+            p
+            for p in ledger.payments.values()
+            if p.anchor and any(w.contains(p.anchor.occurred_at) for w in windows)
+        ],
+        {r: t for r, t in ledger.months.items() if any(w.meets_month(r.month) for w in windows)},
+        before,
+        after,
+    )
+    ledger.months.update(result.months.months)
+    for month_ref, delta in result.months.credited_deltas.items():
+        account = month_ref.account_id
+        ledger.balances[account] = ledger.balances.get(account, Points()) + delta
+    expected = reference_v2.ledger(events, new_document)
+    assert {
+        (r.account_id, r.month): (t.cap, t.credited) for r, t in ledger.nonzero_months().items()
+    } == {
+        key: (row["cap"], Points(row["credited_confirmed"], row["credited_provisional"]))
+        for key, row in expected["months"].items()
+        if row["earned_confirmed"] or row["earned_provisional"]
+    }
+    assert {a: b for a, b in ledger.balances.items() if b != Points()} == {
+        a: Points(**b) for a, b in expected["balances"].items() if any(b.values())
+    }
