@@ -77,14 +77,11 @@ class Points:
     confirmed: int = 0
     provisional: int = 0
 
-    def __sub__(self, other: Points) -> Points:
-        return Points(self.confirmed - other.confirmed, self.provisional - other.provisional)
-
     def __add__(self, other: Points) -> Points:
         return Points(self.confirmed + other.confirmed, self.provisional + other.provisional)
 
-    def __neg__(self) -> Points:
-        return Points(-self.confirmed, -self.provisional)
+    def __sub__(self, other: Points) -> Points:
+        return Points(self.confirmed - other.confirmed, self.provisional - other.provisional)
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,7 +137,7 @@ def earned_changes(before: Earning | None, after: Earning | None) -> dict[MonthR
     """
     changes: dict[MonthRef, Points] = {}
     if before is not None:
-        changes[before.ref] = -before.earned
+        changes[before.ref] = Points() - before.earned
     if after is not None:
         changes[after.ref] = changes.get(after.ref, Points()) + after.earned
     return {ref: delta for ref, delta in changes.items() if delta != Points()}
