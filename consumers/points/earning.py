@@ -171,14 +171,18 @@ def settle(
     return MonthUpdate(totals, deltas)
 
 
-def account_months(payments: Iterable[PaymentFacts], rules: Rules) -> dict[MonthRef, MonthTotals]:
-    """Every account-month from scratch: the caps and the sums of earned points."""
+def month_totals(earnings: Iterable[Earning], rules: Rules) -> dict[MonthRef, MonthTotals]:
+    """Account-months of payments' earnings: the caps and the sums of earned points."""
     sums: dict[MonthRef, Points] = defaultdict(Points)
-    for facts in payments:
-        contribution = earning(facts, rules)
-        if contribution is not None:
-            sums[contribution.ref] = sums[contribution.ref] + contribution.earned
+    for contribution in earnings:
+        sums[contribution.ref] = sums[contribution.ref] + contribution.earned
     return {ref: MonthTotals(rules.cap_of(ref.month), sums[ref]) for ref in sorted(sums)}
+
+
+def account_months(payments: Iterable[PaymentFacts], rules: Rules) -> dict[MonthRef, MonthTotals]:
+    """Every account-month from scratch (what ``verify`` compares month rows with)."""
+    earnings = (earning(facts, rules) for facts in payments)
+    return month_totals((e for e in earnings if e is not None), rules)
 
 
 def balance(months: Iterable[MonthTotals], grants: Iterable[Grant]) -> Points:

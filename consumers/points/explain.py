@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from consumers.points.domain import Points
-from consumers.points.earning import Earning, MonthTotals, account_months, balance, earning
+from consumers.points.earning import Earning, MonthTotals, balance, earning, month_totals
 from consumers.points.facts import Grant, PaymentFacts
 from consumers.points.months import MonthKey, account_month
 from consumers.points.rules import Rules
@@ -110,11 +110,10 @@ def explain(
         (g for g in grants if g.account_id == account_id),
         key=lambda g: (g.occurred_at, g.event_id),
     )
-    months = account_months(ours, rules)
+    earnings = [e for e in (earning(facts, rules) for facts in ours) if e is not None]
+    months = month_totals(earnings, rules)
     by_month: dict[MonthKey, list[Earning]] = {}
-    for facts in ours:
-        contribution = earning(facts, rules)
-        assert contribution is not None  # payments without an anchor are filtered out
+    for contribution in earnings:
         by_month.setdefault(contribution.ref.month, []).append(contribution)
     month_lines = tuple(
         MonthLine(ref.month, totals, tuple(by_month[ref.month]))

@@ -13,6 +13,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from tests.factories import event_dict
+
 #: Around the JST boundaries of Nov, Dec and Jan, in other offsets than +09:00 too.
 TIMES = [
     "2026-10-31T14:59:59.999999Z",  # Oct 31 23:59:59.999999 JST
@@ -63,22 +65,20 @@ def payment_story(draw: st.DrawFn, payment_no: int, account_no: int) -> list[dic
     events: list[dict[str, Any]] = []
     for n in range(draw(st.integers(1, 6))):
         kind = draw(st.sampled_from(KINDS))
-        event: dict[str, Any] = {
-            "schema_version": 1,
-            "event_id": f"p{payment_no}-e{n}",
-            "event_type": kind,
-            "occurred_at": draw(st.sampled_from(TIMES)),
-            "brand": brand,
-            "payment_id": f"pay-{payment_no}",
-            "account_id": f"acct-{account_no}",
-            "amount": draw(st.sampled_from(AMOUNTS)),
-            "currency": "JPY",
-            "merchant": {
+        event = event_dict(
+            kind,
+            event_id=f"p{payment_no}-e{n}",
+            occurred_at=draw(st.sampled_from(TIMES)),
+            brand=brand,
+            payment_id=f"pay-{payment_no}",
+            account_id=f"acct-{account_no}",
+            amount=draw(st.sampled_from(AMOUNTS)),
+            merchant={
                 "name": "SHOP",
                 "mcc": draw(st.sampled_from(MCCS)),
                 "country": draw(st.sampled_from(COUNTRIES)),
             },
-        }
+        )
         if kind == "authorization":
             event["approved"] = draw(st.sampled_from([True, True, False]))
         if kind == "clearing":

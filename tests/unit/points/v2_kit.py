@@ -29,6 +29,7 @@ from consumers.points.facts import (
 )
 from consumers.points.rules import Rules, parse_rules
 from schemas.events import Brand
+from tests.factories import event_dict
 
 
 def instant(text: str) -> datetime:
@@ -177,19 +178,17 @@ def wire(
     **extra: Any,
 ) -> dict[str, Any]:
     """A payment event as published (unique id unless given)."""
-    return {
-        "schema_version": 1,
-        "event_id": event_id or f"e{next(_ids):05d}",
-        "event_type": kind,
-        "occurred_at": at,
-        "brand": brand,
-        "payment_id": payment,
-        "account_id": account,
-        "amount": amount,
-        "currency": "JPY",
-        "merchant": {"name": "SHOP", "mcc": mcc, "country": country},
+    return event_dict(
+        kind,
+        event_id=event_id or f"e{next(_ids):05d}",
+        occurred_at=at,
+        brand=brand,
+        payment_id=payment,
+        account_id=account,
+        amount=amount,
+        merchant={"name": "SHOP", "mcc": mcc, "country": country},
         **extra,
-    }
+    )
 
 
 def grant_wire(
