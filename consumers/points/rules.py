@@ -273,7 +273,8 @@ def _version(document: _VersionFile) -> RuleVersion:
         excluded_mccs=frozenset(document.excluded_mccs),
         effective_from=document.effective_from,
         monthly_cap_points=document.monthly_cap_points,
-        campaigns=tuple(_campaign(c) for c in document.campaigns),
+        # In id order: a version's meaning does not depend on how its file lists them.
+        campaigns=tuple(sorted((_campaign(c) for c in document.campaigns), key=lambda c: c.id)),
     )
 
 

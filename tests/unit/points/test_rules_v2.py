@@ -6,9 +6,12 @@ from __future__ import annotations
 import copy
 import json
 from datetime import datetime
+from random import Random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consumers.points.rules import (
     DEFAULT_RULES,
@@ -21,6 +24,7 @@ from consumers.points.rules import (
     with_default,
 )
 from schemas.events import Brand
+from tests.support.stories_v2 import rules_documents
 from tests.unit.points.v2_kit import campaign, rules_with, version
 
 DESIGN_EXAMPLE: dict[str, Any] = {
@@ -275,3 +279,25 @@ def test_version_selection_is_by_instant_not_by_offset() -> None:
     rules = rules_with(version(visa=100), version("2026-12-01T00:00:00+09:00", visa=200))
     moment = _at("2026-11-30T10:00:00-05:00")  # Dec 1 00:00 JST
     assert rules.for_anchor(moment).rates_bp[Brand.VISA] == 200
+
+
+@settings(max_examples=200, deadline=None)
+@given(rules_documents(), st.randoms(use_true_random=False))
+def test_canonical_form_is_a_fixed_point_of_any_spelling(
+    document: dict[str, Any], shuffler: Random
+) -> None:
+    """Any generated rules document, its lists shuffled: the canonical JSON reads back to
+    the same rules, with the same digests as the unshuffled document."""
+    shuffled = copy.deepcopy(document)
+    for v in shuffled["versions"]:
+        shuffler.shuffle(v["excluded_mccs"])
+        shuffler.shuffle(v["campaigns"])
+        for c in v["campaigns"]:
+            for key in ("brands", "mccs", "countries"):
+                shuffler.shuffle(c.get(key, []))
+    rules = parse_rules(json.dumps(document))
+    again = parse_rules(rules_to_json(parse_rules(json.dumps(shuffled))))
+    assert again == rules
+    assert [version_digest(v) for v in again.versions] == [
+        version_digest(v) for v in rules.versions
+    ]
