@@ -1,5 +1,6 @@
 """The producer side, imported by payment services (DESIGN §1, issue 5).
 
+- ``publish``: ``publish_event(event)`` / ``publish_event_async(event)``, one call each.
 - ``visa`` / ``quicpay``: brand records -> v1 events with ids from the brand's identifiers.
 - ``outbox``: ``record(session, event)`` inside the payment's own transaction.
 - ``relay``: outbox rows -> SNS (``points outbox relay``), at-least-once, never dropping.
@@ -9,3 +10,7 @@
 
 Nothing here computes points, and only the publishers touch AWS clients.
 """
+
+from producers.publish import publish_event, publish_event_async
+
+__all__ = ["publish_event", "publish_event_async"]
