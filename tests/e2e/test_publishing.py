@@ -129,3 +129,25 @@ def test_publish_event_uses_points_topic_arn_when_set(
     monkeypatch.setenv("POINTS_TOPIC_ARN", "arn:aws:sns:ap-northeast-1:123456789012:elsewhere")
     with pytest.raises(PublishError):
         publish_event(event_dict("authorization"))
+
+
+TYPESCRIPT = Path(__file__).resolve().parents[2] / "examples" / "typescript-producer"
+
+
+def test_the_typescript_producers_events_are_applied(
+    aws: Config, sqlite_url: str, tmp_path: Path
+) -> None:
+    """examples/typescript-producer (AWS SDK for JavaScript v3 + ajv on the committed schema),
+    compiled with tsc and run against moto: the worker applies both of its events."""
+    if not (TYPESCRIPT / "node_modules").is_dir():
+        pytest.fail(f"run `npm ci --prefix {TYPESCRIPT}` (make test does it)")
+    applied = deploy(aws, sqlite_url)
+    node = {"cwd": TYPESCRIPT, "capture_output": True, "text": True, "timeout": 180}
+    built = subprocess.run(["npx", "--no-install", "tsc", "-p", "."], check=False, **node)  # type: ignore[call-overload]
+    assert built.returncode == 0, built.stdout + built.stderr
+    env = {**aws_cli_env(aws), "POINTS_TOPIC_ARN": applied.topic_arn}
+    ran = subprocess.run(["node", "dist/main.js", "pay-ts"], env=env, check=False, **node)  # type: ignore[call-overload]
+    assert ran.returncode == 0, ran.stderr
+    assert drain(sqlite_url, tmp_path) == {"applied": 2}
+    shown = payment(sqlite_url, "pay-ts")
+    assert (shown["authorized"], shown["cleared"], shown["final"]) == (1200, 1200, True)
