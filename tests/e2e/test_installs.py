@@ -48,7 +48,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def _run(*command: str, env: dict[str, str] | None = None) -> str:
+def _run(*command: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     result = subprocess.run(
         command,
         capture_output=True,
@@ -56,6 +56,7 @@ def _run(*command: str, env: dict[str, str] | None = None) -> str:
         timeout=540,
         check=False,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert result.returncode == 0, (
         f"{command[:4]}…\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
