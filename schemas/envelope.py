@@ -99,7 +99,8 @@ def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
         raise InvalidBody(f"{what} holds a number too long to decode") from None
     if not isinstance(document, dict):
         raise InvalidBody(f"{what} must be a JSON object, got {type(document).__name__}")
-    if "\\u" in raw and _has_lone_surrogate(document):
+    # Lone surrogates come as escapes (or, from Python callers, as non-ASCII characters).
+    if ("\\u" in raw or not raw.isascii()) and _has_lone_surrogate(document):
         raise InvalidBody(f"{what} holds a lone surrogate escape (not Unicode text)")
     return document
 

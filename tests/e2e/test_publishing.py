@@ -151,3 +151,16 @@ def test_the_typescript_producers_events_are_applied(
     assert drain(sqlite_url, tmp_path) == {"applied": 2}
     shown = payment(sqlite_url, "pay-ts")
     assert (shown["authorized"], shown["cleared"], shown["final"]) == (1200, 1200, True)
+
+
+def test_the_readme_snippet_publishes_in_at_most_eight_lines(aws: Config, sqlite_url: str) -> None:
+    """README "Publishing from your service": the Python block, run as written, publishes an
+    event that reaches the points queue."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Publishing from your service", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) <= 8
+    applied = deploy(aws, sqlite_url)
+    exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - our own README
+    (delivered,) = queue_bodies(aws, applied.queues["points"].url)
+    assert delivered["event_id"] == "visa-auth-8f3a"
