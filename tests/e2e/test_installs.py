@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 import venv
 from pathlib import Path
@@ -27,25 +26,6 @@ NEVER_IN_A_PRODUCER = {"moto", "sqlalchemy", "aiobotocore", "flask", "docker", "
 NEVER_IN_THE_IMAGE = {"moto", "flask", "docker", "werkzeug", "responses"}
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    _run(
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--no-build-isolation",
-        "-q",
-        "-w",
-        str(out),
-        str(ROOT),
-    )
-    (built,) = out.glob("points_pipeline-*.whl")
-    return built
 
 
 def _run(*command: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
