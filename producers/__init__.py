@@ -11,6 +11,18 @@
 Nothing here computes points, and only the publishers touch AWS clients.
 """
 
-from producers.publish import publish_event, publish_event_async
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["publish_event", "publish_event_async"]
+
+
+def __getattr__(name: str) -> Any:
+    """``from producers import publish_event`` without making every producer module (the
+    adapters, the outbox) import boto3: the publishing functions load on first use."""
+    if name in __all__:
+        from producers import publish
+
+        return getattr(publish, name)
+    raise AttributeError(f"module 'producers' has no attribute {name!r}")
