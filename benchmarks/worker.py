@@ -156,18 +156,25 @@ async def _transport(backbone: Backbone) -> Any:
         return
     from aiobotocore.session import get_session
 
+    from consumers.runtime.sqs import open_sqs_api
     from infra.aws import botocore_config
+    from infra.local import DUMMY_CREDENTIALS
 
     assert backbone.queues is not None
+    session = get_session()
+    session.set_credentials(
+        DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"], DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    )
     kwargs: dict[str, Any] = {
         "endpoint_url": backbone.endpoint_url,
         "region_name": "ap-northeast-1",
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
         "config": botocore_config(max_pool_connections=CONCURRENCY * 2 + 2),
     }
-    async with get_session().create_client("sqs", **kwargs) as sqs:
-        yield SqsTransport(sqs, "points", backbone.queues.url, backbone.queues.dlq_url)
+    async with (
+        session.create_client("sqs", **kwargs) as sqs,
+        open_sqs_api(session, sqs, connections=CONCURRENCY * 2 + 2) as api,
+    ):
+        yield SqsTransport(api, "points", backbone.queues.url, backbone.queues.dlq_url)
 
 
 async def _bare(
