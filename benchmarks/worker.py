@@ -26,14 +26,14 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TextIO, TypeVar
 
 from benchmarks.backbones import (
     Fauxqs,
@@ -50,7 +50,7 @@ from benchmarks.workload import payment_bodies
 from consumers.bootstrap import Ledger, bootstrap_ledger
 from consumers.journal import record_failures
 from consumers.runtime.memory import InMemoryTransport
-from consumers.runtime.observability import MetricsSink
+from consumers.runtime.observability import BatchMetrics, MetricsSink
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.transport import QueueTransport, SqsTransport
@@ -114,25 +114,26 @@ async def _child(
     database_url: str | None,
     concurrency: int,
 ) -> dict[str, Any]:
-    async with _transport(backbone) as transport:
+    # Start-up (client, ledger bootstrap, connections) happens before the clocks start:
+    # the figures are the steady state per message, not a start-up spread over 4,000.
+    async with _transport(backbone) as transport, _ledger(mode, database_url) as ledger:
         if isinstance(transport, InMemoryTransport):
             for body in bodies:
                 transport.send(body)
         emulator = backbone.emulator_pid
+        database = _postgres_database(ledger)
         cpu0, emu0 = cpu_seconds(), cpu_seconds(emulator) if emulator else 0.0
+        db0 = postgres_cpu_seconds(database) if database else 0.0
         started = time.perf_counter()
-        database_cpu: float | None = None
         half = 0.0
-        if mode == "ceiling":
+        if ledger is None:
             handled, finished, half = await _bare(transport, len(bodies), concurrency)
         else:
-            assert database_url is not None
-            handled, finished, database_cpu = await _worker(
-                transport, len(bodies), database_url, concurrency
-            )
+            handled, finished = await _run_worker(transport, len(bodies), ledger, concurrency)
         elapsed = finished - started
         ours = cpu_seconds() - cpu0
         theirs = cpu_seconds(emulator) - emu0 if emulator else None
+        database_cpu = postgres_cpu_seconds(database) - db0 if database else None
     result: dict[str, Any] = {
         "messages": handled,
         "seconds": round(elapsed, 3),
@@ -147,6 +148,28 @@ async def _child(
     if database_cpu is not None:
         result["cpu_ms_per_msg_postgres"] = round(database_cpu * 1000 / max(handled, 1), 3)
     return result
+
+
+@contextlib.asynccontextmanager
+async def _ledger(mode: str, database_url: str | None) -> AsyncIterator[Ledger | None]:
+    """The bootstrapped ledger for ``worker`` mode (None for the ceiling)."""
+    if mode == "ceiling":
+        yield None
+        return
+    assert database_url is not None
+    ledger = bootstrap_ledger(Config.resolve(database_url=database_url), kind="service")
+    try:
+        with ledger.engine.connect():  # the pool's first connection, before the clocks
+            pass
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _postgres_database(ledger: Ledger | None) -> str | None:
+    if ledger is None or ledger.engine.dialect.name != "postgresql":
+        return None
+    return ledger.engine.url.database
 
 
 @contextlib.asynccontextmanager
@@ -205,49 +228,43 @@ async def _bare(
     return done, finished, half
 
 
-async def _worker(
-    transport: QueueTransport, expected: int, database_url: str, concurrency: int
-) -> tuple[int, float, float | None]:
-    """(handled, when the last was, CPU seconds of our PostgreSQL backends or None)."""
-    ledger = bootstrap_ledger(Config.resolve(database_url=database_url), kind="service")
-    with json_logs_to_devnull() as devnull:
-        try:
-            handled, finished = await _run_worker(transport, expected, ledger, concurrency, devnull)
-            engine = ledger.engine
-            database = engine.url.database if engine.dialect.name == "postgresql" else None
-            return handled, finished, postgres_cpu_seconds(database) if database else None
-        finally:
-            ledger.close()
+class _StopWhenDone(MetricsSink):
+    """The worker's EMF sink (to /dev/null) that stops the worker once ``expected``
+    messages were handled: no watcher polling the counter on the worker's event loop."""
+
+    def __init__(self, stream: TextIO, expected: int) -> None:
+        super().__init__(stream, enabled=True)
+        self.expected = expected
+        self.handled = 0
+        self.finished = 0.0
+        self.worker: Worker | None = None
+
+    def emit(self, metrics: BatchMetrics) -> None:
+        super().emit(metrics)
+        self.handled += metrics.processed + metrics.duplicates + metrics.dead_lettered
+        if self.handled >= self.expected and not self.finished:
+            self.finished = time.perf_counter()
+            assert self.worker is not None
+            self.worker.stop()
 
 
 async def _run_worker(
-    transport: QueueTransport, expected: int, ledger: Ledger, concurrency: int, devnull: Any
+    transport: QueueTransport, expected: int, ledger: Ledger, concurrency: int
 ) -> tuple[int, float]:
+    """(handled, when the last was): the worker as ``points worker`` assembles it."""
     config = settings(concurrency)
-    processor = BatchProcessor(
-        transport,
-        ledger.handler,
-        config,
-        journal=partial(record_failures, ledger.engine),
-    )
-    worker = Worker(
-        transport, processor, config, drain=True, metrics=MetricsSink(devnull, enabled=True)
-    )
-    finished = 0.0
-
-    async def watch() -> None:
-        nonlocal finished
-        while worker.processed < expected:  # noqa: ASYNC110 - a counter, not an event
-            await asyncio.sleep(0.002)
-        finished = time.perf_counter()
-        worker.stop()
-
-    watcher = asyncio.create_task(watch())
-    await worker.run()
-    if not finished:  # drained before every message came back (should not happen)
-        finished = time.perf_counter()
-        watcher.cancel()
-    return worker.processed, finished
+    with json_logs_to_devnull() as devnull:
+        processor = BatchProcessor(
+            transport,
+            ledger.handler,
+            config,
+            journal=partial(record_failures, ledger.engine),
+        )
+        sink = _StopWhenDone(devnull, expected)
+        sink.worker = Worker(transport, processor, config, drain=True, metrics=sink)
+        await sink.worker.run()
+    # Drained before every message came back (should not happen): the clock stops here.
+    return sink.worker.processed, sink.finished or time.perf_counter()
 
 
 # --- in the parent ----------------------------------------------------------------------

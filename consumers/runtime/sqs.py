@@ -27,9 +27,11 @@ import asyncio
 import json
 import socket
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 from botocore.auth import SigV4Auth
@@ -73,8 +75,10 @@ class SqsApi:
         region: str,
         credentials: CredentialSource | None,
         error_class: ErrorClasses = lambda code: ClientError,
+        proxy: str | None = None,
     ) -> None:
         self._http = http
+        self._proxy = proxy
         self._url = endpoint_url.rstrip("/") + "/"
         self._region = region
         self._credentials = credentials
@@ -84,7 +88,9 @@ class SqsApi:
         body = json.dumps(params, separators=(",", ":")).encode("utf-8")
         headers = await self._signed_headers(operation, body)
         try:
-            async with self._http.post(self._url, data=body, headers=headers) as response:
+            async with self._http.post(
+                self._url, data=body, headers=headers, proxy=self._proxy
+            ) as response:
                 payload = await response.read()
                 status = response.status
                 query_error = response.headers.get("x-amzn-query-error")
@@ -182,7 +188,8 @@ async def open_sqs_api(
     The client (already created by the caller, used at start-up for ``GetQueueUrl``)
     gives the resolved endpoint, region, timeouts and modelled exceptions, so endpoint
     resolution stays botocore's. Proxies come from the environment
-    (``HTTPS_PROXY``/``NO_PROXY``), as botocore reads them.
+    (``HTTPS_PROXY``/``NO_PROXY``), as botocore reads them, once: aiohttp's
+    ``trust_env`` would look them (and ``~/.netrc``) up in a thread on every request.
     """
     credentials = await session.get_credentials()
     config: Any = client.meta.config  # connect_timeout, read_timeout: not in the stubs
@@ -194,8 +201,22 @@ async def open_sqs_api(
     )
     errors: Any = client.exceptions
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, trust_env=True, auto_decompress=False
+        connector=connector, timeout=timeout, auto_decompress=False
     ) as http:
+        endpoint = client.meta.endpoint_url
         yield SqsApi(
-            http, client.meta.endpoint_url, client.meta.region_name, credentials, errors.from_code
+            http,
+            endpoint,
+            client.meta.region_name,
+            credentials,
+            errors.from_code,
+            proxy=environment_proxy(endpoint),
         )
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTP(S)_PROXY`` minus ``NO_PROXY``)."""
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
