@@ -1,10 +1,10 @@
-"""SQS's JSON protocol on aiohttp, signed with botocore's SigV4: the worker's hot path.
+"""SQS's JSON protocol on aiohttp, signed with SigV4: the worker's hot path.
 
 Why not the aiobotocore client for every call: a ``ReceiveMessage`` or
 ``DeleteMessageBatch`` through it runs botocore's whole per-call machinery (event hooks,
 endpoint rule set, parameter validation, model-driven serialisation and parsing) and cost
 0.19–0.23 ms of CPU per message for a receive(10) + delete(10) on fauxqs, against
-0.07 ms for the same two requests built here (``benchmarks/profile.py`` shows the split).
+0.07 ms for the same two requests built here (``benchmarks/cpu_profile.py`` splits it).
 SQS speaks JSON (``X-Amz-Target: AmazonSQS.<Operation>``), so a request is a small dict
 and a response a ``json.loads`` whose keys are the API's member names: the shapes
 callers read are the ones botocore would have returned (binary attribute values stay
@@ -13,11 +13,12 @@ base64 text; the runtime ignores them).
 What stays botocore's, so that the same code runs on real AWS: the credentials (the
 session's provider chain — environment, profile, ECS task role, instance metadata —
 refreshed before they expire), the endpoint and region (resolved once at start-up by an
-aiobotocore client, ``AWS_ENDPOINT_URL`` included), the signature (``SigV4Auth``), the
-CA bundle, and the exceptions: an error response raises the client's own modelled
-``ClientError`` subclass with the same ``Error.Code`` botocore would give (SQS's
-query-compatible code, e.g. ``AWS.SimpleQueueService.NonExistentQueue``), and a failure
-of the connection raises botocore's connection errors, as aiobotocore maps them.
+aiobotocore client, ``AWS_ENDPOINT_URL`` included), the CA bundle, and the exceptions:
+an error response raises the client's own modelled ``ClientError`` subclass with the
+same ``Error.Code`` botocore would give (SQS's query-compatible code, e.g.
+``AWS.SimpleQueueService.NonExistentQueue``), and a failure of the connection raises
+botocore's connection errors, as aiobotocore maps them. The signature is
+``consumers.runtime.sigv4``'s, held equal to botocore's ``SigV4Auth`` by a unit test.
 Like the botocore clients of this project (``infra.aws``), nothing is retried here.
 """
 
@@ -34,8 +35,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -45,6 +44,8 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+
+from consumers.runtime.sigv4 import PostSigner
 
 if TYPE_CHECKING:
     from aiobotocore.session import AioSession
@@ -83,6 +84,7 @@ class SqsApi:
         self._region = region
         self._credentials = credentials
         self._error_class = error_class
+        self._signer = PostSigner(self._url, region, SIGNING_NAME)
 
     async def call(self, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
         body = json.dumps(params, separators=(",", ":")).encode("utf-8")
@@ -107,18 +109,17 @@ class SqsApi:
         if self._credentials is None:
             raise NoCredentialsError()
         frozen = await self._credentials.get_frozen_credentials()
-        request = AWSRequest(
-            method="POST",
-            url=self._url,
-            data=body,
-            headers={
+        if frozen.access_key is None or frozen.secret_key is None:
+            raise NoCredentialsError()
+        headers = self._signer.sign(
+            (frozen.access_key, frozen.secret_key, frozen.token),
+            {
                 "Content-Type": CONTENT_TYPE,
                 "X-Amz-Target": TARGET_PREFIX + operation,
                 "x-amzn-query-mode": "true",
             },
+            body,
         )
-        SigV4Auth(frozen, SIGNING_NAME, self._region).add_auth(request)
-        headers = dict(request.headers.items())
         headers["Accept-Encoding"] = "identity"  # as aiobotocore sends it
         return headers
 

@@ -49,11 +49,12 @@ class _DaemonThreads:
                 outcome: tuple[Any, BaseException | None] = (function(*args), None)
             except BaseException as error:
                 outcome = (None, error)
+            # Idle before the caller hears back: its next call must find this thread.
+            with self._lock:
+                self._idle += 1
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 loop.call_soon_threadsafe(_settle, future, *outcome)
             del function, args, loop, future, outcome  # hold nothing while idle
-            with self._lock:
-                self._idle += 1
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
