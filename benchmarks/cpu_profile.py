@@ -52,7 +52,7 @@ PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("decode: envelope + pydantic (decode_all)", ("decode_all (",)),
     ("outcome log lines (JSON)", ("BatchProcessor._count (",)),
     ("EMF metric line", ("MetricsSink.emit (",)),
-    ("SQS: SigV4 signature", ("SigV4Auth",)),
+    ("SQS: SigV4 signature", ("PostSigner",)),
     ("SQS: request and response (aiohttp, JSON)", ("SqsApi", "aiohttp", "received_from_sqs")),
     ("retry wrapper (RetryPolicy, tenacity)", ("RetryPolicy", "tenacity")),
     ("asyncio loop and worker bookkeeping", ("run_forever",)),

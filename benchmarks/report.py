@@ -205,7 +205,8 @@ SECTIONS: Final[
 
 
 def render(results: dict[str, Any], profile: dict[str, Any]) -> str:
-    lines = [BEGIN, "", *machine(results), ""]
+    first, second = machine(results)
+    lines = [BEGIN, "", first, "", second, ""]
     lines += ["Targets of this run:", "", *table(("number", "verdict"), targets(results)), ""]
     for title, header, rows in SECTIONS:
         lines += [f"**{title}**", "", *table(header, rows(results)), ""]
