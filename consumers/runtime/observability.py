@@ -39,6 +39,8 @@ LOG_FIELDS: Final = frozenset(
 )
 
 logger = logging.getLogger(LOGGER_NAME)
+#: ``json.dumps(line, ensure_ascii=False, default=str)``'s encoder, built once, not per line.
+_LINE_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +54,7 @@ class JsonFormatter(logging.Formatter):
         line.update({k: v for k, v in record.__dict__.items() if k in LOG_FIELDS})
         if record.exc_info and record.levelno >= logging.ERROR:
             line["exception"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return _LINE_ENCODER.encode(line)
 
 
 def configure_json_logging(level: int = logging.INFO, stream: TextIO | None = None) -> None:
