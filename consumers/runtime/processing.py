@@ -32,6 +32,16 @@ from schemas.events import PaymentEvent
 
 JournalWriter = Callable[[list[Failure]], None]
 
+__all__ = [  # in_daemon_thread lives in consumers.runtime.threads; importable here as before
+    "BatchProcessor",
+    "Decoded",
+    "Rejected",
+    "backoff_seconds",
+    "decode_all",
+    "error_code",
+    "in_daemon_thread",
+]
+
 
 @dataclass(frozen=True)
 class Decoded:

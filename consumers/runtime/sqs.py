@@ -44,6 +44,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from consumers.runtime.sigv4 import PostSigner
 
@@ -102,7 +103,10 @@ class SqsApi:
             raise connection_error(self._url, error) from error
         if status >= 300:
             raise self._client_error(operation, status, payload, query_error)
-        document: dict[str, Any] = json.loads(payload) if payload else {}
+        try:
+            document: dict[str, Any] = json.loads(payload) if payload else {}
+        except ValueError as error:  # e.g. a proxy's HTML page
+            raise ResponseParserError(f"{operation}: the response is not JSON") from error
         return document
 
     async def _signed_headers(self, operation: str, body: bytes) -> dict[str, str]:
