@@ -52,8 +52,11 @@ PARTS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("decode: envelope + pydantic (decode_all)", ("decode_all (",)),
     ("outcome log lines (JSON)", ("BatchProcessor._count (",)),
     ("EMF metric line", ("MetricsSink.emit (",)),
-    ("SQS: SigV4 signature", ("PostSigner",)),
-    ("SQS: request and response (aiohttp, JSON)", ("SqsApi", "aiohttp", "received_from_sqs")),
+    ("SQS: SigV4 signature", ("PostSigner", "SigV4Auth")),
+    (
+        "SQS: request and response (HTTP client, JSON)",
+        ("SqsApi", "aiohttp", "botocore", "received_from_sqs"),
+    ),
     ("retry wrapper (RetryPolicy, tenacity)", ("RetryPolicy", "tenacity")),
     ("asyncio loop and worker bookkeeping", ("run_forever",)),
 )
