@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
+
+from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events
 from consumers.runtime.deadletter import read_failure
 from consumers.runtime.transport import decode_attributes
 from tests.cli import POINTS
@@ -276,3 +279,24 @@ class StallingProxy:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def assert_applied_exactly_once(engine: sa.Engine, event_ids: Iterable[str]) -> None:
+    """One inbox row and one ledger entry per distinct event, and nothing else in the ledger.
+
+    Balances alone cannot show this: a story that authorizes then clears final earns the
+    same whether its authorization was applied once, twice or never.
+    """
+    expected = Counter(set(event_ids))
+    with engine.connect() as connection:
+        inbox = Counter(connection.execute(sa.select(ledger_events.c.event_id)).scalars())
+        entries = Counter(
+            connection.execute(
+                sa.select(ledger_entries.c.event_id).where(ledger_entries.c.kind == KIND_EVENT)
+            ).scalars()
+        )
+    for name, found in (("inbox rows", inbox), ("ledger entries", entries)):
+        assert found == expected, (
+            f"{name}: missing {sorted(expected - found)[:10]}, "
+            f"extra or doubled {sorted(found - expected)[:10]}"
+        )

@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from consumers.journal import failures, record_failures
 from consumers.points.ledger import PointsLedger
 from consumers.points.rules import DEFAULT_RULES
-from consumers.points.tables import ledger_events
 from consumers.points.verify import verify
 from consumers.runtime.deadletter import ERROR_TYPE, read_failure
 from consumers.runtime.memory import InMemoryTransport
@@ -37,7 +36,15 @@ from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.worker import Worker
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from tests.chaos.hostile import CONTRACT_ATTRIBUTES, Hostile, expectation, hostile_bodies
+from tests.chaos import oracle
+from tests.chaos.hostile import (
+    APPLY,
+    CONTRACT_ATTRIBUTES,
+    Hostile,
+    expectation,
+    hostile_bodies,
+)
+from tests.chaos.support import assert_applied_exactly_once
 from tests.factories import event_dict
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state, migrated_engine
@@ -108,10 +115,9 @@ def check_run(run: Run) -> Counter[str]:
 
 
 def _check_ledger(engine: sa.Engine, applied: list[dict[str, Any]]) -> None:
-    """Exactly the valid events are stored; the ledger is the reference model's; verify clean."""
-    with engine.connect() as connection:
-        stored = set(connection.execute(sa.select(ledger_events.c.event_id)).scalars())
-    assert stored == {e["event_id"] for e in applied}
+    """Exactly the valid events are stored, once each; the ledger is the reference model's;
+    verify clean."""
+    assert_applied_exactly_once(engine, [e["event_id"] for e in applied])
     payments, balances = ledger_state(engine)
     expected_payments, expected_balances = reference.ledger_state(applied)
     assert payments == expected_payments
@@ -149,6 +155,42 @@ def test_the_generator_covers_every_kind_of_hostility() -> None:
     assert any(len(i.body) >= 256 * 1024 for i in items)
 
 
+def test_the_oracle_agrees_with_every_hand_label() -> None:
+    """Before it judges the mutations, the DESIGN §3 oracle must give an accepted outcome
+    for every hand-labelled body, and the very event that was built for the valid ones
+    (only a body naming a type DESIGN adds later, ``chargeback``, is left to its label)."""
+    disagreements, unjudged = [], 0
+    for item in hostile_bodies():
+        if not item.expect:
+            continue
+        try:
+            verdict = oracle.judge(item.body)
+        except oracle.Unjudged:
+            unjudged += 1
+            continue
+        if verdict.outcome not in item.expect or verdict.event != item.event:
+            disagreements.append(f"{item.category}: {verdict.outcome} vs {sorted(item.expect)}")
+    assert disagreements == []
+    assert unjudged == 2
+
+
+def test_the_mutations_have_one_order_independent_expectation() -> None:
+    """The oracle judges every mutation; the valid events among all bodies have distinct
+    ids and one account and brand per payment, so their ledger does not depend on order."""
+    applied: dict[str, dict[str, Any]] = {}
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for item in hostile_bodies():
+        allowed, event = expectation(item)  # raises oracle.Unjudged for an unjudged mutation
+        assert item.expect or len(allowed) == 1
+        if event is None:
+            continue
+        assert allowed == APPLY
+        assert event["event_id"] not in applied, f"{item.category} reuses {event['event_id']}"
+        applied[event["event_id"]] = event
+        owners.setdefault(event["payment_id"], set()).add((event["account_id"], event["brand"]))
+    assert all(len(pairs) == 1 for pairs in owners.values())
+
+
 @pytest.mark.slow
 def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
     sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -159,11 +201,14 @@ def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
     run = run_worker_over(items, sqlite_url, tmp_path)
     tally = check_run(run)
     dead = len(run.transport.dead_letters)
+    judged = [oracle.judge(i.body) for i in items if not i.expect]
     with capsys.disabled():
         print(
             f"\n[bad input] {len(items)} bodies in {run.seconds:.1f} s "
             f"({len(items) / run.seconds:.0f}/s): {dead} dead-lettered with a reason, "
-            f"{len(items) - dead} valid applied"
+            f"{len(items) - dead} valid applied; expected outcomes: "
+            f"{len(items) - len(judged)} labelled by hand, {len(judged)} judged by the "
+            f"DESIGN §3 oracle ({sum(1 for v in judged if v.in_flux)} on a rule in flux)"
         )
         by_reason = Counter(
             info.error_type
