@@ -181,7 +181,7 @@ def _instant(value: Any) -> str:
         datetime.fromisoformat(match.group(0).upper()).astimezone(UTC)
     except (ValueError, OverflowError):
         raise _Rejected(INVALID_EVENT) from None
-    return value
+    return match.group(0)
 
 
 def _member(value: Any, allowed: set[str] | frozenset[str]) -> str:
