@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -76,6 +77,8 @@ class WorkerPool:
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: Counter[int] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Wall-clock time of the last ``sigterm_all`` (log lines carry wall-clock stamps).
+    sigterm_at: float = float("inf")
 
     def log_path(self, index: int, generation: int) -> Path:
         return self.logs / f"worker{index}.{generation}.log"
@@ -132,19 +135,29 @@ class WorkerPool:
 
     def terminate_all(self, timeout: float = 30) -> dict[int, tuple[int | None, float]]:
         """SIGTERM every worker at once; (exit code, seconds to exit) per worker."""
+        return self.wait_all(self.sigterm_all(), timeout)
+
+    def sigterm_all(self) -> float:
+        """SIGTERM every worker at once; returns when (``time.monotonic()``)."""
         with self.lock:
-            started = time.monotonic()
+            self.sigterm_at = time.time()
+            sent = time.monotonic()
             for process in self.processes.values():
                 process.send_signal(signal.SIGTERM)
+            return sent
+
+    def wait_all(self, sent: float, timeout: float = 30) -> dict[int, tuple[int | None, float]]:
+        """(exit code or None, seconds since ``sent``) per worker, waiting up to ``timeout``."""
+        with self.lock:
             stopped: dict[int, tuple[int | None, float]] = {}
             for index, process in self.processes.items():
                 try:
                     code: int | None = process.wait(
-                        timeout=max(0.1, timeout - (time.monotonic() - started))
+                        timeout=max(0.1, timeout - (time.monotonic() - sent))
                     )
                 except subprocess.TimeoutExpired:
                     code = None
-                stopped[index] = (code, time.monotonic() - started)
+                stopped[index] = (code, time.monotonic() - sent)
             return stopped
 
     def kill_all(self) -> None:
@@ -166,6 +179,21 @@ class WorkerPool:
 
     def outcomes(self) -> Counter[str]:
         return Counter(str(line.get("msg")) for line in self.log_lines())
+
+    def logged_after_sigterm(self) -> Counter[str]:
+        """What the workers logged after the last ``sigterm_all``: a batch's outcome lines
+        there mean it was in flight at the signal (a stopping worker receives nothing new)."""
+        return Counter(
+            str(line.get("msg"))
+            for line in self.log_lines()
+            if datetime.fromisoformat(str(line["ts"])).timestamp() > self.sigterm_at
+        )
+
+    def tail(self, index: int, lines: int = 5) -> str:
+        """The last log lines of worker ``index``'s newest generation (for failure messages)."""
+        with self.lock:
+            path = self.log_path(index, self.starts[index])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def postgres_outage(proxy: TcpProxy, server: URL, seconds: float = 3.0) -> str:
@@ -237,6 +265,14 @@ def queue_depth(sqs: SQSClient, url: str) -> int:
     return sum(int(v) for v in attributes.values())
 
 
+def in_flight(sqs: SQSClient, url: str) -> int:
+    """Messages received by a consumer and neither deleted nor released yet."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 class StallingProxy:
     """A TCP proxy that can *stall*: connections stay open but no byte moves (a hung
     server or a network partition, which a refused connection is not)."""
@@ -279,6 +315,30 @@ class StallingProxy:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def inbox_blocked(url: str) -> Iterator[None]:
+    """While inside, every ledger transaction that inserts an event waits for a lock: its
+    batch is held in flight where the test can see it (``blocked_transactions``)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"LOCK TABLE {ledger_events.name} IN SHARE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def blocked_transactions(engine: sa.Engine) -> int:
+    """Sessions of this test's database waiting for a lock, as PostgreSQL reports them."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
 
 
 def assert_applied_exactly_once(engine: sa.Engine, event_ids: Iterable[str]) -> None:
