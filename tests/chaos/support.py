@@ -32,6 +32,9 @@ import sqlalchemy as sa
 from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events
 from consumers.runtime.deadletter import read_failure
 from consumers.runtime.transport import decode_attributes
+from infra.apply import ApplyResult, apply_topology
+from infra.aws import sns_client, sqs_client
+from infra.resolve import topology
 from tests.cli import POINTS
 from tests.proxy import TcpProxy
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
     from sqlalchemy.engine import URL
+
+    from infra.settings import Config
 
 RESTART_ENV: Final = "POINTS_CHAOS_RESTART_POSTGRES"
 #: Which cluster ``pg_ctlcluster`` restarts (the server the test database lives on).
@@ -60,6 +65,18 @@ CHAOS_WORKER_ENV: Final = {
     "POINTS_WORKER_SHUTDOWN_GRACE_SECONDS": "15",
     "POINTS_WORKER_DRAIN_IDLE_SECONDS": "2",
 }
+
+
+def points_queue(aws: Config) -> tuple[ApplyResult, SQSClient]:
+    """The topology applied to the emulator, its points queue's visibility timeout cut to
+    ``VISIBILITY_SECONDS``: what a SIGKILLed worker held comes back within the test."""
+    sqs = sqs_client(aws.aws)
+    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs)
+    sqs.set_queue_attributes(
+        QueueUrl=applied.queues["points"].url,
+        Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)},
+    )
+    return applied, sqs
 
 
 def real_restart_enabled() -> bool:

@@ -27,17 +27,15 @@ from sqlalchemy.engine import make_url
 
 from consumers.db import make_engine, upgrade
 from consumers.points.tables import ledger_events
-from infra.apply import apply_topology
-from infra.aws import sns_client, sqs_client
-from infra.resolve import topology
+from infra.aws import sns_client
 from infra.settings import Config
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from tests.chaos import workload
 from tests.chaos.support import (
-    VISIBILITY_SECONDS,
     WorkerPool,
     assert_applied_exactly_once,
+    points_queue,
     postgres_outage,
     queue_depth,
     read_all,
@@ -132,13 +130,8 @@ def test_chaos_run_loses_and_doubles_nothing(
     seed = 20261122
     rng = random.Random(seed)
     work = workload.build(seed)
-    applied_topology = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    applied_topology, sqs = points_queue(aws)
     queue = applied_topology.queues["points"]
-    sqs = sqs_client(aws.aws)
-    # The messages of a SIGKILLed worker come back after the queue's visibility timeout.
-    sqs.set_queue_attributes(
-        QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
-    )
     upgrade(make_engine(postgres_url))
     reader = make_engine(postgres_url, pool_pre_ping=True)
     sns = sns_client(aws.aws)

@@ -26,20 +26,18 @@ from sqlalchemy.engine import make_url
 from consumers.db import make_engine, upgrade
 from consumers.points.tables import ledger_entries
 from consumers.runtime.processing import in_daemon_thread
-from infra.apply import apply_topology
-from infra.aws import sns_client, sqs_client
-from infra.resolve import topology
+from infra.aws import sns_client
 from infra.settings import Config
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from tests.chaos.support import (
-    VISIBILITY_SECONDS,
     StallingProxy,
     WorkerPool,
     assert_applied_exactly_once,
     blocked_transactions,
     in_flight,
     inbox_blocked,
+    points_queue,
     queue_depth,
     read_all,
 )
@@ -66,12 +64,8 @@ class Scene:
 
 
 def _scene(aws: Config, postgres_url: str) -> Scene:
-    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    applied, sqs = points_queue(aws)
     queue = applied.queues["points"]
-    sqs = sqs_client(aws.aws)
-    sqs.set_queue_attributes(
-        QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
-    )
     upgrade(make_engine(postgres_url))
     publisher = SnsPublisher(sns_client(aws.aws), applied.topic_arn)
     return Scene(sqs, queue, publisher, make_engine(postgres_url, pool_pre_ping=True))

@@ -23,15 +23,12 @@ import pytest
 
 from consumers.db import make_engine, upgrade
 from consumers.points.ledger import PointsLedger
-from infra.apply import apply_topology
-from infra.aws import sns_client, sqs_client
-from infra.resolve import topology
 from infra.settings import Config
 from schemas.envelope import parse_event
 from tests.chaos.support import (
-    VISIBILITY_SECONDS,
     WorkerPool,
     assert_applied_exactly_once,
+    points_queue,
     queue_depth,
     read_all,
 )
@@ -79,12 +76,8 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     events = authorize_then_clear(20, seed=3)
-    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    applied, sqs = points_queue(aws)
     queue = applied.queues["points"]
-    sqs = sqs_client(aws.aws)
-    sqs.set_queue_attributes(
-        QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
-    )
     engine = make_engine(postgres_url)
     upgrade(engine)
     PointsLedger(engine).handle_batch([parse_event(e) for e in events[:10]])
