@@ -41,13 +41,13 @@ _UNSUPPORTED_CODES: Final = frozenset(
 )
 
 
-class Outcome(StrEnum):
+class MoveOutcome(StrEnum):
     MOVED = "moved"
     SKIPPED = "skipped"
     FAILED = "failed"
 
 
-OnMessage = Callable[[Outcome, Examined], None]
+OnMessage = Callable[[MoveOutcome, Examined], None]
 
 
 @dataclass
@@ -121,7 +121,7 @@ def redrive(
             if dry_run:
                 summary.moved += len(chosen)
                 for item in chosen:
-                    notify(Outcome.MOVED, item)
+                    notify(MoveOutcome.MOVED, item)
             else:
                 _move_all(sqs, target, scan, chosen, pacer, summary, notify)
             if max_messages is not None and summary.moved >= max_messages:
@@ -152,7 +152,7 @@ def _choose(
             chosen.append(item)
         else:
             summary.skipped += 1
-            notify(Outcome.SKIPPED, item)
+            notify(MoveOutcome.SKIPPED, item)
     return chosen
 
 
@@ -174,10 +174,10 @@ def _move_all(
             summary.moved += len(moved)
             summary.failed += len(failed)
             for item in moved:
-                notify(Outcome.MOVED, item)
+                notify(MoveOutcome.MOVED, item)
             for item, why in failed:
                 summary.failures.append(f"{item.message_id}: {why}")
-                notify(Outcome.FAILED, item)
+                notify(MoveOutcome.FAILED, item)
 
 
 def _move(

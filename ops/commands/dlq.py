@@ -231,9 +231,9 @@ def _redrive_with_progress(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
         task = progress.add_task("redrive", total=total or None)
-        seen = dict.fromkeys(redrive_api.Outcome, 0)
+        seen = dict.fromkeys(redrive_api.MoveOutcome, 0)
 
-        def advance(outcome: redrive_api.Outcome, _item: Examined) -> None:
+        def advance(outcome: redrive_api.MoveOutcome, _item: Examined) -> None:
             seen[outcome] += 1
             counts = ", ".join(f"{name} {n}" for name, n in seen.items())
             progress.update(task, advance=1, description=f"redrive: {counts}")

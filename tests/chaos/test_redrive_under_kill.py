@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from consumers.db import make_engine, upgrade
-from consumers.points.ledger import PointsLedger
 from infra.settings import Config
 from schemas.envelope import parse_event
 from tests.chaos.support import (
@@ -34,6 +33,7 @@ from tests.chaos.support import (
 )
 from tests.cli import POINTS, run_points
 from tests.stories import authorize_then_clear, expected_balances
+from tests.support.ledger import ledger_on
 from tests.unit.ops.support import contract_attributes, dead_letter_like_worker
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
     queue = applied.queues["points"]
     engine = make_engine(postgres_url)
     upgrade(engine)
-    PointsLedger(engine).handle_batch([parse_event(e) for e in events[:10]])
+    ledger_on(engine).handle_batch([parse_event(e) for e in events[:10]])
     for event in events:
         dead_letter_like_worker(
             sqs,
