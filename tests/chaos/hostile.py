@@ -55,14 +55,6 @@ def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
     return frozenset({verdict.outcome}), verdict.event
 
 
-def _integral_float(body: str, event: dict[str, Any], value: float) -> Hostile:
-    """An integral amount spelled as a float (1200.0, 1e3): invalid on main today, applied
-    once ``oracle.INTEGRAL_FLOATS_ARE_INTEGERS`` flips (DESIGN §3 revised, #15)."""
-    if oracle.INTEGRAL_FLOATS_ARE_INTEGERS:
-        return Hostile("integral_float", body, APPLY, event=dict(event, amount=int(value)))
-    return Hostile("integral_float", body, INVALID_EVENT)
-
-
 def sqs_safe(item: Hostile) -> bool:
     """SQS accepts only XML characters, and at most 256 KiB of body and attributes."""
     size = len(item.body.encode("utf-8", "surrogatepass")) + sum(
@@ -179,7 +171,7 @@ def _broken_envelopes(g: _Gen) -> Iterator[Hostile]:
 
 
 WRONG_VALUES: Final[dict[str, list[Any]]] = {
-    "amount": ["1200", 1200.0, 12.5, True, None, [], {}, "", "¥1200"],
+    "amount": ["1200", 1200.5, 12.5, True, None, [], {}, "", "¥1200"],
     "event_id": [123, None, True, [], {}, ""],
     "payment_id": [1, None, [], ""],
     "account_id": [1, None, {}, ""],
@@ -215,11 +207,9 @@ def _wrong_types(g: _Gen) -> Iterator[Hostile]:
     for name, values in WRONG_VALUES.items():
         for value in values:
             for _ in range(2):
-                event = g.event(**{name: value})
-                if name == "amount" and isinstance(value, float) and value.is_integer():
-                    yield _integral_float(json.dumps(event), event, value)
-                    continue
-                yield Hostile("wrong_type", json.dumps(event), INVALID_EVENT | BAD_VERSION)
+                yield Hostile(
+                    "wrong_type", json.dumps(g.event(**{name: value})), INVALID_EVENT | BAD_VERSION
+                )
     for name, values in BAD_MERCHANT_FIELDS.items():
         for value in values:
             document = g.event()
@@ -247,13 +237,14 @@ def _boundary_amounts(g: _Gen) -> Iterator[Hostile]:
         # Python refuses to convert integers this long: still just a bad body, never a crash.
         body = json.dumps(g.event(amount=0)).replace('"amount": 0', '"amount": 1' + "0" * digits)
         yield Hostile("boundary_amount", body, INVALID_BODY | INVALID_EVENT)
-    for literal in ["1e3", "1E7", "1.0", "-0", "0.5", "1e400", "-1e400"]:
-        event = g.event(amount=0)
-        body = json.dumps(event).replace('"amount": 0', f'"amount": {literal}')
-        if literal in {"1e3", "1E7", "1.0"}:
-            yield _integral_float(body, event, float(literal))
-        else:
-            yield Hostile("boundary_amount", body, INVALID_EVENT)
+    for literal in ["-0", "0.5", "1200.5", "1e400", "-1e400"]:
+        body = json.dumps(g.event(amount=0)).replace('"amount": 0', f'"amount": {literal}')
+        yield Hostile("boundary_amount", body, INVALID_EVENT)
+    # A JSON number is one value however it is spelled (DESIGN §3): integral ones apply.
+    for literal, value in [("1e3", 1000), ("1E7", 10_000_000), ("1.0", 1), ("12000e-1", 1200)]:
+        event = g.event(amount=value)
+        body = json.dumps(event).replace(f'"amount": {value}', f'"amount": {literal}')
+        yield Hostile("boundary_amount_valid", body, APPLY, event=event)
     for amount in [1, 2, 99, 100, 9_999_999, 10_000_000]:
         event = g.event(amount=amount)
         yield Hostile("boundary_amount_valid", json.dumps(event), APPLY, event=event)
@@ -339,11 +330,11 @@ def _unicode(g: _Gen) -> Iterator[Hostile]:
     for escape in ["\\ud800", "\\udfff", "\\ud83d", "\\udc00x"]:
         for name in ["event_id", "account_id", "payment_id"]:
             body = json.dumps(g.event()).replace(f'"{name}": "', f'"{name}": "{escape}', 1)
-            yield Hostile("unicode", body, INVALID_EVENT)
+            yield Hostile("unicode", body, INVALID_BODY)  # not Unicode text: not I-JSON
     # Lone surrogates as characters: not encodable, never seen through SQS, still handled.
     for char in ["\ud800", "\udfff"]:
         yield Hostile(
-            "unicode_raw", '{"schema_version": 1, "event_id": "' + char + '"}', ANY_SCHEMA
+            "unicode_raw", '{"schema_version": 1, "event_id": "' + char + '"}', INVALID_BODY
         )
         yield Hostile("unicode_raw", char, INVALID_BODY)
     # Characters SQS refuses in a body, as raw characters (invalid JSON outside strings).
@@ -363,6 +354,69 @@ def _unicode(g: _Gen) -> Iterator[Hostile]:
             json.dumps(g.event(currency=f"JP{chr(code)}")),
             INVALID_EVENT,
         )
+
+
+#: Spellings of one instant that apply, each with its canonical form written by hand.
+VALID_INSTANTS: Final = {
+    "2026-11-21T10:00:00.123456000+09:00": "2026-11-21T01:00:00.123456Z",
+    "2026-11-21t01:00:00.5z": "2026-11-21T01:00:00.500000Z",
+    "2024-02-29T23:59:59-00:30": "2024-03-01T00:29:59.000000Z",
+    "2000-02-29T00:00:00Z": "2000-02-29T00:00:00.000000Z",
+    "1900-01-01T00:00:00+01:00": "1899-12-31T23:00:00.000000Z",
+    "2999-12-31T23:59:59.999999-01:00": "3000-01-01T00:59:59.999999Z",
+}
+INVALID_INSTANTS: Final = [
+    "2026-11-21T10:00:00.1234567+09:00",  # a seventh digit that is not zero
+    "2026-11-21T10:00:00.1234560000+09:00",  # ten digits, even of zeros
+    "2026-11-21T10:00:00.+09:00",
+    "1899-12-31T23:59:59Z",
+    "3000-01-01T00:00:00Z",
+    "2023-02-29T00:00:00Z",
+    "2100-02-29T00:00:00Z",
+    "1900-02-29T00:00:00Z",
+    "2026-04-31T00:00:00Z",
+    "2026-12-31T23:59:60Z",
+    "2026-11-21T10:00:00+0900",
+    "2026-11-21T10:00:00+24:00",
+    "2026-11-21T10:00:00+09:60",
+    "2026-11-21T10:00:00+09:00\n",
+    "\uff12026-11-21T10:00:00Z",  # a fullwidth digit
+]
+
+
+def _contract_rules(g: _Gen) -> Iterator[Hostile]:
+    """DESIGN §3 as #15 wrote it out: I-JSON bodies, a ``Type`` field in an event, instants."""
+    valid = json.dumps(g.event())
+    # A repeated key anywhere (top level, merchant, an unknown field, the SNS envelope).
+    for old, new in [
+        ('"amount": ', '"amount": 5, "amount": '),
+        ('"mcc": ', '"mcc": "5411", "mcc": '),
+        ('"currency": ', '"extra": {"k": 1, "k": 1}, "currency": '),
+    ]:
+        yield Hostile("i_json", json.dumps(g.event()).replace(old, new, 1), INVALID_BODY)
+    envelope = _envelope(valid).replace('"Type": ', '"Message": "{}", "Type": ', 1)
+    yield Hostile("i_json", envelope, INVALID_BODY)
+    inner = json.dumps(g.event()).replace('"brand": ', '"brand": "visa", "brand": ', 1)
+    yield Hostile("i_json", _envelope(inner), INVALID_BODY)
+    # Not JSON numbers, as the amount or in an unknown field; a lone surrogate escape there.
+    for literal in ["NaN", "Infinity", "-Infinity"]:
+        body = json.dumps(g.event(amount=0)).replace('"amount": 0', f'"amount": {literal}')
+        yield Hostile("i_json", body, INVALID_BODY)
+        body = json.dumps(g.event()).replace('"currency": ', f'"x": [{literal}], "currency": ')
+        yield Hostile("i_json", body, INVALID_BODY)
+    body = json.dumps(g.event()).replace('"currency": ', '"note": "\\udc00", "currency": ')
+    yield Hostile("i_json", body, INVALID_BODY)
+    # An event with a "Type" of its own is still an event (it has a schema_version).
+    for kind in ["Notification", "SubscriptionConfirmation", 1]:
+        event = g.event()
+        yield Hostile("type_field_valid", json.dumps(dict(event, Type=kind)), APPLY, event=event)
+    yield Hostile("type_field", _envelope(valid, schema_version=1), INVALID_EVENT)
+    for spelling, canonical in VALID_INSTANTS.items():
+        event = g.event(occurred_at=spelling)
+        stated = dict(event, occurred_at=canonical)
+        yield Hostile("instant_valid", json.dumps(event), APPLY, event=stated)
+    for spelling in INVALID_INSTANTS:
+        yield Hostile("instant", json.dumps(g.event(occurred_at=spelling)), INVALID_EVENT)
 
 
 def _lying_attributes(g: _Gen) -> Iterator[Hostile]:
@@ -422,6 +476,7 @@ GENERATORS: Final[list[Callable[[_Gen], Iterator[Hostile]]]] = [
     _huge,
     _deep,
     _unicode,
+    _contract_rules,
     _lying_attributes,
     _mutations,
     _plain_valid,

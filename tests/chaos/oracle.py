@@ -1,34 +1,26 @@
-"""What must happen to a message body, judged from DESIGN §3 alone (never from ``schemas/``).
+"""What must happen to a message body, judged from the written contract alone (never from
+``schemas/``).
 
 The hostile-input tests need an expected outcome for bodies nobody labelled by hand (the
 random mutations). Asking the consumer's own decoder would only prove "no crash"; this
-oracle reads the body with ``json.loads`` and applies the contract's rules as DESIGN §3
-states them: body and SNS envelope, ``schema_version`` first (it decides which schema
-applies), then every field of a v1 payment event. ``test_bad_input.py`` checks the oracle
-against every hand-labelled body before it is trusted with the mutations.
-
-Rules in flux: DESIGN §3 was revised and helper ``contract`` (#15) is implementing it. Each
-revised rule has a switch below holding what the consumer on main does today; flip it when
-the change lands on main, and every expectation that depends on it (the oracle's and the
-hand labels in ``hostile.py``) follows. A verdict names the switch it depended on.
+oracle reads the body with ``json.loads`` and applies the contract as it is written:
+DESIGN §3, and the list in the README's "Publishing from your service" that spells out for
+producers what §3's "one truth for every language" pins (an I-JSON body, the instant's
+spelling and range, when a body is an SNS envelope). In order: the body, the SNS envelope,
+``schema_version`` (it decides which schema applies), then every field of a v1 payment
+event. ``test_bad_input.py`` checks the oracle against every hand-labelled body before it
+is trusted with the mutations.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
-
-#: DESIGN §3 "an integer field accepts 1200, 1200.0 and 1.2e3 alike". Main refuses an
-#: integral float in ``amount`` (invalid_event); ``schema_version`` 1.0 it already accepts.
-INTEGRAL_FLOATS_ARE_INTEGERS: Final = False
-#: Revised: an object with a repeated key is not a body (invalid_body). Main: the last wins.
-DUPLICATE_KEYS_REJECTED: Final = False
-#: Revised: ``NaN``/``Infinity`` (not JSON) make an invalid body. Main reads them as floats.
-NON_FINITE_REJECTED: Final = False
 
 APPLIED: Final = "applied"
 INVALID_BODY: Final = "invalid_body"
@@ -44,23 +36,32 @@ LATER_TYPES: Final = frozenset(
     {"refund_reversal", "chargeback", "chargeback_reversal", "points_grant"}
 )
 BRANDS: Final = frozenset({"visa", "quicpay"})
-#: RFC 3339 date-time (§5.6; "T"/"Z" in either case), ASCII digits only.
+#: The shape of an RFC 3339 date-time (§5.6: "T"/"Z" in either case, the offset with its
+#: colon), ASCII digits only; the ranges are checked one by one in ``_instant``.
 _RFC3339: Final = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})"
+    r"[Tt](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+    r"(?:\.(?P<fraction>[0-9]+))?"
+    r"(?:[Zz]|(?P<sign>[+-])(?P<offset_hours>[0-9]{2}):(?P<offset_minutes>[0-9]{2}))"
 )
+#: README: "a real date in 1900–2999" (the date as written).
+YEARS: Final = range(1900, 3000)
+#: README: "at most microsecond precision (up to three more digits only if they are zeros)".
+MICROSECOND_DIGITS: Final = 6
+MAX_FRACTION_DIGITS: Final = 9
 
 
 class Unjudged(Exception):
-    """DESIGN does not settle this body: label it by hand in ``hostile.py``."""
+    """The contract does not settle this body yet: label it by hand in ``hostile.py``."""
 
 
 @dataclass(frozen=True)
 class Verdict:
     outcome: str
-    #: The event as the contract reads it (contract fields, defaults filled) when applied.
+    #: When applied, the event as the contract reads it: its fields only (unknown ones
+    #: dropped), defaults filled, integers as integers, ``occurred_at`` in the canonical
+    #: spelling (UTC, six fraction digits, ``Z``).
     event: dict[str, Any] | None = None
-    #: The rule-in-flux switch this verdict depends on, if any.
-    in_flux: str | None = None
 
 
 class _Rejected(Exception):
@@ -68,99 +69,88 @@ class _Rejected(Exception):
         self.outcome = outcome
 
 
-class _Reading:
-    """One body being judged: remembers which rules in flux it touched."""
-
-    def __init__(self) -> None:
-        self.in_flux: str | None = None
-
-    def flux(self, switch: str) -> None:
-        self.in_flux = switch
-
-    def parse(self, text: str) -> dict[str, Any]:
-        if len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            raise _Rejected(INVALID_BODY)
-        try:
-            document = json.loads(
-                text, object_pairs_hook=self._object, parse_constant=self._constant
-            )
-        except (ValueError, RecursionError):  # not JSON, or nested / long beyond reading
-            raise _Rejected(INVALID_BODY) from None
-        if not isinstance(document, dict):
-            raise _Rejected(INVALID_BODY)
-        return document
-
-    def _object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        if len({key for key, _ in pairs}) < len(pairs):
-            self.flux("DUPLICATE_KEYS_REJECTED")
-            if DUPLICATE_KEYS_REJECTED:
-                raise _Rejected(INVALID_BODY)
-        return dict(pairs)
-
-    def _constant(self, literal: str) -> float:
-        self.flux("NON_FINITE_REJECTED")
-        if NON_FINITE_REJECTED:
-            raise _Rejected(INVALID_BODY)
-        return float(literal)
-
-    def unwrap(self, document: dict[str, Any]) -> dict[str, Any]:
-        """Contract keys are snake_case: a "Type" key means an SNS envelope (one level)."""
-        if "Type" not in document:
-            return document
-        message = document.get("Message")
-        if document["Type"] != "Notification" or not isinstance(message, str):
-            raise _Rejected(INVALID_ENVELOPE)
-        return self.parse(message)
-
-    def event(self, document: dict[str, Any]) -> dict[str, Any]:
-        version = document.get("schema_version")
-        if isinstance(version, bool) or version != 1:  # 1.0 is 1 (accepted on main too)
-            raise _Rejected(BAD_VERSION)
-        if _has_lone_surrogate(document):  # not Unicode text, wherever it is
-            raise _Rejected(INVALID_EVENT)
-        kind = document.get("event_type")
-        if kind in LATER_TYPES:
-            raise Unjudged(f"event_type {kind!r} is not implemented on main yet")
-        if kind not in V1_TYPES:
-            raise _Rejected(INVALID_EVENT)
-        event = {
-            "schema_version": 1,
-            "event_type": kind,
-            "event_id": _identifier(document.get("event_id")),
-            "payment_id": _identifier(document.get("payment_id")),
-            "account_id": _identifier(document.get("account_id")),
-            "occurred_at": _instant(document.get("occurred_at")),
-            "brand": _member(document.get("brand"), BRANDS),
-            "currency": _member(document.get("currency"), {"JPY"}),
-            "amount": self._amount(document.get("amount")),
-            "merchant": _merchant(document.get("merchant")),
-        }
-        if kind == "authorization":
-            event["approved"] = _boolean(document.get("approved", True))
-        if kind == "clearing":
-            event["final"] = _boolean(document.get("final", False))
-        return event
-
-    def _amount(self, value: Any) -> int:
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            self.flux("INTEGRAL_FLOATS_ARE_INTEGERS")
-            if INTEGRAL_FLOATS_ARE_INTEGERS:
-                value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Rejected(INVALID_EVENT)
-        if not 1 <= value <= 10_000_000:
-            raise _Rejected(INVALID_EVENT)
-        return value
-
-
 def judge(body: str) -> Verdict:
-    """The outcome DESIGN §3 gives this body (``applied`` or the DLQ reason)."""
-    reading = _Reading()
+    """The outcome the contract gives this body (``applied`` or the DLQ reason)."""
     try:
-        event = reading.event(reading.unwrap(reading.parse(body)))
+        event = _event(_unwrap(_parse(body)))
     except _Rejected as rejected:
-        return Verdict(rejected.outcome, None, reading.in_flux)
-    return Verdict(APPLIED, event, reading.in_flux)
+        return Verdict(rejected.outcome)
+    return Verdict(APPLIED, event)
+
+
+def _parse(text: str) -> dict[str, Any]:
+    """The body must be one JSON object, and I-JSON (README): no repeated key, no
+    ``NaN``/``Infinity``, no lone surrogate, wherever they are (unknown fields included)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise _Rejected(INVALID_BODY)
+    try:
+        document = json.loads(text, object_pairs_hook=_unique, parse_constant=_not_a_number)
+    except (ValueError, RecursionError):  # not JSON, not I-JSON, or nested beyond reading
+        raise _Rejected(INVALID_BODY) from None
+    if not isinstance(document, dict) or _has_lone_surrogate(document):
+        raise _Rejected(INVALID_BODY)
+    return document
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) < len(pairs):
+        raise ValueError("repeated key")
+    return dict(pairs)
+
+
+def _not_a_number(literal: str) -> float:
+    raise ValueError(f"{literal} is not JSON")
+
+
+def _unwrap(document: dict[str, Any]) -> dict[str, Any]:
+    """README: "only a body without ``schema_version`` is taken for an SNS envelope" (one
+    that has a ``Type``; every event has a ``schema_version``). One level only."""
+    if "Type" not in document or "schema_version" in document:
+        return document
+    message = document.get("Message")
+    if document["Type"] != "Notification" or not isinstance(message, str):
+        raise _Rejected(INVALID_ENVELOPE)
+    return _parse(message)
+
+
+def _event(document: dict[str, Any]) -> dict[str, Any]:
+    version = document.get("schema_version")
+    if isinstance(version, bool) or version != 1:  # 1.0 and 1e0 are the number 1
+        raise _Rejected(BAD_VERSION)
+    kind = document.get("event_type")
+    if isinstance(kind, str) and kind in LATER_TYPES:
+        raise Unjudged(f"event_type {kind!r} is not implemented on main yet")
+    if not isinstance(kind, str) or kind not in V1_TYPES:
+        raise _Rejected(INVALID_EVENT)
+    event = {
+        "schema_version": 1,
+        "event_type": kind,
+        "event_id": _identifier(document.get("event_id")),
+        "payment_id": _identifier(document.get("payment_id")),
+        "account_id": _identifier(document.get("account_id")),
+        "occurred_at": _instant(document.get("occurred_at")),
+        "brand": _member(document.get("brand"), BRANDS),
+        "currency": _member(document.get("currency"), {"JPY"}),
+        "amount": _amount(document.get("amount")),
+        "merchant": _merchant(document.get("merchant")),
+    }
+    if kind == "authorization":
+        event["approved"] = _boolean(document.get("approved", True))
+    if kind == "clearing":
+        event["final"] = _boolean(document.get("final", False))
+    return event
+
+
+def _amount(value: Any) -> int:
+    """DESIGN §3: an integer field accepts 1200, 1200.0 and 1.2e3 alike, refuses 1200.5;
+    booleans are not numbers. Then 1 … 10,000,000."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Rejected(INVALID_EVENT)
+    if not 1 <= value <= 10_000_000:
+        raise _Rejected(INVALID_EVENT)
+    return value
 
 
 def _identifier(value: Any) -> str:
@@ -171,17 +161,44 @@ def _identifier(value: Any) -> str:
 
 
 def _instant(value: Any) -> str:
-    """RFC 3339 with an offset, naming a real moment that UTC can hold (years 1-9999)."""
+    """RFC 3339 with an offset, a real date in 1900–2999, no leap second, at most six
+    fraction digits plus up to three zeros; read as the canonical UTC spelling."""
     match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise _Rejected(INVALID_EVENT)
-    if len(match.group(1) or "") > 10:  # "." and more than 9 digits: DESIGN does not say
-        raise Unjudged(f"occurred_at with a fraction of {len(match.group(1)) - 1} digits")
-    try:
-        datetime.fromisoformat(match.group(0).upper()).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise _Rejected(INVALID_EVENT) from None
-    return match.group(0)
+    part = {
+        name: int(text)
+        for name, text in match.groupdict().items()
+        if text is not None and name not in {"sign", "fraction"}
+    }
+    year, month, day = part["year"], part["month"], part["day"]
+    fraction = match["fraction"] or ""
+    if not (
+        year in YEARS
+        and 1 <= month <= 12
+        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and part["hour"] <= 23
+        and part["minute"] <= 59
+        and part["second"] <= 59  # RFC 3339 allows :60; the contract does not
+        and len(fraction) <= MAX_FRACTION_DIGITS
+        and set(fraction[MICROSECOND_DIGITS:]) <= {"0"}
+        and part.get("offset_hours", 0) <= 23
+        and part.get("offset_minutes", 0) <= 59
+    ):
+        raise _Rejected(INVALID_EVENT)
+    offset = timedelta(hours=part.get("offset_hours", 0), minutes=part.get("offset_minutes", 0))
+    local = datetime(
+        year,
+        month,
+        day,
+        part["hour"],
+        part["minute"],
+        part["second"],
+        int(fraction[:MICROSECOND_DIGITS].ljust(MICROSECOND_DIGITS, "0")),
+        timezone(-offset if match["sign"] == "-" else offset),
+    )
+    utc = local.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
 def _member(value: Any, allowed: set[str] | frozenset[str]) -> str:
