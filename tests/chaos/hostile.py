@@ -5,7 +5,7 @@ that are acceptable for it. A few categories are *valid* events in disguise (lyi
 attributes, odd but legal identifiers): for those the expectation is ``APPLY`` and the
 test checks they were applied, exactly once, with the body's content (never the
 attributes'). The random mutations carry no label: ``tests.chaos.oracle`` judges them from
-DESIGN §3, independently of the consumer's decoder.
+the written contract (DESIGN §3, README), independently of the consumer's decoder.
 
 Bodies are ``str`` as SQS delivers them; ``sqs_safe`` says which of them SQS itself would
 accept (XML 1.0 characters only, at most 256 KiB), for the end-to-end sample on moto.
@@ -47,7 +47,7 @@ class Hostile:
 
 def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
     """(acceptable outcomes, the event if it must apply): the hand label, or for an
-    unlabelled body (the mutations) the verdict of the DESIGN §3 oracle, never the code
+    unlabelled body (the mutations) the verdict of the contract oracle, never the code
     under test's."""
     if item.expect:
         return item.expect, item.event

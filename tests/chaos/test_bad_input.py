@@ -219,11 +219,13 @@ def test_the_mutations_have_one_order_independent_expectation() -> None:
     assert all(len(pairs) == 1 for pairs in owners.values())
 
 
-def test_the_consumer_decodes_the_contract_corpus_as_the_oracle_reads_it() -> None:
+def test_the_consumer_decodes_the_contract_corpus_as_the_oracle_reads_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Every case of the contract tests' corpus (#15): ``decode_body`` gives the oracle's
     outcome, and for an applied one the oracle's event as its canonical JSON (instant
     included), so the README's statement of the contract is the code's."""
-    disagreements = []
+    disagreements, outcomes = [], Counter[str]()
     for case in value_cases() + text_cases():
         try:
             verdict = oracle.judge(case.text)
@@ -235,7 +237,13 @@ def test_the_consumer_decodes_the_contract_corpus_as_the_oracle_reads_it() -> No
             decoded = error.code
         if decoded != (verdict.event or verdict.outcome):
             disagreements.append(f"{case.name}: {decoded!r:.80} vs {verdict.outcome}")
+        outcomes[verdict.outcome] += 1
     assert disagreements == []
+    with capsys.disabled():
+        print(
+            f"\n[oracle] the contract corpus: consumer = oracle on {outcomes.total()} cases "
+            f"({outcomes[oracle.APPLIED]} applied, as the same canonical event)"
+        )
 
 
 @pytest.mark.slow
