@@ -40,7 +40,7 @@ from benchmarks.workload import payment_bodies
 OUTPUT: Final = Path(__file__).with_name("profile.json")
 MESSAGES: Final = 6000
 RUNS: Final = 2
-RATE_HZ: Final = 400
+RATE_HZ: Final = 1000
 
 #: (part, frames any of which puts a sample in it), first match wins: the ledger's own
 #: work before the runtime's, so that a log line written inside the handler would count
