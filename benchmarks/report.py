@@ -102,7 +102,8 @@ def worker_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{n(w.get('events_per_s'))} ev/s; "
                 f"CPU/msg {n(w.get('cpu_ms_per_msg_worker'), 3)} ms",
                 f"handle_batch alone, batch {alone.get('batch_size')}, "
-                f"{alone.get('connections')} connection: {n(alone.get('events_per_s'))} ev/s",
+                f"{alone.get('connections')} connection: {n(alone.get('events_per_s'))} ev/s; "
+                f"CPU/msg {n(alone.get('cpu_ms_per_msg_worker'), 3)} ms",
                 _ratio(w, "ratio_to_ledger_alone"),
             ]
         )
