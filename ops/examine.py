@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from consumers.db import normalise_url
 from consumers.journal import Failure, latest_failures
-from consumers.runtime.deadletter import read_failure
+from consumers.runtime.deadletter import MESSAGE_ID, read_failure, redrive_mark
 from consumers.runtime.transport import Received
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
@@ -145,6 +145,17 @@ class Examined:
     @property
     def message_id(self) -> str:
         return self.message.message_id
+
+    @property
+    def original_message_id(self) -> str | None:
+        """The message's id in its source queue (what the worker logged), when it differs."""
+        original = self.message.attributes.get(MESSAGE_ID, ("String", ""))[1]
+        return original if original and original != self.message_id else None
+
+    @property
+    def redrive_mark(self) -> int | None:
+        """The redrive that last sent this message (or the copy it was made from)."""
+        return redrive_mark(self.message.attributes)
 
     @property
     def receive_count(self) -> int:
