@@ -1,0 +1,150 @@
+"""SIGKILL ``dlq redrive``, ``dlq export --delete`` and ``dlq purge`` at random moments
+(issue 14): no dead letter is ever lost.
+
+Each command is started again and again and SIGKILLed once it has taken a random number of
+messages out of the DLQ (seeded; the seed is in every failure message). After each kill, once the killed command's holds have
+lapsed, every seeded event is still in the DLQ, in the source queue, or in an export file
+— and a last run to completion finishes the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from infra.apply import ApplyResult
+from infra.aws import sqs_client
+from infra.settings import Config
+from ops.scan import DlqScan, ScanOptions
+from tests.cli import POINTS, run_points
+from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+    aws_fixture,
+    contract_attributes,
+    counts,
+    dead_letter_like_worker,
+    event_body,
+    ops_db_fixture,
+    topo_fixture,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+pytestmark = [pytest.mark.moto, pytest.mark.slow, pytest.mark.timeout(600)]
+
+MESSAGES = 80
+#: Kills per command; raise it for a longer trial (``POINTS_DLQ_KILLS=20``).
+KILLS = int(os.environ.get("POINTS_DLQ_KILLS", "2"))
+HOLD = ("--visibility-timeout", "1", "--settle", "5")
+LOOK = ScanOptions(hold_seconds=5, wait_seconds=0, settle_seconds=5)
+
+
+def _seed(aws: Config, topo: ApplyResult) -> set[str]:
+    sqs = sqs_client(aws.aws)
+    for i in range(MESSAGES):
+        dead_letter_like_worker(sqs, topo.queues["points"].dlq_url, event_body(f"k{i}"))
+    return {f"k{i}" for i in range(MESSAGES)}
+
+
+def _event_ids(sqs: SQSClient, url: str) -> set[str]:
+    with DlqScan(sqs, url, LOOK) as scan:
+        found = {json.loads(m.body)["event_id"] for batch in scan.batches() for m in batch}
+    assert scan.complete, scan.incomplete_reason
+    return found
+
+
+def _in_files(directory: Path) -> set[str]:
+    return {
+        json.loads(line)["event_id"]
+        for path in directory.glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip()
+    }
+
+
+def _kill_midway(args: list[str], sqs: SQSClient, dlq_url: str, rng: random.Random) -> bool:
+    """Run ``points ARGS``; SIGKILL it once it has taken a random 1-40 messages out of the
+    DLQ (plus a random 0-0.3 s). False if it ended first."""
+    total = sum(counts(sqs, dlq_url))
+    target = total - rng.randint(1, 40)
+    process = subprocess.Popen(
+        [str(POINTS), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if sum(counts(sqs, dlq_url)) <= target:
+            time.sleep(rng.uniform(0, 0.3))
+            break
+        time.sleep(0.02)
+    ended = process.poll() is not None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return not ended
+
+
+def _everything_somewhere(
+    aws: Config, topo: ApplyResult, files: Path, expected: set[str], seed: int
+) -> None:
+    time.sleep(1.5)  # what the killed command held becomes visible again
+    sqs = sqs_client(aws.aws)
+    where = (
+        _event_ids(sqs, topo.queues["points"].dlq_url)
+        | _event_ids(sqs, topo.queues["points"].url)
+        | _in_files(files)
+    )
+    assert expected <= where, f"lost {sorted(expected - where)} (seed {seed})"
+
+
+@pytest.mark.parametrize("command", ["redrive", "export-delete", "purge"])
+def test_killed_dlq_commands_lose_nothing(
+    aws: Config,
+    topo: ApplyResult,
+    tmp_path: Path,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``KILLS`` runs SIGKILLed once they have taken a random 1-40 messages out of the DLQ,
+    then one to completion: after every kill each of the 80 events is in the DLQ, the source queue or
+    an export file."""
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    expected = _seed(aws, topo)
+    files = tmp_path / "exports"
+    files.mkdir()
+    monkeypatch.setenv("POINTS_EXPORT_MARKER_DIR", str(tmp_path / "markers"))
+    env = dict(os.environ)
+    if command == "purge":
+        base = run_points("dlq", "export", "--out", str(files / "base.jsonl"), env=env)
+        assert base.returncode == 0, base.stderr
+
+    def args(round_: int) -> list[str]:
+        match command:
+            case "redrive":
+                return ["dlq", "redrive", "--rate", "30", "--reason", "k", "--yes", *HOLD]
+            case "export-delete":
+                return ["dlq", "export", "--out", str(files / f"{round_}.jsonl"), "--delete", *HOLD]
+            case _:
+                return ["dlq", "purge", "--reason", "k", "--yes", *HOLD]
+
+    sqs, dlq_url = sqs_client(aws.aws), topo.queues["points"].dlq_url
+    midway = 0
+    for round_ in range(KILLS):
+        midway += _kill_midway(args(round_), sqs, dlq_url, rng)
+        _everything_somewhere(aws, topo, files, expected, seed)
+    time.sleep(1.5)
+    final = run_points(*args(KILLS), env=env)
+    # 2: a killed purge had completed already (its export is used up, the DLQ empty)
+    assert final.returncode in (0, 2), f"{final.stderr} (seed {seed})"
+    _everything_somewhere(aws, topo, files, expected, seed)
+    assert counts(sqs, dlq_url) == (0, 0), seed
+    with capsys.disabled():
+        print(f"\n[dlq {command} under kill] seed {seed}: {midway} of {KILLS} kills mid-work")
