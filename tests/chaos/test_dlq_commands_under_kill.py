@@ -2,9 +2,9 @@
 (issue 14): no dead letter is ever lost.
 
 Each command is started again and again and SIGKILLed once it has taken a random number of
-messages out of the DLQ (seeded; the seed is in every failure message). After each kill, once the killed command's holds have
-lapsed, every seeded event is still in the DLQ, in the source queue, or in an export file
-— and a last run to completion finishes the job.
+messages out of the DLQ (seeded; the seed is in every failure message). After each kill,
+once the killed command's holds have lapsed, every seeded event is still in the DLQ, in the
+source queue, or in an export file — and a last run to completion finishes the job.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def test_killed_dlq_commands_lose_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``KILLS`` runs SIGKILLed once they have taken a random 1-40 messages out of the DLQ,
-    then one to completion: after every kill each of the 80 events is in the DLQ, the source queue or
-    an export file."""
+    then one to completion: after every kill each of the 80 events is in the DLQ, the
+    source queue or an export file."""
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     expected = _seed(aws, topo)
