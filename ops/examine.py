@@ -234,7 +234,12 @@ def _open_journal(database_url: str) -> Engine | None:
 
 def examine(messages: Sequence[Received], journal: Journal) -> list[Examined]:
     facts = [facts_of(m.body) for m in messages]
+    # The journal only explains messages that carry no reason of their own (SQS moved them).
     entries = journal.lookup(
-        [(m.message_id, f.event_id) for m, f in zip(messages, facts, strict=True)]
+        [
+            (m.message_id, f.event_id)
+            for m, f in zip(messages, facts, strict=True)
+            if read_failure(m.attributes) is None
+        ]
     )
     return [Examined(m, f, reason_for(m, f, entries)) for m, f in zip(messages, facts, strict=True)]

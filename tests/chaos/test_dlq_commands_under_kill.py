@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow, pytest.mark.timeout(600)]
 
-MESSAGES = 80
+MESSAGES = 60
 #: Kills per command; raise it for a longer trial (``POINTS_DLQ_KILLS=20``).
 KILLS = int(os.environ.get("POINTS_DLQ_KILLS", "2"))
 HOLD = ("--visibility-timeout", "1", "--settle", "5")
@@ -113,7 +113,7 @@ def test_killed_dlq_commands_lose_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``KILLS`` runs SIGKILLed once they have taken a random 1-40 messages out of the DLQ,
-    then one to completion: after every kill each of the 80 events is in the DLQ, the
+    then one to completion: after every kill each of the 60 events is in the DLQ, the
     source queue or an export file."""
     seed = random.randrange(2**32)
     rng = random.Random(seed)
