@@ -79,8 +79,9 @@ class Config:
         aws_overrides = {"endpoint_url": endpoint_url, "region": region, "profile": profile}
         points_overrides = {"database_url": database_url, "resource_prefix": resource_prefix}
         aws = aws.model_copy(update={k: v for k, v in aws_overrides.items() if v is not None})
-        if not aws.region:
-            aws = aws.model_copy(update={"region": profile_region(aws.profile) or DEFAULT_REGION})
+        if aws.profile or not aws.region:  # a named profile must exist, region given or not
+            found = profile_region(aws.profile)
+            aws = aws.model_copy(update={"region": aws.region or found or DEFAULT_REGION})
         points = points.model_copy(
             update={k: v for k, v in points_overrides.items() if v is not None}
         )

@@ -49,7 +49,11 @@ def emit_table(
         )
     for row in rows:
         table.add_row(*(row[i] for i in shown))
-    target = Console(width=max(console.width, 400), soft_wrap=True) if wide else console
+    target = (
+        Console(file=console.file, width=max(console.width, 400), soft_wrap=True)
+        if wide
+        else console
+    )
     target.print(table)
 
 
