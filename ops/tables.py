@@ -9,7 +9,6 @@ terminal, every column is printed as tab-separated values with a header line (``
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,10 +29,18 @@ class Column:
 
 
 def emit_table(
-    title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], *, wide: bool = False
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    *,
+    wide: bool = False,
+    out: Console | None = None,
 ) -> None:
-    if not console.is_terminal:
-        write_tsv(columns, rows)
+    """On ``out`` (default: stdout's console) as a table, or as TSV when not a terminal."""
+    out = out or console
+    if not out.is_terminal:
+        out.file.write(tsv(columns, rows))
+        out.file.flush()
         return
     shown = [i for i, c in enumerate(columns) if wide or not c.wide]
     table = Table(title=title)
@@ -49,19 +56,14 @@ def emit_table(
         )
     for row in rows:
         table.add_row(*(row[i] for i in shown))
-    target = (
-        Console(file=console.file, width=max(console.width, 400), soft_wrap=True)
-        if wide
-        else console
-    )
+    target = Console(file=out.file, width=max(out.width, 400), soft_wrap=True) if wide else out
     target.print(table)
 
 
-def write_tsv(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+def tsv(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> str:
     lines = ["\t".join(c.name for c in columns)]
     lines += ["\t".join(_cell(v) for v in row) for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from infra.settings import DEFAULT_REGION, Config
-from ops import progress, tables
+from ops import progress
 from ops.cli import hoist_global_options
 from ops.tables import Column, emit_table
 
@@ -74,12 +74,7 @@ UUID = "0b6b2f43-6f1e-4d2b-9d5c-0c0c5e9f4a11"
 def _render(columns: list[Column], rows: list[list[str]], *, wide: bool = False) -> str:
     output = io.StringIO()
     console = Console(file=output, width=80, force_terminal=True, color_system=None)
-    original = tables.console
-    tables.console = console
-    try:
-        emit_table("t", columns, rows, wide=wide)
-    finally:
-        tables.console = original
+    emit_table("t", columns, rows, wide=wide, out=console)
     return output.getvalue()
 
 
