@@ -239,6 +239,8 @@ class DlqScan:
             with self._lock:
                 due = [(i, h.handle) for i, h in self._held.items() if h.until - now < hold / 2]
             for chunk in _chunks(due):
+                if self._closing.is_set():
+                    return  # the scan is ending: release_all takes over
                 try:
                     extended = self._set_visibility([h for _, h in chunk], hold)
                 except (ClientError, BotoCoreError):
