@@ -31,7 +31,7 @@ from ops.native import native_redrive
 from ops.purge import PurgeSummary, purge
 from ops.redrive import RedriveSummary, redrive
 from ops.replay import ReplaySummary, replay
-from ops.scan import DlqScan, ScanOptions, queue_counts
+from ops.scan import DlqScan, ScanEnd, ScanOptions, queue_counts
 from ops.selection import Selection
 
 __all__ = [
@@ -197,9 +197,7 @@ class Examination:
     depth_at_start: int = 0
     #: Stopped at ``limit`` (the queue had more).
     limited: bool = False
-    complete: bool = True
-    interrupted: bool = False
-    incomplete_reason: str | None = None
+    end: ScanEnd = field(default_factory=ScanEnd)
 
 
 def examine_queue(
@@ -228,9 +226,7 @@ def examine_queue(
             if limit is not None and len(found.items) >= limit:
                 found.limited = True
                 break
-    found.complete = scan.complete or found.limited
-    found.interrupted = scan.interrupted
-    found.incomplete_reason = None if found.complete else scan.incomplete_reason
+    found.end = scan.end(enough=found.limited)
     return found
 
 

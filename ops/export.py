@@ -20,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -32,7 +32,7 @@ from ops.audit import audited
 from ops.dlq_queues import DeadLetterQueue, find_dlq
 from ops.errors import ExportError
 from ops.examine import Examined, Journal, examine
-from ops.scan import DlqScan, ScanOptions, aws_call
+from ops.scan import DlqScan, ScanEnd, ScanOptions, aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -55,9 +55,7 @@ class ExportSummary:
     exported: int
     deleted: int
     failed: int
-    complete: bool = True
-    interrupted: bool = False
-    incomplete_reason: str | None = None
+    end: ScanEnd = field(default_factory=ScanEnd)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,7 +64,7 @@ class ExportSummary:
             "exported": self.exported,
             "deleted": self.deleted,
             "failed": self.failed,
-            "complete": self.complete,
+            "complete": self.end.complete,
         }
 
 
@@ -126,9 +124,7 @@ def export(
     with audited(config, "dlq export", arguments=arguments, reason=reason) as action:
         summary = job.run(config, out, marker_dir)
         action.counts.update(summary.as_json())
-        action.outcome = "completed" if summary.complete else "incomplete"
-        if summary.interrupted:
-            action.outcome = "interrupted"
+        action.outcome = summary.end.audit_outcome
     return summary
 
 
@@ -159,16 +155,7 @@ class _Export:
                 self.on_batch(len(items))
         if marker_dir is not None and scan.complete:
             write_marker(marker_dir, config, self.dlq, out, exported)
-        return ExportSummary(
-            self.dlq.name,
-            str(out),
-            exported,
-            deleted,
-            failed,
-            complete=scan.complete,
-            interrupted=scan.interrupted,
-            incomplete_reason=scan.incomplete_reason,
-        )
+        return ExportSummary(self.dlq.name, str(out), exported, deleted, failed, scan.end())
 
 
 def _create(out: Path) -> IO[str]:

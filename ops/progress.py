@@ -5,15 +5,20 @@ On stderr, and only when stderr is a terminal: piped or captured output stays cl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ops.output import err_console
 
-Advance = Callable[[int, str | None], None]
+
+class Advance(Protocol):
+    """Move the bar on by ``n``, optionally with a new description."""
+
+    def __call__(self, n: int, description: str | None = None) -> None: ...
 
 
 def wanted(total: int | None, console: Console = err_console) -> bool:
@@ -21,8 +26,8 @@ def wanted(total: int | None, console: Console = err_console) -> bool:
     return console.is_terminal and (total is None or total > console.height)
 
 
-def _nothing(_n: int, _description: str | None = None) -> None:
-    return None
+def _nothing(n: int, description: str | None = None) -> None:
+    del n, description
 
 
 @contextmanager
@@ -37,10 +42,11 @@ def progress_bar(description: str, total: int | None) -> Iterator[Advance]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    label = description
     with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(description, total=total or None)
+        task = progress.add_task(label, total=total or None)
 
-        def advance(n: int, text: str | None = None) -> None:
-            progress.update(task, advance=n, description=text or description)
+        def advance(n: int, description: str | None = None) -> None:
+            progress.update(task, advance=n, description=description or label)
 
         yield advance

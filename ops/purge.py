@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from ops.export import (
     marker_path,
     read_marker,
 )
-from ops.scan import DlqScan, ScanOptions, aws_call, queue_counts
+from ops.scan import DlqScan, ScanEnd, ScanOptions, aws_call, queue_counts
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ class PurgeSummary:
     left: int
     forced: bool
     export_file: str | None
-    complete: bool = True
-    interrupted: bool = False
-    incomplete_reason: str | None = None
+    end: ScanEnd = field(default_factory=ScanEnd)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,7 +52,7 @@ class PurgeSummary:
             "left": self.left,
             "forced": self.forced,
             "export_file": self.export_file,
-            "complete": self.complete,
+            "complete": self.end.complete,
         }
 
 
@@ -87,21 +85,10 @@ def purge(
                 purged += len(delete_held(sqs, url, scan, doomed))
                 left += len(batch) - len(doomed)
                 (on_batch or (lambda _n: None))(len(batch))
-        summary = PurgeSummary(
-            dlq.name,
-            purged,
-            left,
-            False,
-            exported.file,
-            complete=scan.complete,
-            interrupted=scan.interrupted,
-            incomplete_reason=scan.incomplete_reason,
-        )
+        summary = PurgeSummary(dlq.name, purged, left, False, exported.file, scan.end())
         action.counts.update(summary.as_json())
-        action.outcome = "completed" if scan.complete else "incomplete"
-        if scan.interrupted:
-            action.outcome = "interrupted"
-    if summary.complete:
+        action.outcome = summary.end.audit_outcome
+    if summary.end.complete:
         marker_file.unlink(missing_ok=True)  # used up: the next purge needs a new export
     return summary
 

@@ -31,7 +31,7 @@ from ops.audit import Action, Move, audited
 from ops.dlq_queues import ResolvedDlq, find_dlq, resolve
 from ops.errors import SelectionError
 from ops.examine import Examined, Journal, examine
-from ops.scan import SQS_BATCH, DlqScan, ScanOptions, aws_call
+from ops.scan import SQS_BATCH, DlqScan, ScanEnd, ScanOptions, aws_call
 from ops.selection import Selection
 from producers.publisher import chunk_for_batch
 
@@ -60,9 +60,7 @@ class RedriveSummary:
     returned: int = 0
     #: The operation's number (``points dlq status ID``); None for a dry run.
     redrive_id: int | None = None
-    complete: bool = True
-    interrupted: bool = False
-    incomplete_reason: str | None = None
+    end: ScanEnd = field(default_factory=ScanEnd)
     #: Only for ``--native``: the SQS move task (``moved`` is then the depth it started with).
     task_handle: str | None = None
     failures: list[str] = field(default_factory=list)
@@ -81,8 +79,8 @@ class RedriveSummary:
         return {
             **self.as_json(),
             "came_back_failing": self.returned,
-            "complete": self.complete,
-            "incomplete_reason": self.incomplete_reason,
+            "complete": self.end.complete,
+            "incomplete_reason": self.end.incomplete_reason,
         }
 
 
@@ -170,14 +168,8 @@ def redrive(
             run = _Pass(sqs, target, scan, pacer, summary, notify, stop, action)
             _run(config, run, selection, max_messages)
         action.counts.update(summary.counts())
-        action.outcome = _outcome(summary)
+        action.outcome = summary.end.audit_outcome
     return summary
-
-
-def _outcome(summary: RedriveSummary) -> Any:
-    if summary.interrupted:
-        return "interrupted"
-    return "completed" if summary.complete else "incomplete"
 
 
 def _run(config: Config, run: _Pass, selection: Selection, max_messages: int | None) -> None:
@@ -196,11 +188,9 @@ def _run(config: Config, run: _Pass, selection: Selection, max_messages: int | N
             if run.stop.is_set():
                 break
     limited = max_messages is not None and summary.moved >= max_messages
-    summary.interrupted = run.stop.is_set() and not limited
-    summary.complete = (scan.complete or limited) and not summary.interrupted
-    summary.incomplete_reason = (
-        None if summary.complete else scan.incomplete_reason or "interrupted"
-    )
+    if run.stop.is_set() and not limited:
+        scan.interrupted = True  # stopped between batches, after the scan's own check
+    summary.end = scan.end(enough=limited)
 
 
 def _paced(options: ScanOptions, pacer: Pacer) -> ScanOptions:

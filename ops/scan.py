@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -56,6 +56,22 @@ class ScanOptions:
     #: How long to wait, when the queue shows messages this scan cannot receive (held by
     #: another reader, or SQS's approximate counts not yet caught up), before giving up.
     settle_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class ScanEnd:
+    """How a scan ended: whether it saw the whole queue (else why not), and whether Ctrl-C
+    stopped it. Every command's summary carries one; the CLI turns it into an exit code."""
+
+    complete: bool = True
+    interrupted: bool = False
+    incomplete_reason: str | None = None
+
+    @property
+    def audit_outcome(self) -> Literal["completed", "interrupted", "incomplete"]:
+        if self.interrupted:
+            return "interrupted"
+        return "completed" if self.complete else "incomplete"
 
 
 def aws_call(call: Callable[[], T]) -> T:
@@ -130,6 +146,14 @@ class DlqScan:
         if self._heartbeat.is_alive():
             self._heartbeat.join(timeout=5)
         self.release_all()
+
+    def end(self, *, enough: bool = False) -> ScanEnd:
+        """How it ended; ``enough``: the caller stopped on purpose (``--limit``, ``--max``)."""
+        if self.interrupted:
+            return ScanEnd(complete=False, interrupted=True, incomplete_reason="interrupted")
+        if self.complete or enough:
+            return ScanEnd()
+        return ScanEnd(complete=False, incomplete_reason=self.incomplete_reason)
 
     @property
     def seen(self) -> int:

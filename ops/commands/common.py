@@ -8,6 +8,7 @@ were); 2 bad input or refused; 3 the scan could not be sure it saw the whole que
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Final
@@ -16,8 +17,10 @@ import typer
 
 from infra.resolve import ResourceNotFound
 from ops.errors import OpsError
-from ops.interrupt import EXIT_INTERRUPTED
-from ops.output import CliError, err_console
+from ops.interrupt import EXIT_INTERRUPTED, stop_on_signals
+from ops.output import CliError, err_console, exit_with
+from ops.progress import Advance, progress_bar
+from ops.scan import ScanEnd
 
 EXIT_FAILED: Final = 1
 EXIT_INCOMPLETE: Final = 3
@@ -90,15 +93,24 @@ def confirm_whole_queue(what: str, dlq_name: str, yes: bool) -> None:
         raise CliError("not confirmed; nothing was done")
 
 
-def exit_code(*, failed: int, complete: bool, interrupted: bool) -> int:
-    if interrupted:
-        return EXIT_INTERRUPTED
-    if not complete:
-        return EXIT_INCOMPLETE
-    return EXIT_FAILED if failed else 0
+@contextmanager
+def operator_run(label: str, total: int) -> Iterator[tuple[threading.Event, Advance]]:
+    """One-line errors, Ctrl-C as a stop request and a progress bar, for a DLQ command."""
+    with (
+        one_line_errors(),
+        stop_on_signals(say) as stop,
+        progress_bar(label, total) as advance,
+    ):
+        yield stop, advance
 
 
-def report_incomplete(reason: str | None) -> None:
-    """The scan could not be sure it saw everything: say what it missed (exit code 3)."""
-    if reason and reason != "interrupted":
-        say(f"[red]incomplete:[/red] {reason}; run the command again")
+def finish(end: ScanEnd, failed: int = 0) -> None:
+    """After the summary: say what an incomplete scan missed, and exit with its code."""
+    if end.incomplete_reason and not end.interrupted:
+        say(f"[red]incomplete:[/red] {end.incomplete_reason}; run the command again")
+    if end.interrupted:
+        exit_with(EXIT_INTERRUPTED)
+    if not end.complete:
+        exit_with(EXIT_INCOMPLETE)
+    if failed:
+        exit_with(EXIT_FAILED)

@@ -20,15 +20,13 @@ from ops.commands.common import (
     QueueOption,
     SettleOption,
     WideFlag,
-    exit_code,
+    finish,
     one_line_errors,
-    report_incomplete,
+    operator_run,
     say,
     waiting,
 )
-from ops.interrupt import stop_on_signals
-from ops.output import exit_with, print_json
-from ops.progress import progress_bar
+from ops.output import print_json
 from ops.scan import ScanOptions
 from ops.status import redrive_status
 from ops.tables import Column, emit_table
@@ -100,18 +98,11 @@ def show_command(
     if limit is None and not group:
         limit = dlq_api.DEFAULT_SHOW_LIMIT
     options = ScanOptions(hold_seconds=hold, settle_seconds=settle)
-    with one_line_errors(), stop_on_signals(say) as stop:
-        depth = dlq_moves.depth(config, queue)
-        with progress_bar("reading", min(depth, limit or depth)) as advance:
-            found = dlq_api.examine_queue(
-                config,
-                queue,
-                limit,
-                options,
-                stop=stop,
-                on_batch=lambda n: advance(n, None),
-                on_wait=waiting,
-            )
+    depth = dlq_moves.depth(config, queue)
+    with operator_run("reading", min(depth, limit or depth)) as (stop, advance):
+        found = dlq_api.examine_queue(
+            config, queue, limit, options, stop=stop, on_batch=advance, on_wait=waiting
+        )
     shown = [dlq_api.ShownMessage.of(item) for item in found.items]
     if group:
         groups = dlq_api.group(shown)
@@ -123,10 +114,7 @@ def show_command(
         print_json([m.as_json() for m in shown])
     else:
         _print_messages(shown, found, wide)
-    report_incomplete(found.incomplete_reason)
-    code = exit_code(failed=0, complete=found.complete, interrupted=found.interrupted)
-    if code:
-        exit_with(code)
+    finish(found.end)
 
 
 def _print_messages(

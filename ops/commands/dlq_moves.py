@@ -27,18 +27,16 @@ from ops.commands.common import (
     SettleOption,
     YesFlag,
     confirm_whole_queue,
-    exit_code,
+    finish,
     one_line_errors,
-    report_incomplete,
+    operator_run,
     require_reason,
     say,
     waiting,
 )
 from ops.dlq_queues import find_dlq
 from ops.examine import Examined
-from ops.interrupt import stop_on_signals
-from ops.output import CliError, console, exit_with, print_json
-from ops.progress import progress_bar
+from ops.output import CliError, console, print_json
 from ops.scan import ScanOptions, queue_counts
 from ops.selection import Selection
 
@@ -107,39 +105,35 @@ def redrive_command(
     if selection.everything and not dry_run:
         reason = require_reason(reason, "redriving a whole DLQ")
         confirm_whole_queue("this redrive", _dlq_name(config, queue), yes)
-    with one_line_errors(), stop_on_signals(say) as stop:
-        if native:
+    if native:
+        with one_line_errors():
             summary = native_api.native_redrive(
                 config, queue=queue, rate=rate, dry_run=dry_run, reason=reason
             )
-        else:
-            total = depth(config, queue)
-            with progress_bar("redrive", total) as advance:
-                seen = dict.fromkeys(redrive_api.Outcome, 0)
+        _print_redrive(summary, as_json)
+        return
+    with operator_run("redrive", depth(config, queue)) as (stop, advance):
+        seen = dict.fromkeys(redrive_api.Outcome, 0)
 
-                def on_message(outcome: redrive_api.Outcome, _item: Examined) -> None:
-                    seen[outcome] += 1
-                    advance(1, "redrive: " + ", ".join(f"{k} {n}" for k, n in seen.items()))
+        def on_message(outcome: redrive_api.Outcome, _item: Examined) -> None:
+            seen[outcome] += 1
+            advance(1, "redrive: " + ", ".join(f"{k} {n}" for k, n in seen.items()))
 
-                summary = redrive_api.redrive(
-                    config,
-                    queue=queue,
-                    selection=selection,
-                    max_messages=max_messages,
-                    rate=rate,
-                    dry_run=dry_run,
-                    options=ScanOptions(hold_seconds=hold, settle_seconds=settle),
-                    on_message=on_message,
-                    stop=stop,
-                    reason=reason,
-                    on_wait=waiting,
-                )
+        summary = redrive_api.redrive(
+            config,
+            queue=queue,
+            selection=selection,
+            max_messages=max_messages,
+            rate=rate,
+            dry_run=dry_run,
+            options=ScanOptions(hold_seconds=hold, settle_seconds=settle),
+            on_message=on_message,
+            stop=stop,
+            reason=reason,
+            on_wait=waiting,
+        )
     _print_redrive(summary, as_json)
-    code = exit_code(
-        failed=summary.failed, complete=summary.complete, interrupted=summary.interrupted
-    )
-    if code:
-        exit_with(code)
+    finish(summary.end, summary.failed)
 
 
 def _print_redrive(summary: redrive_api.RedriveSummary, as_json: bool) -> None:
@@ -152,7 +146,7 @@ def _print_redrive(summary: redrive_api.RedriveSummary, as_json: bool) -> None:
         notes.append(f"{summary.returned} of the skipped came back failing again")
     if summary.task_handle:
         notes.append(f"SQS move task {summary.task_handle}")
-    if summary.interrupted:
+    if summary.end.interrupted:
         notes.append("interrupted: the rest was released")
     follow = (
         f"; follow each message with `points dlq status {summary.redrive_id}`"
@@ -168,7 +162,6 @@ def _print_redrive(summary: redrive_api.RedriveSummary, as_json: bool) -> None:
         console.print(line + detail, highlight=False)
     for failure in summary.failures[:20]:
         say(f"  failed: {failure}")
-    report_incomplete(summary.incomplete_reason)
 
 
 def export_command(
@@ -186,11 +179,7 @@ def export_command(
 ) -> None:
     """Save every message of a DLQ (body, attributes, reason, timestamps) as JSON lines."""
     config: Config = ctx.obj
-    with (
-        one_line_errors(),
-        stop_on_signals(say) as stop,
-        progress_bar("export", depth(config, queue)) as advance,
-    ):
+    with operator_run("export", depth(config, queue)) as (stop, advance):
         summary = export_api.export(
             config,
             out=out,
@@ -200,7 +189,7 @@ def export_command(
             options=ScanOptions(hold_seconds=hold, settle_seconds=settle),
             stop=stop,
             reason=reason,
-            on_batch=lambda n: advance(n, None),
+            on_batch=advance,
             on_wait=waiting,
         )
     if as_json:
@@ -209,15 +198,10 @@ def export_command(
         console.print(
             f"exported {summary.exported} message(s) of {summary.queue} to {summary.file}"
             + (f"; deleted {summary.deleted}, failed {summary.failed}" if delete else "")
-            + ("" if summary.complete else " (incomplete: no purge is allowed from it)"),
+            + ("" if summary.end.complete else " (incomplete: no purge is allowed from it)"),
             highlight=False,
         )
-    report_incomplete(summary.incomplete_reason)
-    code = exit_code(
-        failed=summary.failed, complete=summary.complete, interrupted=summary.interrupted
-    )
-    if code:
-        exit_with(code)  # whatever was not deleted is still in the DLQ (and in the file)
+    finish(summary.end, summary.failed)  # what was not deleted is in the DLQ (and the file)
 
 
 def purge_command(
@@ -238,11 +222,7 @@ def purge_command(
     config: Config = ctx.obj
     reason = require_reason(reason, "a purge")
     confirm_whole_queue("this purge", _dlq_name(config, queue), yes)
-    with (
-        one_line_errors(),
-        stop_on_signals(say) as stop,
-        progress_bar("purge", depth(config, queue)) as advance,
-    ):
+    with operator_run("purge", depth(config, queue)) as (stop, advance):
         summary = purge_api.purge(
             config,
             queue=queue,
@@ -251,7 +231,7 @@ def purge_command(
             marker_dir=marker_dir or export_api.default_marker_dir(),
             options=ScanOptions(hold_seconds=hold, settle_seconds=settle),
             stop=stop,
-            on_batch=lambda n: advance(n, None),
+            on_batch=advance,
             on_wait=waiting,
         )
     if as_json:
@@ -269,7 +249,4 @@ def purge_command(
             f"{summary.export_file}{left}",
             highlight=False,
         )
-    report_incomplete(summary.incomplete_reason)
-    code = exit_code(failed=0, complete=summary.complete, interrupted=summary.interrupted)
-    if code:
-        exit_with(code)
+    finish(summary.end)

@@ -122,7 +122,7 @@ def test_purge_keeps_what_arrived_after_the_export(
     sqs = sqs_client(aws.aws)
     late = {dead_letter_like_worker(sqs, dlq_url, event_body(f"late{i}")) for i in range(2)}
     summary = purge(aws, marker_dir=tmp_path, reason="saved in x.jsonl", options=FAST)
-    assert (summary.purged, summary.left, summary.complete) == (5, 2, True)
+    assert (summary.purged, summary.left, summary.end.complete) == (5, 2, True)
     assert {m["MessageId"] for m in drain(sqs, dlq_url)} == late
     assert not late & {line["message_id"] for line in _lines(out)}
 
@@ -151,7 +151,7 @@ def test_an_interrupted_export_voids_the_previous_marker(
     stop = threading.Event()
     stop.set()  # Ctrl-C before the first batch
     summary = export(aws, out=tmp_path / "b.jsonl", marker_dir=tmp_path, options=FAST, stop=stop)
-    assert (summary.complete, summary.interrupted) == (False, True)
+    assert (summary.end.complete, summary.end.interrupted) == (False, True)
     with pytest.raises(PurgeRefused, match="no complete export"):
         purge(aws, marker_dir=tmp_path, reason="r", options=FAST)
 
