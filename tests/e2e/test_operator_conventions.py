@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from infra.aws import sqs_client
 from infra.local import EmbeddedAws
 from infra.settings import Config
-from tests.cli import run_points
+from tests.cli import POINTS, run_points
+from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+    aws_fixture,
+    counts,
+    dead_letter_like_worker,
+    event_body,
+    ops_db_fixture,
+    topo_fixture,
+)
 
 pytestmark = pytest.mark.moto
 
@@ -18,7 +30,6 @@ pytestmark = pytest.mark.moto
 def test_global_options_work_after_the_sub_command(aws: Config, moto_server: EmbeddedAws) -> None:
     """``points dlq list --json --endpoint-url URL``: the flag after the sub-command wins over
     a wrong ``AWS_ENDPOINT_URL``, as it would before it."""
-    assert run_points("infra", "apply").returncode == 0
     wrong = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
     result = run_points(
         "dlq", "list", "--json", "--endpoint-url", moto_server.endpoint_url, env=wrong
@@ -29,7 +40,6 @@ def test_global_options_work_after_the_sub_command(aws: Config, moto_server: Emb
 
 def test_piped_tables_come_out_as_tsv(aws: Config) -> None:
     """Captured stdout is not a terminal: ``dlq list`` prints a TSV header and rows."""
-    assert run_points("infra", "apply").returncode == 0
     lines = run_points("dlq", "list").stdout.splitlines()
     assert lines[0].split("\t") == [
         "queue",
@@ -71,3 +81,38 @@ def test_outbox_ddl_has_json() -> None:
     document = json.loads(result.stdout)
     assert document["dialect"] == "sqlite"
     assert document["statements"][0].startswith("CREATE TABLE points_outbox")
+
+
+def _on_a_terminal(args: list[str], answer: str) -> subprocess.CompletedProcess[str]:
+    """Run ``points ARGS`` with a terminal as stdin, typing ``answer`` at the prompt."""
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(POINTS), *args],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, f"{answer}\n".encode())
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_a_whole_queue_redrive_asks_on_a_terminal(aws: Config) -> None:
+    """Unfiltered redrive on a terminal: a wrong answer does nothing (exit 2), typing the
+    DLQ's name goes ahead."""
+    sqs = sqs_client(aws.aws)
+    dlq_url = sqs.get_queue_url(QueueName="points-dlq")["QueueUrl"]
+    for i in range(3):
+        dead_letter_like_worker(sqs, dlq_url, event_body(f"t{i}"))
+    refused = _on_a_terminal(["dlq", "redrive", "--reason", "r"], "yes please")
+    assert refused.returncode == 2
+    assert "not confirmed; nothing was done" in refused.stderr
+    assert counts(sqs, dlq_url) == (3, 0)
+    confirmed = _on_a_terminal(["dlq", "redrive", "--reason", "r", "--json"], "points-dlq")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert json.loads(confirmed.stdout[confirmed.stdout.index("{") :])["moved"] == 3
