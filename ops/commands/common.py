@@ -88,7 +88,7 @@ def confirm_whole_queue(what: str, dlq_name: str, yes: bool) -> None:
         return
     if not sys.stdin.isatty():
         raise CliError(f"{what} acts on all of {dlq_name}: pass --yes (no terminal to ask on)")
-    answer = typer.prompt(f"{what} acts on all of {dlq_name}; type {dlq_name} to confirm")
+    answer = typer.prompt(f"{what} acts on all of {dlq_name}; type {dlq_name} to confirm", err=True)
     if answer.strip() != dlq_name:
         raise CliError("not confirmed; nothing was done")
 
