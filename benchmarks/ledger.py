@@ -4,7 +4,7 @@
 SQLite file; a temporary PostgreSQL database on ``POINTS_BENCH_POSTGRES_URL``, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and each batch size it reports:
 
-- ``ledger_eps``: events/s of ``PointsLedger.handle_batch`` (one transaction per batch:
+- ``ledger_eps``: events/s of the bootstrapped ledger's ``handle_batch`` (one transaction per batch:
   payment locks, inbox insert, entries, payment and balance projections);
 - ``ceiling_eps``: rows/s of plain multi-row ``INSERT … VALUES`` of the same rows (the
   inbox rows of the same events, prepared before the clock starts) into a bare table,
@@ -41,14 +41,15 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from consumers.db import make_engine, upgrade
-from consumers.points.ledger import PointsLedger, ledger_engine
+from consumers.bootstrap import Ledger, bootstrap_ledger
+from consumers.db import make_engine
 from consumers.points.tables import (
     ledger_balances,
     ledger_entries,
     ledger_events,
     ledger_payments,
 )
+from infra.settings import Config
 from schemas.canonical import canonical_json, content_hash
 from schemas.events import (
     Authorization,
@@ -238,7 +239,7 @@ def _stored(value: Any) -> Any:
     return value
 
 
-def _time_ledger(ledger: PointsLedger, events: Sequence[PaymentEvent], size: int) -> float:
+def _time_ledger(ledger: Ledger, events: Sequence[PaymentEvent], size: int) -> float:
     """Seconds for ``handle_batch`` over ``events`` in batches of ``size``."""
     started = time.perf_counter()
     for batch in _batches(events, size):
@@ -246,7 +247,7 @@ def _time_ledger(ledger: PointsLedger, events: Sequence[PaymentEvent], size: int
     return time.perf_counter() - started
 
 
-def compare(engine: Engine, events: Sequence[PaymentEvent], size: int) -> Point:
+def compare(ledger: Ledger, engine: Engine, events: Sequence[PaymentEvent], size: int) -> Point:
     """Ledger vs ceiling on the same rows, interleaved in rounds.
 
     The host is shared and its load drifts within seconds; alternating the two in
@@ -258,7 +259,6 @@ def compare(engine: Engine, events: Sequence[PaymentEvent], size: int) -> Point:
     metadata.drop_all(engine)
     metadata.create_all(engine)
     rows = _raw_rows(events)
-    ledger = PointsLedger(engine)
     raw_seconds: list[float] = []
     core_seconds: list[float] = []
     ledger_seconds: list[float] = []
@@ -289,15 +289,18 @@ def compare(engine: Engine, events: Sequence[PaymentEvent], size: int) -> Point:
 
 def measure(url: str, batch_sizes: Sequence[int] = BATCH_SIZES) -> list[dict[str, Any]]:
     """Ledger and ceiling for each batch size on the (migrated) database at ``url``."""
-    engine = ledger_engine(url)
-    upgrade(engine)
+    ledger = bootstrap_ledger(Config.resolve(database_url=url), migrate=True)
+    # The ceiling writes through the ledger's own engine: on SQLite a second connection's
+    # writes would invalidate the ledger connection's page cache every round.
+    engine = ledger.engine
     points: list[dict[str, Any]] = []
     try:
         for size in batch_sizes:
-            compare(engine, workload(100, seed=99), size)  # warm pools, caches, plans
-            points.append(compare(engine, workload(EVENTS.get(size, 1000 * size)), size).as_dict())
+            compare(ledger, engine, workload(100, seed=99), size)  # warm pools, caches, plans
+            events = workload(EVENTS.get(size, 1000 * size))
+            points.append(compare(ledger, engine, events, size).as_dict())
     finally:
-        engine.dispose()
+        ledger.close()
     return points
 
 

@@ -33,10 +33,11 @@ from benchmarks.backbones import json_logs_to_devnull
 from benchmarks.ledger import DEFAULT_POSTGRES
 from benchmarks.worker import scratch_database, settings
 from benchmarks.workload import payment_bodies
-from consumers.points.ledger import PointsLedger, ledger_engine
+from consumers.bootstrap import bootstrap_ledger
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.observability import MetricsSink
 from consumers.runtime.processing import BatchProcessor
+from infra.settings import Config
 from schemas.envelope import decode_body
 
 REDIS_HOST: Final = "127.0.0.1"
@@ -113,8 +114,7 @@ def theirs(bodies: Sequence[str], database_url: str, redis_url: str) -> dict[str
     config = IdempotencyConfig(
         event_key_jmespath="powertools_json(body).event_id", raise_on_no_idempotency_key=True
     )
-    engine = ledger_engine(database_url)
-    ledger = PointsLedger(engine)
+    ledger = bootstrap_ledger(Config.resolve(database_url=database_url))
 
     def write(record: SQSRecord) -> dict[str, str]:
         [result] = ledger.handle_batch([decode_body(record.body)])
@@ -156,7 +156,7 @@ def theirs(bodies: Sequence[str], database_url: str, redis_url: str) -> dict[str
         for key in client.scan_iter(match=f"{prefix}*"):
             client.delete(key)
         client.close()
-        engine.dispose()
+        ledger.close()
     return _rate(len(bodies), elapsed) | {"batch_item_failures": failures}
 
 
@@ -166,9 +166,9 @@ def ours(bodies: Sequence[str], database_url: str) -> dict[str, Any]:
 
 
 async def _ours(bodies: Sequence[str], database_url: str) -> dict[str, Any]:
-    engine = ledger_engine(database_url)
+    ledger = bootstrap_ledger(Config.resolve(database_url=database_url))
     transport = InMemoryTransport("points")
-    processor = BatchProcessor(transport, PointsLedger(engine), settings(1))
+    processor = BatchProcessor(transport, ledger.handler, settings(1))
     with json_logs_to_devnull() as devnull:
         sink = MetricsSink(devnull, enabled=True)
         try:
@@ -180,7 +180,7 @@ async def _ours(bodies: Sequence[str], database_url: str) -> dict[str, Any]:
             elapsed = time.perf_counter() - started
             left = await transport.pending()
         finally:
-            engine.dispose()
+            ledger.close()
     return _rate(len(bodies), elapsed) | {"left_on_queue": left}
 
 

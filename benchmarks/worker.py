@@ -35,8 +35,6 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from sqlalchemy.engine import Engine
-
 from benchmarks.backbones import (
     Fauxqs,
     QueueSet,
@@ -49,9 +47,8 @@ from benchmarks.backbones import (
 )
 from benchmarks.ledger import DEFAULT_POSTGRES, temporary_postgres, temporary_sqlite
 from benchmarks.workload import payment_bodies
-from consumers.db import upgrade
+from consumers.bootstrap import Ledger, bootstrap_ledger
 from consumers.journal import record_failures
-from consumers.points.ledger import PointsLedger, ledger_engine
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.observability import MetricsSink
 from consumers.runtime.processing import BatchProcessor
@@ -59,6 +56,7 @@ from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.transport import QueueTransport, SqsTransport
 from consumers.runtime.worker import Worker
 from infra.local import EmbeddedAws
+from infra.settings import Config
 
 #: Pollers per worker (each holds one batch of 10 in flight), for the ceiling and the worker.
 CONCURRENCY: Final = 4
@@ -204,25 +202,26 @@ async def _worker(
     transport: QueueTransport, expected: int, database_url: str, concurrency: int
 ) -> tuple[int, float, float | None]:
     """(handled, when the last was, CPU seconds of our PostgreSQL backends or None)."""
-    engine = ledger_engine(database_url)
+    ledger = bootstrap_ledger(Config.resolve(database_url=database_url), kind="service")
     with json_logs_to_devnull() as devnull:
         try:
-            handled, finished = await _run_worker(transport, expected, engine, concurrency, devnull)
+            handled, finished = await _run_worker(transport, expected, ledger, concurrency, devnull)
+            engine = ledger.engine
             database = engine.url.database if engine.dialect.name == "postgresql" else None
             return handled, finished, postgres_cpu_seconds(database) if database else None
         finally:
-            engine.dispose()
+            ledger.close()
 
 
 async def _run_worker(
-    transport: QueueTransport, expected: int, engine: Engine, concurrency: int, devnull: Any
+    transport: QueueTransport, expected: int, ledger: Ledger, concurrency: int, devnull: Any
 ) -> tuple[int, float]:
     config = settings(concurrency)
     processor = BatchProcessor(
         transport,
-        PointsLedger(engine),
+        ledger.handler,
         config,
-        journal=partial(record_failures, engine),
+        journal=partial(record_failures, ledger.engine),
     )
     worker = Worker(
         transport, processor, config, drain=True, metrics=MetricsSink(devnull, enabled=True)
@@ -252,11 +251,7 @@ def scratch_database(kind: str, postgres_server: str) -> Iterator[str]:
     """A migrated, empty ledger database: a temp SQLite file or a scratch PostgreSQL db."""
     context = temporary_sqlite() if kind == "sqlite" else temporary_postgres(postgres_server)
     with context as url:
-        engine: Engine = ledger_engine(url)
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
+        bootstrap_ledger(Config.resolve(database_url=url), migrate=True).close()
         yield url
 
 

@@ -8,6 +8,7 @@ at the head revision: they never create tables themselves.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
-from schemas.errors import PointsError, TransientError
+from schemas.errors import ConfigurationError, PermanentError, PointsError, TransientError
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
@@ -34,10 +35,17 @@ metadata = sa.MetaData(
 )
 
 
-class DatabaseNotMigrated(PointsError):
+class DatabaseNotMigrated(ConfigurationError):
     """The schema is missing or behind the code: run ``points db upgrade`` first."""
 
     code = "database_not_migrated"
+
+
+class DatabaseMisconfigured(ConfigurationError):
+    """The database named by ``POINTS_DATABASE_URL`` refuses us for good: it does not exist,
+    the credentials are wrong, or its host name does not resolve."""
+
+    code = "database_misconfigured"
 
 
 class DatabaseUnavailable(TransientError):
@@ -46,15 +54,82 @@ class DatabaseUnavailable(TransientError):
     code = "database_unavailable"
 
 
-def is_transient_db_error(exc: BaseException) -> bool:
-    """Connection loss, lock timeouts, serialization failures and deadlocks heal by retrying."""
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.InterfaceError)):
-        return True
-    # psycopg maps SQLSTATE 40001 (serialization) and 40P01 (deadlock) to these classes.
+class RaceLost(TransientError):
+    """A concurrent commit invalidated this transaction's plan; roll back and start again."""
+
+    code = "race_lost"
+
+
+class DataRefused(PermanentError):
+    """The database refused the data of this transaction (e.g. a NUL character in text)."""
+
+    code = "data_refused"
+
+
+MAX_REASON: Final = 300
+#: SQLSTATEs that heal by retrying: serialization failure, deadlock, lock not available,
+#: admin/crash shutdown, cannot connect now, too many connections, connection exceptions.
+TRANSIENT_SQLSTATES: Final = frozenset(
+    {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"}
+)
+#: SQLSTATEs that no wait can heal: missing database, refused authentication.
+MISCONFIGURED_SQLSTATES: Final = frozenset({"3D000", "28000", "28P01"})
+#: libpq reports a refused connection without its SQLSTATE, only the server's message:
+#: these are the messages of the states above, and of a host name that does not resolve.
+_MISCONFIGURED_MESSAGES: Final = re.compile(
+    r'database "[^"]*" does not exist|role "[^"]*" does not exist|'
+    r"password authentication failed|no pg_hba\.conf entry|"
+    r"failed to resolve host|could not translate host name|unable to open database file"
+)
+
+
+def db_reason(exc: BaseException) -> str:
+    """The driver's own first line (SQLAlchemy's text would echo the statement's parameters)."""
+    orig = exc.orig if isinstance(exc, sa.exc.StatementError) and exc.orig is not None else exc
+    text = str(orig).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:MAX_REASON]
+
+
+def classify_db_error(
+    exc: BaseException, setting: str = "POINTS_DATABASE_URL"
+) -> PointsError | None:
+    """The one place a database error is judged: transient, permanent or configuration.
+
+    ``None`` for anything that is not a database error we understand (a bug: it propagates
+    as itself). ``setting`` names the configuration a ``DatabaseMisconfigured`` points at.
+    """
+    if isinstance(exc, PointsError):
+        return exc
+    if not isinstance(exc, sa.exc.SQLAlchemyError):
+        return None
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return sqlstate in {"40001", "40P01", "55P03", "57P01", "57P02", "57P03"}
+    reason = db_reason(exc)
+    if sqlstate in MISCONFIGURED_SQLSTATES or (
+        isinstance(exc, sa.exc.OperationalError) and _MISCONFIGURED_MESSAGES.search(reason)
+    ):
+        return DatabaseMisconfigured(f"{setting}: {_without_prefix(reason)}")
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable(reason)
+    if sqlstate in TRANSIENT_SQLSTATES or isinstance(
+        exc, (sa.exc.OperationalError, sa.exc.TimeoutError, sa.exc.InterfaceError)
+    ):
+        return DatabaseUnavailable(reason)
+    if isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError)):
+        return DataRefused(reason)
+    return None
+
+
+def _without_prefix(reason: str) -> str:
+    """libpq's 'connection failed: connection to server at …, port … failed: FATAL:  x' → x."""
+    return re.sub(r"^.*FATAL:\s+", "", reason)
+
+
+def raise_classified(exc: BaseException, setting: str = "POINTS_DATABASE_URL") -> None:
+    """Raise ``exc`` classified (chained to it) when it is a database error we understand;
+    return otherwise, so the caller's bare ``raise`` propagates the original."""
+    classified = classify_db_error(exc, setting)
+    if classified is not None and classified is not exc:
+        raise classified from exc
 
 
 def normalise_url(url: str) -> str:

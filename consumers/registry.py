@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from consumers.handler import Handler
 from infra.settings import Config
+from schemas.errors import ConfigurationError
 
 HandlerFactory = Callable[[Config, Engine], Handler]
 
@@ -16,8 +17,9 @@ HandlerFactory = Callable[[Config, Engine], Handler]
 def _points(config: Config, engine: Engine) -> Handler:
     from consumers.points.ledger import PointsLedger
     from consumers.points.rules import load_rules
+    from consumers.points.store import open_store
 
-    return PointsLedger(engine, load_rules(config.points.rules_file))
+    return PointsLedger(open_store(engine), load_rules(config.points.rules_file))
 
 
 def _notifications(config: Config, engine: Engine) -> Handler:
@@ -30,14 +32,16 @@ def _notifications(config: Config, engine: Engine) -> Handler:
 HANDLERS: dict[str, HandlerFactory] = {"points": _points, "notifications": _notifications}
 
 
-class UnknownQueue(LookupError):
-    pass
+class NoHandlerForQueue(ConfigurationError):
+    """``--queue`` names a queue no consumer is registered for."""
+
+    code = "no_handler_for_queue"
 
 
 def handler_factory(queue: str) -> HandlerFactory:
     try:
         return HANDLERS[queue]
     except KeyError:
-        raise UnknownQueue(
+        raise NoHandlerForQueue(
             f"no handler for queue {queue!r} (known: {', '.join(sorted(HANDLERS))})"
         ) from None

@@ -36,7 +36,7 @@ from infra.settings import AwsSettings, Config
 from ops.audit_tables import operator_actions, redrive_moves
 from ops.errors import OpsError
 
-Outcome = Literal["running", "completed", "interrupted", "incomplete", "failed"]
+ActionOutcome = Literal["running", "completed", "interrupted", "incomplete", "failed"]
 _MAX_ARGUMENT_CHARS: Final = 4000
 
 
@@ -164,7 +164,7 @@ class AuditLog:
         assert key is not None
         return int(key[0])
 
-    def finish(self, action_id: int, outcome: Outcome, counts: Mapping[str, Any]) -> None:
+    def finish(self, action_id: int, outcome: ActionOutcome, counts: Mapping[str, Any]) -> None:
         update = (
             operator_actions.update()
             .where(operator_actions.c.id == action_id)
@@ -254,7 +254,7 @@ class Action:
     log: AuditLog
     id: int
     counts: dict[str, Any] = field(default_factory=dict)
-    outcome: Outcome = "completed"
+    outcome: ActionOutcome = "completed"
 
 
 @contextmanager

@@ -13,14 +13,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
 
-from consumers.db import normalise_url
+from consumers.bootstrap import bootstrap_journal
 from consumers.journal import Failure, latest_failures
 from consumers.runtime.deadletter import MESSAGE_ID, read_failure, redrive_mark
 from consumers.runtime.transport import Received
@@ -33,7 +31,7 @@ _FACT_KEYS: Final = ("event_id", "event_type", "payment_id", "account_id", "bran
 
 
 @dataclass(frozen=True)
-class EventFacts:
+class MessageFacts:
     """The identifying fields of a body; ``decode_error`` is None for a valid v1 event."""
 
     event_id: str | None = None
@@ -48,12 +46,12 @@ class EventFacts:
         return value
 
 
-def facts_of(body: str) -> EventFacts:
+def facts_of(body: str) -> MessageFacts:
     try:
         event = decode_body(body)
     except PermanentError as exc:
         return _lenient_facts(body, f"{exc.code}: {exc}")
-    return EventFacts(
+    return MessageFacts(
         event_id=event.event_id,
         event_type=str(event.event_type),
         payment_id=event.payment_id,
@@ -62,18 +60,18 @@ def facts_of(body: str) -> EventFacts:
     )
 
 
-def _lenient_facts(body: str, error: str) -> EventFacts:
+def _lenient_facts(body: str, error: str) -> MessageFacts:
     """Whatever identifying strings an invalid event still has (for filters and display)."""
     try:
         document = json.loads(body)
         if isinstance(document, dict) and document.get("Type") == "Notification":
             document = json.loads(document.get("Message", ""))
     except (ValueError, TypeError, RecursionError):
-        return EventFacts(decode_error=error)
+        return MessageFacts(decode_error=error)
     if not isinstance(document, dict):
-        return EventFacts(decode_error=error)
+        return MessageFacts(decode_error=error)
     found = {k: v for k in _FACT_KEYS if isinstance(v := document.get(k), str)}
-    return EventFacts(**found, decode_error=error)
+    return MessageFacts(**found, decode_error=error)
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def fingerprint(error_type: str, error_message: str) -> str:
     return f"{error_type}: {text}" if text else error_type
 
 
-def reason_for(message: Received, facts: EventFacts, journal: Mapping[str, Failure]) -> Reason:
+def reason_for(message: Received, facts: MessageFacts, journal: Mapping[str, Failure]) -> Reason:
     info = read_failure(message.attributes)
     if info is not None:
         return Reason(
@@ -139,7 +137,7 @@ class Examined:
     """A received DLQ message with its facts and its reason."""
 
     message: Received
-    facts: EventFacts
+    facts: MessageFacts
     reason: Reason
 
     @property
@@ -179,7 +177,7 @@ class Journal:
     """
 
     def __init__(self, database_url: str | None) -> None:
-        self._engine = _open_journal(database_url) if database_url else None
+        self._engine = bootstrap_journal(database_url)
 
     @property
     def available(self) -> bool:
@@ -212,24 +210,6 @@ class Journal:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _open_journal(database_url: str) -> Engine | None:
-    url = make_url(normalise_url(database_url))
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() == "sqlite":
-        if not url.database or url.database == ":memory:" or not Path(url.database).exists():
-            return None
-    else:
-        connect_args["connect_timeout"] = 5
-    engine = sa.create_engine(url, connect_args=connect_args)
-    try:
-        if sa.inspect(engine).has_table("failures"):
-            return engine
-    except sa.exc.SQLAlchemyError:
-        pass
-    engine.dispose()
-    return None
 
 
 def examine(messages: Sequence[Received], journal: Journal) -> list[Examined]:

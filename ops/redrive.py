@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
-class Outcome(StrEnum):
+class MoveOutcome(StrEnum):
     MOVED = "moved"
     SKIPPED = "skipped"
     #: Skipped because this redrive (or a later one) sent it: it failed again.
@@ -47,7 +47,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-OnMessage = Callable[[Outcome, Examined], None]
+OnMessage = Callable[[MoveOutcome, Examined], None]
 
 
 @dataclass
@@ -180,7 +180,7 @@ def _run(config: Config, run: _Pass, selection: Selection, max_messages: int | N
             if summary.dry_run:
                 summary.moved += len(chosen)
                 for item in chosen:
-                    run.notify(Outcome.MOVED, item)
+                    run.notify(MoveOutcome.MOVED, item)
             else:
                 _move_all(run, chosen)
             if max_messages is not None and summary.moved >= max_messages:
@@ -214,7 +214,7 @@ def _choose(
         summary.skipped += 1
         if ours:
             summary.returned += 1
-        run.notify(Outcome.RETURNED if ours else Outcome.SKIPPED, item)
+        run.notify(MoveOutcome.RETURNED if ours else MoveOutcome.SKIPPED, item)
     return chosen
 
 
@@ -238,10 +238,10 @@ def _move_all(run: _Pass, chosen: list[Examined]) -> None:
             summary.moved += len(moved)
             summary.failed += len(failed)
             for item in moved:
-                run.notify(Outcome.MOVED, item)
+                run.notify(MoveOutcome.MOVED, item)
             for item, why in failed:
                 summary.failures.append(f"{item.message_id}: {why}")
-                run.notify(Outcome.FAILED, item)
+                run.notify(MoveOutcome.FAILED, item)
 
 
 def _move(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import assert_never
 
 from producers.brand import brand_key, build, merchant
 from schemas.events import (
@@ -85,13 +86,17 @@ def payment_id(terminal_id: str, business_date: date, terminal_sequence: str) ->
 
 def to_event(record: QuicPayRecord) -> PaymentEvent:
     """The v1 event for a QUICPay record; the same record always gives the same event."""
-    if isinstance(record, QuicPayAuthorization):
-        return authorization(record)
-    if isinstance(record, QuicPayAuthorizationCancel):
-        return authorization_cancel(record)
-    if isinstance(record, QuicPaySale):
-        return sale(record)
-    return cancel(record)
+    match record:
+        case QuicPayAuthorization():
+            return authorization(record)
+        case QuicPayAuthorizationCancel():
+            return authorization_cancel(record)
+        case QuicPaySale():
+            return sale(record)
+        case QuicPayCancel():
+            return cancel(record)
+        case _:
+            assert_never(record)
 
 
 def authorization(record: QuicPayAuthorization) -> Authorization:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, assert_never
 
 from producers.brand import InvalidBrandRecord, brand_key, build, merchant
 from schemas.events import (
@@ -88,13 +88,17 @@ def payment_id(transaction_id: str) -> str:
 
 def to_event(record: VisaRecord) -> PaymentEvent:
     """The v1 event for a Visa record; the same record always gives the same event."""
-    if isinstance(record, VisaAuthorization):
-        return authorization(record)
-    if isinstance(record, VisaReversal):
-        return reversal(record)
-    if isinstance(record, VisaClearing):
-        return clearing(record)
-    return credit(record)
+    match record:
+        case VisaAuthorization():
+            return authorization(record)
+        case VisaReversal():
+            return reversal(record)
+        case VisaClearing():
+            return clearing(record)
+        case VisaCredit():
+            return credit(record)
+        case _:
+            assert_never(record)
 
 
 def authorization(record: VisaAuthorization) -> Authorization:

@@ -2,7 +2,9 @@
 
 Transport code decides what to do with a message from the class alone:
 a ``TransientError`` is retried (in process, then by SQS redelivery), a ``PermanentError``
-goes to the dead-letter queue at once with its reason.
+goes to the dead-letter queue at once with its reason, and a ``ConfigurationError`` is
+about the process, not the message: it stops the process with one line naming what to fix
+(a missing database, a schema behind the code, an invalid rules file), never retried.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ class TransientError(PointsError):
     """The world may be better in a moment (database down, throttling, timeouts)."""
 
     code = "transient"
+
+
+class ConfigurationError(PointsError):
+    """The process cannot work as configured; retrying or dead-lettering cannot help."""
+
+    code = "configuration"
 
 
 class InvalidBody(PermanentError):

@@ -12,20 +12,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, assert_never
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from consumers.db import DatabaseUnavailable, is_transient_db_error
+from consumers.db import RaceLost, raise_classified
 from consumers.handler import Result
 from consumers.notifications.tables import notifications
 from consumers.points.domain import pts
 from consumers.points.rules import Rules
-from schemas.events import Authorization, Clearing, PaymentEvent
+from schemas.events import Authorization, AuthorizationReversal, Clearing, PaymentEvent, Refund
 
 logger = logging.getLogger("points.notifications")
-_INSERT_RACE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,15 @@ class LoggingSender:
 
 def render(event: PaymentEvent, rules: Rules) -> Notification | None:
     """The user-facing line for an event, or None when there is nothing to tell."""
-    if isinstance(event, Authorization) and event.approved:
-        kind, state = "authorization", "pending"
-    elif isinstance(event, Clearing):
-        kind, state = "clearing", "confirmed"
-    else:
-        return None
+    match event:
+        case Authorization(approved=True):
+            kind, state = "authorization", "pending"
+        case Clearing():
+            kind, state = "clearing", "confirmed"
+        case Authorization() | AuthorizationReversal() | Refund():
+            return None
+        case _:
+            assert_never(event)
     rate = rules.for_anchor(event.occurred_at).rate_bp(event.brand, event.merchant.mcc)
     earned = pts(event.amount, rate)
     unit = "point" if earned == 1 else "points"
@@ -78,11 +80,12 @@ class NotificationsHandler:
         rendered = {e.event_id: render(e, self._rules) for e in events}
         try:
             fresh = self._store([n for n in rendered.values() if n is not None])
+        except sa.exc.IntegrityError as error:
+            # Another worker stored one of them between our read and our insert: a retry's
+            # read sees it (the runtime retries transient errors).
+            raise RaceLost("a concurrent worker stored some of these notifications") from error
         except sa.exc.SQLAlchemyError as error:
-            if is_transient_db_error(error):
-                raise DatabaseUnavailable(
-                    f"notifications database: {error.__class__.__name__}"
-                ) from error
+            raise_classified(error)  # transient ones are retried by the runtime
             raise
         for notification in fresh:
             self._sender.send(notification)
@@ -93,18 +96,6 @@ class NotificationsHandler:
             else Result.duplicate()
             for e in events
         ]
-
-    def _store_retrying(self, batch: list[Notification]) -> list[Notification]:
-        for _ in range(_INSERT_RACE_ATTEMPTS):
-            try:
-                return self._store(batch)
-            except sa.exc.IntegrityError:
-                continue  # another worker stored one of them first: the re-read sees it
-            except sa.exc.SQLAlchemyError as error:
-                if is_transient_db_error(error):
-                    raise DatabaseUnavailable(f"notifications database: {error}") from error
-                raise
-        raise DatabaseUnavailable("notifications kept colliding with concurrent inserts")
 
     def _store(self, batch: list[Notification]) -> list[Notification]:
         """Insert the notifications not stored yet; returns those (in one transaction)."""

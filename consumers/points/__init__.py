@@ -2,5 +2,6 @@
 
 ``domain`` and ``rules`` are pure (no database, no transport); ``ledger`` is the
 application service the worker runtime calls through the ``consumers.handler.Handler``
-port; ``expiry``, ``verify`` and ``queries`` back the ``points ledger`` commands.
+port; ``store`` persists it (one interface, driver-named implementations); ``expiry`` and
+``verify`` back the ``points ledger`` jobs.
 """

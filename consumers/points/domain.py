@@ -12,9 +12,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import assert_never
 
 from consumers.points.rules import BASIS_POINTS, Rules
-from schemas.events import Brand, EventType, PaymentEvent
+from schemas.events import (
+    Authorization,
+    AuthorizationReversal,
+    Brand,
+    Clearing,
+    EventType,
+    PaymentEvent,
+    Refund,
+)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -41,6 +50,16 @@ class EventFacts:
 
     @classmethod
     def of(cls, event: PaymentEvent) -> EventFacts:
+        approved, final = True, False
+        match event:
+            case Authorization():
+                approved = event.approved
+            case Clearing():
+                final = event.final
+            case AuthorizationReversal() | Refund():
+                pass
+            case _:
+                assert_never(event)
         return cls(
             event_id=event.event_id,
             event_type=EventType(event.event_type),
@@ -50,8 +69,8 @@ class EventFacts:
             occurred_at=as_utc(event.occurred_at),
             amount=event.amount,
             mcc=event.merchant.mcc,
-            approved=getattr(event, "approved", True),
-            final=getattr(event, "final", False),
+            approved=approved,
+            final=final,
         )
 
     @property
@@ -76,6 +95,9 @@ class Anchor:
 class Points:
     confirmed: int = 0
     provisional: int = 0
+
+    def __add__(self, other: Points) -> Points:
+        return Points(self.confirmed + other.confirmed, self.provisional + other.provisional)
 
     def __sub__(self, other: Points) -> Points:
         return Points(self.confirmed - other.confirmed, self.provisional - other.provisional)
@@ -107,20 +129,23 @@ class PaymentFacts:
 def apply_event(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
     """The facts after one more distinct event; commutative and associative by design."""
     changes: dict[str, object] = {"event_count": facts.event_count + 1}
-    if event.event_type is EventType.AUTHORIZATION:
-        if event.approved:
-            changes["authorized"] = facts.authorized + event.amount
-            latest = facts.latest_authorized_at
-            changes["latest_authorized_at"] = (
-                event.occurred_at if latest is None else max(latest, event.occurred_at)
-            )
-    elif event.event_type is EventType.AUTHORIZATION_REVERSAL:
-        changes["reversed"] = facts.reversed + event.amount
-    elif event.event_type is EventType.CLEARING:
-        changes["cleared"] = facts.cleared + event.amount
-        changes["final"] = facts.final or event.final
-    else:
-        changes["refunded"] = facts.refunded + event.amount
+    match event.event_type:
+        case EventType.AUTHORIZATION:
+            if event.approved:
+                changes["authorized"] = facts.authorized + event.amount
+                latest = facts.latest_authorized_at
+                changes["latest_authorized_at"] = (
+                    event.occurred_at if latest is None else max(latest, event.occurred_at)
+                )
+        case EventType.AUTHORIZATION_REVERSAL:
+            changes["reversed"] = facts.reversed + event.amount
+        case EventType.CLEARING:
+            changes["cleared"] = facts.cleared + event.amount
+            changes["final"] = facts.final or event.final
+        case EventType.REFUND:
+            changes["refunded"] = facts.refunded + event.amount
+        case _:
+            assert_never(event.event_type)
     if facts.anchor is None or event.anchor_key < facts.anchor.key:
         changes["anchor"] = Anchor(event.occurred_at, event.event_id, event.mcc)
     return replace(facts, **changes)  # type: ignore[arg-type]

@@ -11,22 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Final
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from consumers.points.domain import Points, as_utc, is_expirable, points
 from consumers.points.rules import Rules
-from consumers.points.store import (
-    add_to_balances,
-    facts_from_row,
-    row_from_facts,
-    save_payments,
-    with_retries,
-)
-from consumers.points.tables import KIND_EXPIRY, ledger_entries, ledger_payments
+from consumers.points.store import LedgerStore
+from consumers.points.store.records import Entry, EntryKind, PaymentRecord
+from consumers.retries import DEFAULT_POLICY, RetryPolicy
 
 DEFAULT_TTL: Final = timedelta(days=30)
 CHUNK: Final = 500
@@ -42,76 +33,52 @@ class Expired:
 
 
 def expire(
-    engine: Engine, rules: Rules, *, now: datetime, ttl: timedelta = DEFAULT_TTL
+    store: LedgerStore,
+    rules: Rules,
+    *,
+    now: datetime,
+    ttl: timedelta = DEFAULT_TTL,
+    retry: RetryPolicy = DEFAULT_POLICY,
 ) -> list[Expired]:
-    """Expire every eligible payment as of ``now``; returns what was released."""
+    """Expire every eligible payment as of ``now``; returns what was released.
+
+    ``now`` is the as-of instant that decides eligibility; the entries are recorded at the
+    wall clock of their write, like every other entry.
+    """
     cutoff = as_utc(now) - ttl
-    candidates = _candidates(engine, cutoff)
+    candidates = retry.call(_candidates, store, cutoff)
     released: list[Expired] = []
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
-        released += with_retries(partial(_expire_chunk, engine, rules, chunk, cutoff, now))
+        released += retry.call(_expire_chunk, store, rules, chunk, cutoff)
     return released
 
 
-def _candidates(engine: Engine, cutoff: datetime) -> list[str]:
-    """Payments the projection says are eligible (re-checked under lock before expiring)."""
-    p = ledger_payments.c
-    query = (
-        sa.select(p.payment_id)
-        .where(
-            p.final == sa.false(),
-            p.expired == sa.false(),
-            p.provisional > 0,
-            p.latest_authorized_at < cutoff,
-        )
-        .order_by(p.payment_id)
-    )
-    with engine.connect() as connection:
-        return list(connection.execute(query).scalars())
+def _candidates(store: LedgerStore, cutoff: datetime) -> list[str]:
+    with store.unit_of_work() as uow:
+        return uow.expiry_candidates(cutoff)
 
 
 def _expire_chunk(
-    engine: Engine, rules: Rules, payment_ids: list[str], cutoff: datetime, now: datetime
+    store: LedgerStore, rules: Rules, payment_ids: list[str], cutoff: datetime
 ) -> list[Expired]:
-    query = (
-        sa.select(ledger_payments)
-        .where(ledger_payments.c.payment_id.in_(payment_ids))
-        .order_by(ledger_payments.c.payment_id)
-        .with_for_update()
-    )
     released: list[Expired] = []
-    entries: list[dict[str, object]] = []
-    rows: list[dict[str, object]] = []
+    entries: list[Entry] = []
+    records: list[PaymentRecord] = []
     deltas: dict[str, Points] = {}
-    with engine.begin() as connection:
-        for row in connection.execute(query).mappings():
-            facts = facts_from_row(row)
+    with store.unit_of_work() as uow:
+        for facts in uow.lock_payments(payment_ids).values():
             if not is_expirable(facts, rules, cutoff):
-                continue
-            before = points(facts, rules)
+                continue  # changed since it was a candidate: re-checked under the lock
             after_facts = replace(facts, expired=True)
             after = points(after_facts, rules)
-            delta = after - before
-            entries.append(
-                {
-                    "kind": KIND_EXPIRY,
-                    "event_id": None,
-                    "payment_id": facts.payment_id,
-                    "account_id": facts.account_id,
-                    "provisional_delta": delta.provisional,
-                    "confirmed_delta": delta.confirmed,
-                    "recorded_at": now,
-                }
-            )
-            rows.append(row_from_facts(after_facts, after, now))
-            old = deltas.get(facts.account_id, Points())
-            deltas[facts.account_id] = Points(
-                old.confirmed + delta.confirmed, old.provisional + delta.provisional
-            )
+            delta = after - points(facts, rules)
+            entries.append(Entry(EntryKind.EXPIRY, facts.payment_id, facts.account_id, delta))
+            records.append(PaymentRecord(after_facts, after))
+            deltas[facts.account_id] = deltas.get(facts.account_id, Points()) + delta
             released.append(Expired(facts.payment_id, facts.account_id, -delta.provisional))
-        if entries:
-            connection.execute(ledger_entries.insert(), entries)
-            save_payments(connection, rows)
-            add_to_balances(connection, deltas, now)
+        uow.append(entries)
+        uow.save_payments(records)
+        uow.add_to_balances(deltas)
+        uow.commit()
     return released

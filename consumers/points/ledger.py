@@ -13,52 +13,27 @@ for) and always classified by content hash: same content is a duplicate, other c
 rejections never abort the batch; a database refusal of one event's data (e.g. PostgreSQL
 refusing a NUL character) makes the batch fall back to one transaction per event so that
 the poison event alone is rejected.
+
+Everything goes through one ``LedgerUnitOfWork`` (``consumers.points.store``); nothing here
+knows SQL, a driver or a retry: a lost race raises ``RaceLost`` and a database that is away
+``DatabaseUnavailable`` (both transient), and the caller's ``RetryPolicy`` decides.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Final, TypeVar
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from consumers.db import make_engine, require_migrated
+from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
 from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
-from consumers.points.pipeline import statements_for
-from consumers.points.rules import DEFAULT_RULES, Rules, load_rules
-from consumers.points.store import (
-    RaceLost,
-    Statements,
-    balance_rows,
-    db_reason,
-    row_from_facts,
-    with_retries,
-)
-from consumers.points.tables import KIND_EVENT, ledger_events, ledger_payments
+from consumers.points.rules import DEFAULT_RULES, Rules
+from consumers.points.store import LedgerStore, LedgerUnitOfWork
+from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
 from schemas.canonical import canonical_json
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import PaymentEvent
-
-DEFAULT_ATTEMPTS: Final = 8
-#: Database refusals that are about an event's data, not about the database or our code.
-POISON_ERRORS: Final = (sa.exc.DataError, sa.exc.IntegrityError)
-T = TypeVar("T")
-
-
-def ledger_engine(database_url: str) -> Engine:
-    """The engine the ledger runs best on: ``make_engine`` without the pre-ping.
-
-    A pre-ping costs a round trip per transaction; a dead pooled connection instead fails
-    the first statement as "connection invalidated", a transient error the ledger retries
-    on a fresh connection.
-    """
-    return make_engine(database_url, pool_pre_ping=False)
 
 
 class UnapplicableEvent(PermanentError):
@@ -67,91 +42,55 @@ class UnapplicableEvent(PermanentError):
     code = "unapplicable_event"
 
 
-@dataclass(frozen=True, slots=True)
-class _Incoming:
+def stored_event(event: PaymentEvent) -> StoredEvent:
     """A validated event with its canonical body and content hash, computed once."""
-
-    facts: EventFacts
-    body: str
-    content_hash: str
-
-    @classmethod
-    def of(cls, event: PaymentEvent) -> _Incoming:
-        body = canonical_json(event)
-        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-        return cls(EventFacts.of(event), body, digest)
+    body = canonical_json(event)
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return StoredEvent(EventFacts.of(event), digest, body)
 
 
 class PointsLedger:
     """Applies batches of v1 payment events to the points ledger (the ``Handler`` port).
 
-    Thread-safe: it holds only the engine (a connection pool) and immutable rules, so one
+    Thread-safe: it holds only the store (a connection pool) and immutable rules, so one
     instance may serve several worker threads.
     """
 
-    def __init__(
-        self,
-        engine: Engine,
-        rules: Rules = DEFAULT_RULES,
-        *,
-        attempts: int = DEFAULT_ATTEMPTS,
-        max_wait_seconds: float = 1.0,
-        driver_fast_paths: bool = True,
-    ) -> None:
-        """``driver_fast_paths=False`` sends every statement through SQLAlchemy instead of
-        psycopg pipelines / raw sqlite3 (slower; for other drivers and for comparison)."""
-        self.engine = engine
+    def __init__(self, store: LedgerStore, rules: Rules = DEFAULT_RULES) -> None:
+        self.store = store
         self.rules = rules
-        self._attempts = attempts
-        self._max_wait = max_wait_seconds
-        self._fast = driver_fast_paths
-
-    @classmethod
-    def from_settings(cls, database_url: str, rules_file: Path | None = None) -> PointsLedger:
-        """Build from ``POINTS_DATABASE_URL``/``POINTS_RULES_FILE``; refuse an old schema."""
-        rules = load_rules(rules_file)
-        engine = ledger_engine(database_url)
-        require_migrated(engine)
-        return cls(engine, rules)
 
     def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
-        """One ``Result`` per event in input order; ``DatabaseUnavailable`` if none decided."""
+        """One ``Result`` per event in input order; ``TransientError`` if none decided."""
         if not events:
             return []
-        incoming = [_Incoming.of(event) for event in events]
+        incoming = [stored_event(event) for event in events]
         try:
-            return self._retrying(lambda: self._apply(incoming))
-        except POISON_ERRORS as exc:
+            return self._apply(incoming)
+        except DataRefused as exc:
             if len(incoming) == 1:
-                return [Result.rejected(UnapplicableEvent(db_reason(exc)))]
+                return [Result.rejected(UnapplicableEvent(str(exc)))]
         return [self._apply_alone(item) for item in incoming]
 
-    def _apply_alone(self, item: _Incoming) -> Result:
+    def _apply_alone(self, item: StoredEvent) -> Result:
         """Poison isolation: the event in a transaction of its own."""
         try:
-            return self._retrying(lambda: self._apply([item]))[0]
-        except POISON_ERRORS as exc:
-            return Result.rejected(UnapplicableEvent(db_reason(exc)))
+            return self._apply([item])[0]
+        except DataRefused as exc:
+            return Result.rejected(UnapplicableEvent(str(exc)))
 
-    def _retrying(self, work: Callable[[], T]) -> T:
-        return with_retries(work, attempts=self._attempts, max_wait=self._max_wait)
-
-    def _apply(self, incoming: list[_Incoming]) -> list[Result]:
-        now = datetime.now(UTC)
-        with self.engine.begin() as connection:
-            statements = statements_for(connection) if self._fast else Statements(connection)
-            return _Batch(connection, self.rules, now, incoming, statements).run()
+    def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
+        with self.store.unit_of_work() as uow:
+            return _Batch(uow, self.rules, incoming).run()
 
 
 @dataclass
 class _Batch:
-    """One attempt at applying a batch inside one transaction (discarded on rollback)."""
+    """One attempt at applying a batch inside one unit of work (discarded on rollback)."""
 
-    connection: sa.Connection
+    uow: LedgerUnitOfWork
     rules: Rules
-    now: datetime
-    incoming: list[_Incoming]
-    statements: Statements
+    incoming: list[StoredEvent]
     results: list[Result | None] = field(init=False)
     payments: dict[str, PaymentFacts] = field(init=False, default_factory=dict)
 
@@ -160,30 +99,28 @@ class _Batch:
 
     def run(self) -> list[Result]:
         primaries, echoes = self._split_copies()
-        self.payments, inserted = self.statements.lock_and_insert(
-            self._placeholders(), self._inbox_rows(primaries)
-        )
-        stored = self._settle_known(primaries, inserted)
-        applied = self._check_payments([i for i in primaries if self._id(i) in inserted])
+        claim = self.uow.claim(self._placeholders(), [self.incoming[i] for i in primaries])
+        self.payments = claim.payments
+        stored = self._settle_known(primaries, claim.recorded)
+        applied = self._check_payments([i for i in primaries if self._id(i) in claim.recorded])
         self._apply_events(applied)
         self._settle_echoes(echoes, stored)
+        self.uow.commit()
         return [result for result in self.results if result is not None]
 
     def _id(self, index: int) -> str:
         return self.incoming[index].facts.event_id
 
-    def _placeholders(self) -> list[dict[str, Any]]:
-        """One row per payment of the batch, sorted: locks existing, creates new ones."""
-        first: dict[str, dict[str, Any]] = {}
+    def _placeholders(self) -> list[PaymentFacts]:
+        """One per payment of the batch, from its first event: locks it, creates a new one."""
+        first: dict[str, PaymentFacts] = {}
         for item in self.incoming:
             facts = item.facts
             if facts.payment_id not in first:
-                first[facts.payment_id] = row_from_facts(
-                    PaymentFacts.empty(facts.payment_id, facts.account_id, facts.brand),
-                    Points(),
-                    self.now,
+                first[facts.payment_id] = PaymentFacts.empty(
+                    facts.payment_id, facts.account_id, facts.brand
                 )
-        return [first[payment_id] for payment_id in sorted(first)]
+        return list(first.values())
 
     def _split_copies(self) -> tuple[list[int], list[int]]:
         """First copy of each event id (primaries) and later copies (echoes), in order."""
@@ -198,33 +135,6 @@ class _Batch:
                 primaries.append(index)
         return primaries, echoes
 
-    def _inbox_rows(self, primaries: list[int]) -> list[dict[str, Any]]:
-        """Inbox rows in ``event_id`` (lock) order.
-
-        Rows committed earlier, or by a concurrent transaction our insert waited for, are
-        skipped by ``ON CONFLICT DO NOTHING`` and classified by content in ``_settle_known``.
-        """
-        rows = (self._inbox_row(self.incoming[i]) for i in primaries)
-        return sorted(rows, key=lambda r: r["event_id"])
-
-    def _inbox_row(self, item: _Incoming) -> dict[str, Any]:
-        facts = item.facts
-        return {
-            "event_id": facts.event_id,
-            "content_hash": item.content_hash,
-            "payment_id": facts.payment_id,
-            "account_id": facts.account_id,
-            "brand": str(facts.brand),
-            "event_type": str(facts.event_type),
-            "occurred_at": facts.occurred_at,
-            "amount": facts.amount,
-            "mcc": facts.mcc,
-            "approved": facts.approved,
-            "final": facts.final,
-            "body": item.body,
-            "received_at": self.now,
-        }
-
     def _settle_known(self, primaries: list[int], inserted: set[str]) -> dict[str, str]:
         """Events already stored: same content is a duplicate, other content a conflict.
 
@@ -234,10 +144,7 @@ class _Batch:
         known = [i for i in primaries if self._id(i) not in inserted]
         if not known:
             return {}
-        query = sa.select(ledger_events.c.event_id, ledger_events.c.content_hash).where(
-            ledger_events.c.event_id.in_(sorted(self._id(i) for i in known))
-        )
-        stored = {row.event_id: row.content_hash for row in self.connection.execute(query)}
+        stored = self.uow.stored_hashes([self._id(i) for i in known])
         for index in known:
             if self._id(index) not in stored:
                 raise RaceLost(self._id(index))  # vanished between insert and read: replan
@@ -265,15 +172,12 @@ class _Batch:
             else:
                 self.results[index] = Result.rejected(_payment_conflict(facts, theirs))
                 rejected.append(facts.event_id)
-        if rejected:
-            self.connection.execute(
-                sa.delete(ledger_events).where(ledger_events.c.event_id.in_(sorted(rejected)))
-            )
+        self.uow.forget_events(rejected)
         return accepted
 
     def _apply_events(self, applied: list[int]) -> None:
         """Fold each applied event into its payment; one entry of point deltas per event."""
-        entries: list[dict[str, Any]] = []
+        entries: list[Entry] = []
         balance_deltas: dict[str, Points] = {}
         touched: set[str] = set()
         for index in applied:
@@ -285,44 +189,24 @@ class _Batch:
             delta = points(after, self.rules) - points(before, self.rules)
             self.payments[facts.payment_id] = after
             touched.add(facts.payment_id)
-            entries.append(self._entry(facts, delta))
-            total = balance_deltas.get(facts.account_id, Points())
-            balance_deltas[facts.account_id] = Points(
-                total.confirmed + delta.confirmed, total.provisional + delta.provisional
+            entries.append(
+                Entry(EntryKind.EVENT, facts.payment_id, facts.account_id, delta, facts.event_id)
+            )
+            balance_deltas[facts.account_id] = (
+                balance_deltas.get(facts.account_id, Points()) + delta
             )
             self.results[index] = Result.applied()
-        self._drop_unused_placeholders()
+        # Placeholders of payments none of whose events applied must not outlive us.
+        self.uow.forget_placeholders([p for p, f in self.payments.items() if f.event_count == 0])
         if entries:
-            # The last statements of the transaction: they may carry its COMMIT along.
-            self.statements.write_and_commit(
-                entries,
+            self.uow.append(entries)
+            self.uow.save_payments(
                 [
-                    row_from_facts(self.payments[p], points(self.payments[p], self.rules), self.now)
-                    for p in sorted(touched)
-                ],
-                balance_rows(balance_deltas, self.now),
+                    PaymentRecord(self.payments[p], points(self.payments[p], self.rules))
+                    for p in touched
+                ]
             )
-
-    def _entry(self, facts: EventFacts, delta: Points) -> dict[str, Any]:
-        return {
-            "kind": KIND_EVENT,
-            "event_id": facts.event_id,
-            "payment_id": facts.payment_id,
-            "account_id": facts.account_id,
-            "provisional_delta": delta.provisional,
-            "confirmed_delta": delta.confirmed,
-            "recorded_at": self.now,
-        }
-
-    def _drop_unused_placeholders(self) -> None:
-        """Placeholders of payments none of whose events applied must not outlive us."""
-        unused = sorted(p for p, f in self.payments.items() if f.event_count == 0)
-        if unused:
-            self.connection.execute(
-                sa.delete(ledger_payments).where(
-                    ledger_payments.c.payment_id.in_(unused), ledger_payments.c.event_count == 0
-                )
-            )
+            self.uow.add_to_balances(balance_deltas)
 
     def _settle_echoes(self, echoes: list[int], stored: dict[str, str]) -> None:
         """Later copies of an event id within the batch: judged like redeliveries.
@@ -350,7 +234,7 @@ class _Batch:
                 self.results[index] = _by_hash(self.incoming[primary_index].content_hash, item)
 
 
-def _by_hash(stored_hash: str, item: _Incoming) -> Result:
+def _by_hash(stored_hash: str, item: StoredEvent) -> Result:
     """A known ``event_id``: the same content is a duplicate, other content a conflict."""
     if stored_hash == item.content_hash:
         return Result.duplicate()

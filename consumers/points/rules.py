@@ -27,7 +27,7 @@ from typing import Annotated, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from schemas.errors import PointsError
+from schemas.errors import ConfigurationError
 from schemas.events import Brand, Rfc3339
 
 BASIS_POINTS: Final = 10_000
@@ -35,7 +35,7 @@ DEFAULT_RATES_BP: Final = MappingProxyType({Brand.VISA: 100, Brand.QUICPAY: 50})
 DEFAULT_EXCLUDED_MCCS: Final = frozenset({"4829", "6051", "6540", "9311"})
 
 
-class InvalidRules(PointsError):
+class InvalidRules(ConfigurationError):
     """The rules file cannot be read or breaks its format; the process must not start."""
 
     code = "invalid_rules"

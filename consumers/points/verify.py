@@ -18,23 +18,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import assert_never
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-
-from consumers.points.domain import EventFacts, PaymentFacts, Points, as_utc, fold, points
+from consumers.points.domain import EventFacts, PaymentFacts, Points, fold, points
 from consumers.points.rules import Rules
-from consumers.points.store import facts_from_row
-from consumers.points.tables import (
-    KIND_EVENT,
-    KIND_EXPIRY,
-    ledger_balances,
-    ledger_entries,
-    ledger_events,
-    ledger_payments,
-)
-from schemas.events import Brand, EventType
+from consumers.points.store import LedgerStore
+from consumers.points.store.records import EntryKind, Snapshot
 
 
 @dataclass(frozen=True)
@@ -72,13 +61,10 @@ class _Snapshot:
     balances: dict[str, Points] = field(default_factory=dict)
 
 
-def verify(engine: Engine, rules: Rules) -> VerifyReport:
+def verify(store: LedgerStore, rules: Rules) -> VerifyReport:
     """Recompute the projections and compare; ``report.clean`` is the verdict."""
     report = VerifyReport()
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        snapshot = _read(connection, report)
+    snapshot = _sums(store.snapshot(), report)
     report.entries = sum(snapshot.entered_events.values()) + len(snapshot.expired)
     report.payments = len(snapshot.payments)
     report.accounts = len(snapshot.balances)
@@ -88,50 +74,37 @@ def verify(engine: Engine, rules: Rules) -> VerifyReport:
     return report
 
 
-def _read(connection: sa.Connection, report: VerifyReport) -> _Snapshot:
+def _sums(ledger: Snapshot, report: VerifyReport) -> _Snapshot:
     snapshot = _Snapshot()
-    for row in connection.execute(sa.select(ledger_events)).mappings():
+    for event in ledger.events:
         report.events += 1
-        snapshot.event_ids.add(row["event_id"])
-        snapshot.events[row["payment_id"]].append(_event_facts(row))
-        digest = hashlib.sha256(row["body"].encode("utf-8")).hexdigest()
-        if digest != row["content_hash"]:
-            report.drifts.append(Drift("event_hash", row["event_id"], "body does not match hash"))
-    for row in connection.execute(sa.select(ledger_entries)).mappings():
-        _add(snapshot.entry_sums, row["payment_id"], row)
-        _add(snapshot.account_sums, row["account_id"], row)
-        if row["kind"] == KIND_EVENT:
-            snapshot.entered_events[row["event_id"]] += 1
-        elif row["kind"] == KIND_EXPIRY:
-            snapshot.expired.add(row["payment_id"])
-    for row in connection.execute(sa.select(ledger_payments)).mappings():
-        snapshot.payments[row["payment_id"]] = facts_from_row(row)
-        snapshot.payment_points[row["payment_id"]] = Points(row["confirmed"], row["provisional"])
-    for row in connection.execute(sa.select(ledger_balances)).mappings():
-        snapshot.balances[row["account_id"]] = Points(row["confirmed"], row["provisional"])
+        snapshot.event_ids.add(event.facts.event_id)
+        snapshot.events[event.facts.payment_id].append(event.facts)
+        digest = hashlib.sha256(event.body.encode("utf-8")).hexdigest()
+        if digest != event.content_hash:
+            report.drifts.append(
+                Drift("event_hash", event.facts.event_id, "body does not match hash")
+            )
+    for entry in ledger.entries:
+        snapshot.entry_sums[entry.payment_id] = (
+            snapshot.entry_sums.get(entry.payment_id, Points()) + entry.delta
+        )
+        snapshot.account_sums[entry.account_id] = (
+            snapshot.account_sums.get(entry.account_id, Points()) + entry.delta
+        )
+        match entry.kind:
+            case EntryKind.EVENT:
+                snapshot.entered_events[entry.event_id or ""] += 1
+            case EntryKind.EXPIRY:
+                snapshot.expired.add(entry.payment_id)
+            case _:
+                assert_never(entry.kind)
+    for record in ledger.payments:
+        snapshot.payments[record.facts.payment_id] = record.facts
+        snapshot.payment_points[record.facts.payment_id] = record.earned
+    for balance in ledger.balances:
+        snapshot.balances[balance.account_id] = Points(balance.confirmed, balance.provisional)
     return snapshot
-
-
-def _event_facts(row: Any) -> EventFacts:
-    return EventFacts(
-        event_id=row["event_id"],
-        event_type=EventType(row["event_type"]),
-        payment_id=row["payment_id"],
-        account_id=row["account_id"],
-        brand=Brand(row["brand"]),
-        occurred_at=as_utc(row["occurred_at"]),
-        amount=row["amount"],
-        mcc=row["mcc"],
-        approved=bool(row["approved"]),
-        final=bool(row["final"]),
-    )
-
-
-def _add(sums: dict[str, Points], key: str, row: Any) -> None:
-    old = sums.get(key, Points())
-    sums[key] = Points(
-        old.confirmed + row["confirmed_delta"], old.provisional + row["provisional_delta"]
-    )
 
 
 def _check_entries_cover_events(snapshot: _Snapshot, report: VerifyReport) -> None:

@@ -4,9 +4,9 @@ Per message, exactly one of:
 - applied or duplicate → deleted (batch delete, after the handler committed);
 - permanent failure (undecodable body, conflict) → copied to the DLQ with its reason,
   journaled, then deleted: send first, delete after, so a crash can only duplicate;
-- transient failure (after bounded in-process retries) → its visibility is set to an
-  exponential backoff from its receive count, so SQS redelivers it later and dead-letters
-  it after maxReceiveCount.
+- transient failure (after the bounded in-process retries of the one ``RetryPolicy``) →
+  its visibility is set to an exponential backoff from its receive count, so SQS
+  redelivers it later and dead-letters it after maxReceiveCount.
 While the handler runs, a heartbeat keeps extending the batch's visibility.
 """
 
@@ -20,15 +20,9 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
-
 from consumers.handler import Handler, Outcome, Result
 from consumers.journal import Failure
+from consumers.retries import RetryPolicy
 from consumers.runtime.deadletter import failure_attributes
 from consumers.runtime.observability import BatchMetrics, latency_ms, logger, outcome_fields
 from consumers.runtime.settings import WorkerSettings
@@ -115,10 +109,12 @@ class BatchProcessor:
         handler: Handler,
         settings: WorkerSettings,
         journal: JournalWriter | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._transport = transport
         self._handler = handler
         self._settings = settings
+        self._retry = retry or settings.retry_policy()
         self._journal = journal
         self._queue = transport.queue_name
 
@@ -152,19 +148,11 @@ class BatchProcessor:
         if not decoded:
             return []
         events = [d.event for d in decoded]
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(self._settings.transient_attempts),
-            wait=wait_random_exponential(
-                multiplier=self._settings.transient_wait_initial,
-                max=self._settings.transient_wait_max,
-            ),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
-                with attempt:
-                    results = await in_daemon_thread(self._handler.handle_batch, events)
+            # The one place a batch is retried (the handler and its store only raise).
+            results = await self._retry.call_async(
+                in_daemon_thread, self._handler.handle_batch, events
+            )
             if len(results) != len(events):
                 raise RuntimeError(f"handler returned {len(results)} results for {len(events)}")
             return results

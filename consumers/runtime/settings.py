@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.topology import LONG_POLL_SECONDS, VISIBILITY_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from consumers.retries import RetryPolicy
 
 
 class WorkerSettings(BaseSettings):
@@ -27,9 +31,10 @@ class WorkerSettings(BaseSettings):
     heartbeat_seconds: float = Field(default=VISIBILITY_TIMEOUT_SECONDS / 3, gt=0)
     #: ``--drain``: exit once nothing was received (and nothing is in flight) for this long.
     drain_idle_seconds: float = Field(default=2.0, ge=0)
-    #: In-process attempts for a transient failure before the batch is handed back to SQS.
-    transient_attempts: int = Field(default=3, ge=1, le=10)
-    transient_wait_initial: float = Field(default=0.2, ge=0)
+    #: In-process attempts for a transient failure (a lock wait, a lost race, the database
+    #: briefly away) before the batch is handed back to SQS: the worker's ``RetryPolicy``.
+    transient_attempts: int = Field(default=8, ge=1, le=20)
+    transient_wait_initial: float = Field(default=0.05, ge=0)
     transient_wait_max: float = Field(default=2.0, ge=0)
     #: Visibility backoff after in-process retries: base × 2^(receive count − 1), capped.
     backoff_base_seconds: int = Field(default=10, ge=0)
@@ -39,6 +44,16 @@ class WorkerSettings(BaseSettings):
     #: Touched on every poll; ``points worker --healthcheck`` reads its age.
     health_file: Path | None = None
     health_max_age_seconds: float = Field(default=90.0, gt=0)
+
+    def retry_policy(self) -> RetryPolicy:
+        """The process's one retry policy (batches, and the start-up wait with a deadline)."""
+        from consumers.retries import RetryPolicy  # not at import: the health check is cheap
+
+        return RetryPolicy(
+            attempts=self.transient_attempts,
+            initial_wait=self.transient_wait_initial,
+            max_wait=self.transient_wait_max,
+        )
 
     def health_path(self) -> Path:
         return self.health_file or Path(f"/tmp/points-worker-{self.queue}.health")  # noqa: S108

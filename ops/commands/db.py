@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
+from sqlalchemy.engine import Engine
 
-from consumers.db import current_revision, head_revision, make_engine, upgrade
+from consumers.bootstrap import database
+from consumers.db import classify_db_error, current_revision, db_reason, head_revision, upgrade
 from infra.settings import Config
-from ops.output import console, print_json
+from ops.output import console, fail, print_json
 
 app = typer.Typer(help="The ledger database schema (Alembic migrations).")
+
+
+@contextmanager
+def _database(config: Config) -> Iterator[Engine]:
+    """A job's engine on the ledger database; database errors as one line, disposed after."""
+    engine = database(config.points.database_url, "job")
+    try:
+        yield engine
+    except sa.exc.SQLAlchemyError as exc:
+        error = classify_db_error(exc)
+        fail(str(error) if error is not None else db_reason(exc))
+    finally:
+        engine.dispose()
 
 
 @app.command("upgrade")
@@ -20,11 +38,10 @@ def upgrade_command(
 ) -> None:
     """Migrate the database to the schema this code needs (idempotent)."""
     config: Config = ctx.obj
-    engine = make_engine(config.points.database_url)
-    before = current_revision(engine)
-    upgrade(engine)
-    after = current_revision(engine)
-    engine.dispose()
+    with _database(config) as engine:
+        before = current_revision(engine)
+        upgrade(engine)
+        after = current_revision(engine)
     if as_json:
         print_json({"from": before, "to": after})
     else:
@@ -38,9 +55,8 @@ def current_command(
 ) -> None:
     """Show the schema revision of the database and the one this code needs."""
     config: Config = ctx.obj
-    engine = make_engine(config.points.database_url)
-    current, head = current_revision(engine), head_revision()
-    engine.dispose()
+    with _database(config) as engine:
+        current, head = current_revision(engine), head_revision()
     if as_json:
         print_json({"current": current, "head": head})
     else:

@@ -23,11 +23,8 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from consumers.db import make_engine, upgrade
+from consumers.bootstrap import bootstrap_ledger, database
 from consumers.notifications.tables import notifications
-from consumers.points.queries import balances
-from consumers.points.rules import load_rules
-from consumers.points.verify import verify
 from consumers.runtime.app import run_worker
 from consumers.runtime.settings import WorkerSettings
 from infra.apply import ApplyResult, apply_topology
@@ -70,8 +67,8 @@ class _Story:
     def __init__(self, config: Config, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
-        self.ledger = make_engine(config.points.database_url)
-        self.payments = make_engine(f"sqlite:///{workdir / 'payments.sqlite3'}")
+        self.database = database(config.points.database_url, "job")
+        self.payments = database(f"sqlite:///{workdir / 'payments.sqlite3'}", "job")
         self.topology: ApplyResult | None = None
 
     def tell(self) -> None:
@@ -90,14 +87,15 @@ class _Story:
         self.print_notifications()
         console.rule("3. operations: the dead-letter queue")
         self.operations()
-        self.ledger.dispose()
+        self.ledger.close()
+        self.database.dispose()
         self.payments.dispose()
 
     def set_up(self) -> None:
         self.topology = apply_topology(
             topology(self.config), sns_client(self.config.aws), sqs_client(self.config.aws)
         )
-        upgrade(self.ledger)
+        self.ledger = bootstrap_ledger(self.config, migrate=True)
         create_outbox_table(self.payments)
         console.print(
             f"topology applied ({len(self.topology.changes)} changes): topic payment-events, "
@@ -144,7 +142,7 @@ class _Story:
         table = Table(title="points ledger balances")
         for column in ("account_id", "confirmed", "provisional"):
             table.add_column(column)
-        for balance in balances(self.ledger):
+        for balance in self.ledger.store.balances():
             table.add_row(balance.account_id, str(balance.confirmed), str(balance.provisional))
         console.print(table)
 
@@ -152,7 +150,7 @@ class _Story:
         table = Table(title="notifications rendered")
         table.add_column("account_id")
         table.add_column("text")
-        with self.ledger.connect() as connection:
+        with self.database.connect() as connection:
             query = sa.select(notifications.c.account_id, notifications.c.text).order_by(
                 notifications.c.account_id, notifications.c.kind, notifications.c.event_id
             )
@@ -175,7 +173,7 @@ class _Story:
         )
         self.consume("points")
         self.print_balances()
-        report = verify(self.ledger, load_rules(self.config.points.rules_file))
+        report = self.ledger.verify()
         verdict = "clean" if report.clean else f"{len(report.drifts)} drifts"
         console.print(
             f"`points ledger verify`: {verdict}; the {refund.event_id} "

@@ -113,9 +113,9 @@ def redrive_command(
         _print_redrive(summary, as_json)
         return
     with operator_run("redrive", depth(config, queue)) as (stop, advance):
-        seen = dict.fromkeys(redrive_api.Outcome, 0)
+        seen = dict.fromkeys(redrive_api.MoveOutcome, 0)
 
-        def on_message(outcome: redrive_api.Outcome, _item: Examined) -> None:
+        def on_message(outcome: redrive_api.MoveOutcome, _item: Examined) -> None:
             seen[outcome] += 1
             advance(1, "redrive: " + ", ".join(f"{k} {n}" for k, n in seen.items()))
 

@@ -15,15 +15,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine
 
-from consumers.db import DatabaseNotMigrated, make_engine, require_migrated
-from consumers.points import queries
-from consumers.points.expiry import DEFAULT_TTL, expire
-from consumers.points.rules import InvalidRules, Rules, load_rules
-from consumers.points.verify import verify
+from consumers.bootstrap import Ledger, bootstrap_ledger
+from consumers.points.expiry import DEFAULT_TTL
+from consumers.points.store.records import HistoryEntry
 from infra.settings import Config
 from ops.output import console, exit_with, fail, print_json
+from schemas.errors import ConfigurationError, TransientError
 from schemas.events import parse_rfc3339
 
 app = typer.Typer(help="The points ledger: balances, payments, history, expiry, verification.")
@@ -32,33 +30,25 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 
 
 @contextmanager
-def _ledger_engine(ctx: typer.Context) -> Iterator[Engine]:
-    """The configured database, migrated to head, disposed of afterwards."""
-    config: Config = ctx.obj
-    engine = make_engine(config.points.database_url)
-    try:
-        try:
-            require_migrated(engine)
-        except DatabaseNotMigrated as exc:
-            fail(str(exc))
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _rules(ctx: typer.Context) -> Rules:
+def _ledger(ctx: typer.Context) -> Iterator[Ledger]:
+    """The configured ledger (``bootstrap_ledger``): migrated, rules loaded, closed after."""
     config: Config = ctx.obj
     try:
-        return load_rules(config.points.rules_file)
-    except InvalidRules as exc:
+        ledger = bootstrap_ledger(config)
+    except (ConfigurationError, TransientError) as exc:
         fail(str(exc))
+    with ledger:
+        try:
+            yield ledger
+        except TransientError as exc:
+            fail(f"{exc.code}: {exc}")
 
 
 @app.command("balances")
 def balances_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Confirmed and provisional points of every account, sorted by account id."""
-    with _ledger_engine(ctx) as engine:
-        rows = queries.balances(engine)
+    with _ledger(ctx) as ledger:
+        rows = ledger.store.balances()
     if as_json:
         print_json([asdict(row) for row in rows])
         return
@@ -77,8 +67,8 @@ def payment_command(
     as_json: JsonFlag = False,
 ) -> None:
     """One payment's facts (sums over its events) and points."""
-    with _ledger_engine(ctx) as engine:
-        view = queries.payment(engine, payment_id)
+    with _ledger(ctx) as ledger:
+        view = ledger.store.payment(payment_id)
     if view is None:
         fail(f"unknown payment {payment_id!r}: no event of it was applied")
     if as_json:
@@ -97,8 +87,8 @@ def history_command(
     as_json: JsonFlag = False,
 ) -> None:
     """An account's ledger entries (one per applied event, one per expiry), oldest first."""
-    with _ledger_engine(ctx) as engine:
-        entries = queries.history(engine, account_id)
+    with _ledger(ctx) as ledger:
+        entries = ledger.store.history(account_id)
     if as_json:
         print_json([_history_json(entry) for entry in entries])
         return
@@ -120,7 +110,7 @@ def history_command(
     console.print(table)
 
 
-def _history_json(entry: queries.HistoryEntry) -> dict[str, Any]:
+def _history_json(entry: HistoryEntry) -> dict[str, Any]:
     data = asdict(entry)
     for key in ("recorded_at", "occurred_at"):
         if data[key] is not None:
@@ -141,9 +131,8 @@ def expire_command(
 ) -> None:
     """Release provisional points of payments whose latest authorization is too old."""
     as_of = _parse_now(now)
-    rules = _rules(ctx)
-    with _ledger_engine(ctx) as engine:
-        released = expire(engine, rules, now=as_of, ttl=timedelta(days=ttl_days))
+    with _ledger(ctx) as ledger:
+        released = ledger.expire(now=as_of, ttl=timedelta(days=ttl_days))
     if as_json:
         print_json(
             {
@@ -173,9 +162,8 @@ def _parse_now(now: str | None) -> datetime:
 @app.command("verify")
 def verify_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Recompute payments from stored events and balances from entries; exit 1 on drift."""
-    rules = _rules(ctx)
-    with _ledger_engine(ctx) as engine:
-        report = verify(engine, rules)
+    with _ledger(ctx) as ledger:
+        report = ledger.verify()
     if as_json:
         print_json(
             {

@@ -16,14 +16,11 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
-from consumers.db import make_engine
-from infra.aws import sns_client
-from infra.resolve import topic_arn
+from consumers.bootstrap import bootstrap_relay, database
 from infra.settings import Config
 from ops.output import console, fail, print_json
 from producers.outbox import create_outbox_table, has_outbox_table, outbox_ddl, outbox_status
-from producers.publisher import SnsPublisher
-from producers.relay import Relay, RelayReport, RelaySettings
+from producers.relay import RelayReport, RelaySettings
 
 app = typer.Typer(help="The transactional outbox: relay events to SNS, inspect the backlog.")
 
@@ -45,14 +42,13 @@ def relay(
 ) -> None:
     """Publish pending outbox rows in order and mark them sent (until SIGTERM/Ctrl-C)."""
     config: Config = ctx.obj
-    engine = _outbox_engine(config, require_table=True)
-    sns = sns_client(config.aws)
+    _outbox_engine(config, require_table=True).dispose()
     settings = RelaySettings(
         batch_size=batch_size,
         poll_interval=poll_seconds,
         retention=timedelta(hours=retention_hours),
     )
-    worker = Relay(engine, SnsPublisher(sns, topic_arn(config, sns)), settings)
+    worker = bootstrap_relay(config, settings)
     report = worker.run_once() if once else worker.run(_stop_on_signals())
     _print_report(report, as_json)
     if once and not report.ok:
@@ -105,7 +101,7 @@ def ddl(
 
 def _outbox_engine(config: Config, *, require_table: bool) -> Engine:
     url = config.points.outbox_database_url or config.points.database_url
-    engine = make_engine(url)
+    engine = database(url, "job")
     if require_table and not has_outbox_table(engine):
         fail("no outbox table in the outbox database; run `points outbox init` first")
     return engine

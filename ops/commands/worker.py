@@ -11,6 +11,7 @@ from consumers.runtime.health import health_ok
 from consumers.runtime.settings import WorkerSettings
 from infra.settings import Config
 from ops.output import fail
+from schemas.errors import ConfigurationError, TransientError
 
 
 def worker(
@@ -41,8 +42,6 @@ def worker(
     if healthcheck:
         raise typer.Exit(0 if health_ok(settings) else 1)
     # The runtime is imported only now: the health check above must stay cheap.
-    from consumers.db import DatabaseNotMigrated
-    from consumers.registry import UnknownQueue
     from consumers.runtime.app import run_worker
     from consumers.runtime.observability import configure_json_logging
 
@@ -52,5 +51,7 @@ def worker(
         asyncio.run(
             run_worker(config, settings, drain=drain, migrate=migrate, emit_metrics=metrics)
         )
-    except (DatabaseNotMigrated, UnknownQueue) as error:
+    except ConfigurationError as error:  # e.g. a misspelled database: one line, at once
+        fail(str(error))
+    except TransientError as error:  # still away after the start-up wait
         fail(str(error))

@@ -26,10 +26,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.journal import failures, record_failures
-from consumers.points.ledger import PointsLedger
 from consumers.points.rules import DEFAULT_RULES
 from consumers.points.tables import ledger_events
-from consumers.points.verify import verify
 from consumers.runtime.deadletter import ERROR_TYPE, read_failure
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.processing import BatchProcessor
@@ -39,6 +37,7 @@ from schemas.envelope import decode_body
 from schemas.errors import PermanentError
 from tests.chaos.hostile import CONTRACT_ATTRIBUTES, Hostile, expectation, hostile_bodies
 from tests.factories import event_dict
+from tests.support.ledger import ledger_on, verified
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state, migrated_engine
 
@@ -68,7 +67,7 @@ def run_worker_over(items: list[Hostile], database_url: str, tmp_path: Path) -> 
         health_file=tmp_path / "health",
     )
     processor = BatchProcessor(
-        transport, PointsLedger(engine), settings, journal=partial(record_failures, engine)
+        transport, ledger_on(engine).handler, settings, journal=partial(record_failures, engine)
     )
     worker = Worker(transport, processor, settings, drain=True)
     started = time.monotonic()
@@ -116,7 +115,7 @@ def _check_ledger(engine: sa.Engine, applied: list[dict[str, Any]]) -> None:
     expected_payments, expected_balances = reference.ledger_state(applied)
     assert payments == expected_payments
     assert balances == expected_balances
-    assert verify(engine, DEFAULT_RULES).clean
+    assert verified(engine, DEFAULT_RULES).clean
 
 
 def _check_journal(engine: sa.Engine, dead: int) -> None:
@@ -199,7 +198,7 @@ def test_a_moment_outside_the_utc_range_is_an_invalid_event(moment: str) -> None
 
 def test_a_timestamp_at_the_edge_of_the_range_still_applies(sqlite_url: str) -> None:
     """The guard is exact: the extreme moments that do fit in UTC are ordinary events."""
-    ledger = PointsLedger(migrated_engine(sqlite_url))
+    ledger = ledger_on(migrated_engine(sqlite_url))
     events = [
         decode_body(json.dumps(event_dict(event_id="a", occurred_at="0001-01-01T00:00:00Z"))),
         decode_body(
@@ -295,7 +294,7 @@ def test_a_poison_message_with_many_attributes_still_gets_its_reason(
         wait_seconds=0, drain_idle_seconds=0.3, health_file=tmp_path / "health"
     )
     processor = BatchProcessor(
-        transport, PointsLedger(engine), settings, journal=partial(record_failures, engine)
+        transport, ledger_on(engine).handler, settings, journal=partial(record_failures, engine)
     )
     asyncio.run(asyncio.wait_for(Worker(transport, processor, settings, drain=True).run(), 30))
     (dead,) = transport.dead_letters

@@ -23,7 +23,6 @@ import pytest
 import sqlalchemy as sa
 
 from consumers.db import make_engine, upgrade
-from consumers.points.ledger import PointsLedger
 from consumers.points.tables import ledger_entries
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
@@ -33,6 +32,7 @@ from schemas.envelope import parse_event
 from tests.chaos.support import VISIBILITY_SECONDS, WorkerPool, queue_depth
 from tests.cli import POINTS, run_points
 from tests.stories import authorize_then_clear, expected_balances
+from tests.support.ledger import ledger_on
 from tests.unit.ops.support import contract_attributes, dead_letter_like_worker
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
     )
     engine = make_engine(postgres_url)
     upgrade(engine)
-    PointsLedger(engine).handle_batch([parse_event(e) for e in events[:10]])
+    ledger_on(engine).handle_batch([parse_event(e) for e in events[:10]])
     for event in events:
         dead_letter_like_worker(
             sqs,

@@ -29,8 +29,7 @@ import sqlalchemy as sa
 
 from consumers.db import make_engine, upgrade
 from consumers.journal import failures, record_failures
-from consumers.points import queries
-from consumers.points.ledger import PointsLedger
+from consumers.points.store import open_store
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.observability import configure_json_logging
@@ -40,6 +39,7 @@ from consumers.runtime.worker import Worker
 from schemas.envelope import parse_event
 from tests.cli import run_points
 from tests.factories import event_dict
+from tests.support.ledger import ledger_on
 from tests.unit.points import reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ def test_rejected_messages_leave_no_body_amount_or_account_in_logs(
     """Every rejection is logged (at WARNING) by ids and reason only; the journal likewise."""
     engine = make_engine(sqlite_url)
     upgrade(engine)
-    PointsLedger(engine).handle_batch(
+    ledger_on(engine).handle_batch(
         [parse_event(event_dict(event_id="orig", payment_id="p-1", account_id="acct-plain"))]
     )
     transport = InMemoryTransport()
@@ -88,7 +88,7 @@ def test_rejected_messages_leave_no_body_amount_or_account_in_logs(
         concurrency=1, wait_seconds=0, drain_idle_seconds=0.1, health_file=tmp_path / "health"
     )
     processor = BatchProcessor(
-        transport, PointsLedger(engine), settings, journal=partial(record_failures, engine)
+        transport, ledger_on(engine).handler, settings, journal=partial(record_failures, engine)
     )
     stream = io.StringIO()
     points_logger = logging.getLogger("points")
@@ -151,10 +151,10 @@ def test_sql_looking_ids_are_stored_verbatim_and_break_nothing(
     engine = make_engine(url)
     upgrade(engine)
     events = _sql_events()
-    results = PointsLedger(engine).handle_batch([parse_event(e) for e in events])
+    results = ledger_on(engine).handle_batch([parse_event(e) for e in events])
     assert {r.outcome.value for r in results} == {"applied"}
     # Redelivered: duplicates, recognised by the very same (hostile) ids.
-    again = PointsLedger(engine).handle_batch([parse_event(e) for e in events])
+    again = ledger_on(engine).handle_batch([parse_event(e) for e in events])
     assert {r.outcome.value for r in again} == {"duplicate"}
     assert _table_counts(engine) == {
         "ledger_events": len(events),
@@ -169,10 +169,10 @@ def test_sql_looking_ids_are_stored_verbatim_and_break_nothing(
     balances = run_points("--database-url", url, "ledger", "balances", "--json")
     assert json.loads(balances.stdout) == reference.ledger_state(events)[1]
     for text in SQL_IDS:
-        view = queries.payment(engine, text)
+        view = open_store(engine).payment(text)
         assert view is not None
         assert asdict(view) == reference.ledger_state(events)[0][text]
-        assert len(queries.history(engine, text)) == 2
+        assert len(open_store(engine).history(text)) == 2
     for text in (SQL_IDS[0], SQL_IDS[-1]):  # and on the command line
         payment = run_points("--database-url", url, "ledger", "payment", text, "--json")
         assert payment.returncode == 0, payment.stderr

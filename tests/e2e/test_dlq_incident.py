@@ -19,14 +19,13 @@ from typing import Any
 
 import pytest
 
-from consumers.db import make_engine
-from consumers.points.ledger import PointsLedger
 from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from schemas.envelope import parse_event
 from tests.cli import POINTS, run_points
 from tests.factories import event_dict
+from tests.support.ledger import ledger_on
 from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     contract_attributes,
@@ -49,7 +48,7 @@ WORKER_ENV = {
 def _conflicts(aws: Config, topo: ApplyResult, n: int, prefix: str) -> list[str]:
     """``n`` events applied, then a different version of each dead-lettered (as the worker
     would after an idempotency conflict). Returns their event ids."""
-    ledger = PointsLedger(make_engine(aws.points.database_url))
+    ledger = ledger_on(aws.points.database_url)
     sqs = sqs_client(aws.aws)
     ids = []
     for i in range(n):

@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
-from consumers.points.ledger import PointsLedger
 from consumers.points.tables import ledger_balances
 from ops import cli
 from ops.output import CliError
 from tests.cli import run_points
 from tests.factories import make_event
+from tests.support.ledger import ledger_on
 from tests.unit.points.ledger_kit import migrated_engine
 
 PAYMENT_KEYS = [
@@ -49,7 +49,7 @@ def invoke(*args: str, env: dict[str, str]) -> Result:
 def database(sqlite_url: str) -> dict[str, str]:
     """A migrated SQLite ledger with two accounts; the env that points the CLI at it."""
     engine = migrated_engine(sqlite_url)
-    PointsLedger(engine).handle_batch(
+    ledger_on(engine).handle_batch(
         [
             make_event(
                 event_id="a1",
@@ -204,7 +204,7 @@ def test_unmigrated_database_is_refused(tmp_path: Path) -> None:
 def test_balances_on_postgresql(postgres_url: str) -> None:
     """The commands work the same against PostgreSQL."""
     engine = migrated_engine(postgres_url)
-    PointsLedger(engine).handle_batch([make_event(amount=5000)])
+    ledger_on(engine).handle_batch([make_event(amount=5000)])
     engine.dispose()
     result = invoke("ledger", "balances", "--json", env={"POINTS_DATABASE_URL": postgres_url})
     assert result.exit_code == 0, result.output

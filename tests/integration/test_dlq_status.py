@@ -6,11 +6,11 @@ import pytest
 
 from consumers.db import make_engine, upgrade
 from consumers.journal import Failure, record_failures
-from consumers.points.ledger import PointsLedger
 from infra.settings import Config
 from ops.audit import Actor, AuditLog, Move
 from ops.status import UnknownRedrive, redrive_status
 from tests.factories import make_event
+from tests.support.ledger import ledger_on
 
 
 def _moved(log: AuditLog, n: int) -> int:
@@ -41,7 +41,7 @@ def test_each_moved_message_is_applied_queued_or_failed_again(sqlite_url: str) -
     upgrade(engine)
     log = AuditLog(engine)
     redrive_id = _moved(log, 5)
-    PointsLedger(engine).handle_batch([make_event(event_id="e0")])
+    ledger_on(engine).handle_batch([make_event(event_id="e0")])
     record_failures(
         engine,
         [

@@ -11,7 +11,7 @@ from typing import Any
 
 from consumers.db import make_engine, upgrade
 from consumers.handler import Handler, Result
-from consumers.points import queries
+from consumers.points.store import open_store
 from consumers.registry import handler_factory
 from consumers.runtime.app import run_worker
 from consumers.runtime.settings import WorkerSettings
@@ -100,6 +100,6 @@ def test_fix_then_filtered_redrive_gives_the_reference_ledger(
     _drain(config, tmp_path)  # the fixed deployment: the real handler
 
     _, reference = ledger_state(events)
-    assert [asdict(b) for b in queries.balances(engine)] == reference
+    assert [asdict(b) for b in open_store(engine).balances()] == reference
     assert {m.error_type for m in show(config, "points", options=FAST)} == {"invalid_body"}
     engine.dispose()

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from consumers.bootstrap import Ledger
 from consumers.db import DatabaseNotMigrated, DatabaseUnavailable, make_engine
 from consumers.handler import Result
-from consumers.points.expiry import expire
-from consumers.points.ledger import PointsLedger
 from consumers.points.rules import DEFAULT_RULES, parse_rules
+from consumers.points.store import open_store
 from consumers.points.tables import (
     KIND_EXPIRY,
     ledger_balances,
@@ -24,11 +24,12 @@ from consumers.points.tables import (
     ledger_events,
     ledger_payments,
 )
-from consumers.points.verify import verify
+from consumers.retries import RetryPolicy
 from schemas.canonical import content_hash
 from schemas.envelope import decode_body
 from schemas.errors import IdempotencyConflict, PaymentConflict
 from tests.factories import event_dict, make_event
+from tests.support.ledger import ledger_on
 from tests.unit.points.ledger_kit import (
     count,
     entry_rows,
@@ -51,8 +52,9 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def ledger(engine: Engine) -> PointsLedger:
-    return PointsLedger(engine)
+def ledger(engine: Engine) -> Iterator[Ledger]:
+    with ledger_on(engine) as ledger:
+        yield ledger
 
 
 def balance(engine: Engine, account_id: str = "acct-1") -> tuple[int, int]:
@@ -65,7 +67,7 @@ def balance(engine: Engine, account_id: str = "acct-1") -> tuple[int, int]:
     return (row.confirmed, row.provisional)
 
 
-def test_applied_event_updates_payment_and_balance(ledger: PointsLedger, engine: Engine) -> None:
+def test_applied_event_updates_payment_and_balance(ledger: Ledger, engine: Engine) -> None:
     """An authorization of ¥1,200 (visa) is applied: 12 provisional points."""
     assert ledger.handle_batch([make_event(amount=1200)]) == [Result.applied()]
     payments, balances = ledger_state(engine)
@@ -73,9 +75,7 @@ def test_applied_event_updates_payment_and_balance(ledger: PointsLedger, engine:
     assert balances == [{"account_id": "acct-1", "confirmed": 0, "provisional": 12}]
 
 
-def test_redelivered_event_is_a_duplicate_without_effect(
-    ledger: PointsLedger, engine: Engine
-) -> None:
+def test_redelivered_event_is_a_duplicate_without_effect(ledger: Ledger, engine: Engine) -> None:
     """The same event again is acknowledged as DUPLICATE; nothing changes."""
     ledger.handle_batch([make_event(amount=1200)])
     before = (ledger_state(engine), entry_rows(engine))
@@ -83,7 +83,7 @@ def test_redelivered_event_is_a_duplicate_without_effect(
     assert (ledger_state(engine), entry_rows(engine)) == before
 
 
-def test_same_content_in_other_json_form_is_a_duplicate(ledger: PointsLedger) -> None:
+def test_same_content_in_other_json_form_is_a_duplicate(ledger: Ledger) -> None:
     """Key order, whitespace and unknown fields do not change an event's content."""
     document = event_dict()
     reordered = json.dumps(dict(reversed(list(document.items()))) | {"x-extra": 1}, indent=2)
@@ -92,7 +92,7 @@ def test_same_content_in_other_json_form_is_a_duplicate(ledger: PointsLedger) ->
 
 
 def test_reused_event_id_with_other_content_is_an_idempotency_conflict(
-    ledger: PointsLedger, engine: Engine
+    ledger: Ledger, engine: Engine
 ) -> None:
     """Same event_id, different amount: permanent IdempotencyConflict, no effect."""
     ledger.handle_batch([make_event(amount=1200)])
@@ -103,7 +103,7 @@ def test_reused_event_id_with_other_content_is_an_idempotency_conflict(
 
 
 def test_other_account_for_a_known_payment_is_a_payment_conflict(
-    ledger: PointsLedger, engine: Engine
+    ledger: Ledger, engine: Engine
 ) -> None:
     """An event naming another account than its payment's earlier events is rejected."""
     ledger.handle_batch([make_event(amount=1200)])
@@ -112,7 +112,7 @@ def test_other_account_for_a_known_payment_is_a_payment_conflict(
     assert count(engine, ledger_events) == 1
 
 
-def test_other_brand_for_a_known_payment_is_a_payment_conflict(ledger: PointsLedger) -> None:
+def test_other_brand_for_a_known_payment_is_a_payment_conflict(ledger: Ledger) -> None:
     """An event naming another brand than its payment's earlier events is rejected."""
     ledger.handle_batch([make_event(amount=1200)])
     [result] = ledger.handle_batch([make_event("clearing", brand="quicpay")])
@@ -121,7 +121,7 @@ def test_other_brand_for_a_known_payment_is_a_payment_conflict(ledger: PointsLed
 
 
 def test_conflicting_event_does_not_stop_the_rest_of_its_batch(
-    ledger: PointsLedger, engine: Engine
+    ledger: Ledger, engine: Engine
 ) -> None:
     """Poison isolation: good events around a conflicting one are committed."""
     ledger.handle_batch([make_event(amount=1000)])
@@ -134,23 +134,21 @@ def test_conflicting_event_does_not_stop_the_rest_of_its_batch(
     assert balance(engine) == (4, 6 + 5)
 
 
-def test_duplicate_within_one_batch_is_applied_once(ledger: PointsLedger, engine: Engine) -> None:
+def test_duplicate_within_one_batch_is_applied_once(ledger: Ledger, engine: Engine) -> None:
     """Two copies of an event in one batch: the first applies, the second is a duplicate."""
     results = ledger.handle_batch([make_event(amount=1000), make_event(amount=1000)])
     assert outcomes(results) == ["applied", "duplicate"]
     assert balance(engine) == (0, 10)
 
 
-def test_two_contents_for_one_event_id_in_one_batch(ledger: PointsLedger, engine: Engine) -> None:
+def test_two_contents_for_one_event_id_in_one_batch(ledger: Ledger, engine: Engine) -> None:
     """The first copy wins; a different second copy is an IdempotencyConflict."""
     results = ledger.handle_batch([make_event(amount=1000), make_event(amount=2000)])
     assert outcomes(results) == ["applied", "idempotency_conflict"]
     assert balance(engine) == (0, 10)
 
 
-def test_payments_of_an_unapplied_batch_leave_no_trace(
-    ledger: PointsLedger, engine: Engine
-) -> None:
+def test_payments_of_an_unapplied_batch_leave_no_trace(ledger: Ledger, engine: Engine) -> None:
     """A new payment whose only event is rejected leaves no payment row behind."""
     ledger.handle_batch([make_event(event_id="x", payment_id="pay-1")])
     [result] = ledger.handle_batch([make_event(event_id="x", payment_id="pay-new")])
@@ -161,7 +159,7 @@ def test_payments_of_an_unapplied_batch_leave_no_trace(
 
 
 def test_each_applied_event_has_one_entry_summing_to_the_points(
-    ledger: PointsLedger, engine: Engine
+    ledger: Ledger, engine: Engine
 ) -> None:
     """Entries are deltas per applied event; a payment's entries sum to its points."""
     ledger.handle_batch(
@@ -178,7 +176,7 @@ def test_each_applied_event_has_one_entry_summing_to_the_points(
     assert (confirmed, provisional) == balance(engine) == (5, 4)
 
 
-def test_entries_are_append_only(ledger: PointsLedger, engine: Engine) -> None:
+def test_entries_are_append_only(ledger: Ledger, engine: Engine) -> None:
     """Later events add entries; earlier entries are never changed."""
     ledger.handle_batch([make_event(event_id="a", amount=1000)])
     first = entry_rows(engine)
@@ -202,7 +200,7 @@ def test_late_earlier_event_moves_the_anchor_and_rule_version(engine: Engine) ->
             }
         )
     )
-    ledger = PointsLedger(engine, rules)
+    ledger = ledger_on(engine, rules=rules)
     ledger.handle_batch(
         [make_event("clearing", event_id="c", amount=1000, occurred_at="2026-12-02T10:00:00+09:00")]
     )
@@ -211,7 +209,7 @@ def test_late_earlier_event_moves_the_anchor_and_rule_version(engine: Engine) ->
         [make_event(event_id="a", amount=1000, occurred_at="2026-11-28T10:00:00+09:00")]
     )
     assert balance(engine) == (10, 0)
-    assert verify(engine, rules).clean
+    assert ledger.verify().clean
 
 
 @pytest.mark.parametrize(
@@ -280,7 +278,7 @@ def test_late_earlier_event_moves_the_anchor_and_rule_version(engine: Engine) ->
     ],
 )
 def test_edge_story_through_the_ledger(
-    ledger: PointsLedger,
+    ledger: Ledger,
     engine: Engine,
     story: list[tuple[str, int, dict[str, Any]]],
     expected: tuple[int, int],
@@ -291,13 +289,13 @@ def test_edge_story_through_the_ledger(
             [make_event(kind, event_id=f"e{n}", amount=amount, **extra)]
         ) == [Result.applied()]
     assert balance(engine) == expected
-    assert verify(engine, DEFAULT_RULES).clean
+    assert ledger.verify().clean
 
 
-def test_expiry_releases_old_provisional_points(ledger: PointsLedger, engine: Engine) -> None:
+def test_expiry_releases_old_provisional_points(ledger: Ledger, engine: Engine) -> None:
     """After the TTL, provisional points drop to 0 through an appended expiry entry."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-10-01T10:00:00+09:00")])
-    released = expire(engine, DEFAULT_RULES, now=NOW)
+    released = ledger.expire(now=NOW)
     assert [(r.payment_id, r.released) for r in released] == [("pay-1", 10)]
     assert balance(engine) == (0, 0)
     assert entry_rows(engine)[-1][1] == KIND_EXPIRY
@@ -305,37 +303,37 @@ def test_expiry_releases_old_provisional_points(ledger: PointsLedger, engine: En
     assert payments["pay-1"]["expired"] is True
 
 
-def test_expiry_twice_releases_once(ledger: PointsLedger, engine: Engine) -> None:
+def test_expiry_twice_releases_once(ledger: Ledger, engine: Engine) -> None:
     """Re-running the expiry job finds nothing more to do."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-10-01T10:00:00+09:00")])
-    expire(engine, DEFAULT_RULES, now=NOW)
-    assert expire(engine, DEFAULT_RULES, now=NOW) == []
+    ledger.expire(now=NOW)
+    assert ledger.expire(now=NOW) == []
     assert count(engine, ledger_entries) == 2
 
 
-def test_expiry_keeps_recent_payments(ledger: PointsLedger, engine: Engine) -> None:
+def test_expiry_keeps_recent_payments(ledger: Ledger, engine: Engine) -> None:
     """A payment authorized within the TTL keeps its provisional points."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-11-10T10:00:00+09:00")])
-    assert expire(engine, DEFAULT_RULES, now=NOW) == []
+    assert ledger.expire(now=NOW) == []
     assert balance(engine) == (0, 10)
 
 
-def test_expiry_honours_the_ttl(ledger: PointsLedger, engine: Engine) -> None:
+def test_expiry_honours_the_ttl(ledger: Ledger, engine: Engine) -> None:
     """A shorter TTL expires younger payments."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-11-10T10:00:00+09:00")])
-    assert len(expire(engine, DEFAULT_RULES, now=NOW, ttl=timedelta(days=5))) == 1
+    assert len(ledger.expire(now=NOW, ttl=timedelta(days=5))) == 1
 
 
-def test_late_clearing_after_expiry_still_confirms(ledger: PointsLedger, engine: Engine) -> None:
+def test_late_clearing_after_expiry_still_confirms(ledger: Ledger, engine: Engine) -> None:
     """A clearing after expiry confirms its points; provisional stays 0."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-10-01T10:00:00+09:00")])
-    expire(engine, DEFAULT_RULES, now=NOW)
+    ledger.expire(now=NOW)
     ledger.handle_batch([make_event("clearing", amount=800)])
     assert balance(engine) == (8, 0)
-    assert verify(engine, DEFAULT_RULES).clean
+    assert ledger.verify().clean
 
 
-def test_verify_is_clean_after_application_and_expiry(ledger: PointsLedger, engine: Engine) -> None:
+def test_verify_is_clean_after_application_and_expiry(ledger: Ledger, engine: Engine) -> None:
     """Projections recomputed from events and entries match what was written."""
     ledger.handle_batch(
         [
@@ -343,46 +341,46 @@ def test_verify_is_clean_after_application_and_expiry(ledger: PointsLedger, engi
             make_event("clearing", event_id="c", payment_id="pay-2", amount=500),
         ]
     )
-    expire(engine, DEFAULT_RULES, now=NOW)
-    report = verify(engine, DEFAULT_RULES)
+    ledger.expire(now=NOW)
+    report = ledger.verify()
     assert report.clean, report.drifts
     assert (report.events, report.entries, report.payments, report.accounts) == (2, 3, 2, 1)
 
 
-def test_verify_detects_a_tampered_balance(ledger: PointsLedger, engine: Engine) -> None:
+def test_verify_detects_a_tampered_balance(ledger: Ledger, engine: Engine) -> None:
     """A balance that no longer equals its entries is reported."""
     ledger.handle_batch([make_event(amount=1000)])
     with engine.begin() as connection:
         connection.execute(sa.update(ledger_balances).values(confirmed=99))
-    assert [d.check for d in verify(engine, DEFAULT_RULES).drifts] == ["balance"]
+    assert [d.check for d in ledger.verify().drifts] == ["balance"]
 
 
-def test_verify_detects_a_tampered_payment(ledger: PointsLedger, engine: Engine) -> None:
+def test_verify_detects_a_tampered_payment(ledger: Ledger, engine: Engine) -> None:
     """A payment projection that disagrees with its stored events is reported."""
     ledger.handle_batch([make_event(amount=1000)])
     with engine.begin() as connection:
         connection.execute(sa.update(ledger_payments).values(authorized=5))
-    assert [d.check for d in verify(engine, DEFAULT_RULES).drifts] == ["payment_facts"]
+    assert [d.check for d in ledger.verify().drifts] == ["payment_facts"]
 
 
-def test_verify_detects_an_edited_event(ledger: PointsLedger, engine: Engine) -> None:
+def test_verify_detects_an_edited_event(ledger: Ledger, engine: Engine) -> None:
     """A stored event whose body no longer matches its content hash is reported."""
     ledger.handle_batch([make_event(amount=1000)])
     with engine.begin() as connection:
         connection.execute(sa.update(ledger_events).values(body="{}"))
-    assert "event_hash" in [d.check for d in verify(engine, DEFAULT_RULES).drifts]
+    assert "event_hash" in [d.check for d in ledger.verify().drifts]
 
 
-def test_verify_detects_a_missing_entry(ledger: PointsLedger, engine: Engine) -> None:
+def test_verify_detects_a_missing_entry(ledger: Ledger, engine: Engine) -> None:
     """An applied event without its entry is reported (and its payment's sums too)."""
     ledger.handle_batch([make_event(amount=1000)])
     with engine.begin() as connection:
         connection.execute(sa.delete(ledger_entries))
-    checks = {d.check for d in verify(engine, DEFAULT_RULES).drifts}
+    checks = {d.check for d in ledger.verify().drifts}
     assert {"event_entries", "payment_entries", "balance"} <= checks
 
 
-def test_stored_event_keeps_its_content_hash(ledger: PointsLedger, engine: Engine) -> None:
+def test_stored_event_keeps_its_content_hash(ledger: Ledger, engine: Engine) -> None:
     """The inbox stores the canonical body and ``schemas.canonical.content_hash``."""
     event = make_event(amount=1000)
     ledger.handle_batch([event])
@@ -391,10 +389,10 @@ def test_stored_event_keeps_its_content_hash(ledger: PointsLedger, engine: Engin
     assert stored == content_hash(event)
 
 
-def test_from_settings_refuses_an_unmigrated_database(sqlite_url: str) -> None:
+def test_bootstrap_refuses_an_unmigrated_database(sqlite_url: str) -> None:
     """Workers never create tables: an empty database is refused with the fix named."""
     with pytest.raises(DatabaseNotMigrated, match="points db upgrade"):
-        PointsLedger.from_settings(sqlite_url)
+        ledger_on(sqlite_url)
 
 
 def test_unreachable_database_is_a_transient_failure_for_the_batch() -> None:
@@ -402,15 +400,15 @@ def test_unreachable_database_is_a_transient_failure_for_the_batch() -> None:
     engine = make_engine(
         "postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
-    ledger = PointsLedger(engine, attempts=2, max_wait_seconds=0.01)
+    ledger = Ledger(
+        open_store(engine), DEFAULT_RULES, engine, RetryPolicy(attempts=2, max_wait=0.01)
+    )
     with pytest.raises(DatabaseUnavailable):
         ledger.handle_batch([make_event()])
     engine.dispose()
 
 
-def test_stored_timestamps_read_back_as_the_same_instants(
-    ledger: PointsLedger, engine: Engine
-) -> None:
+def test_stored_timestamps_read_back_as_the_same_instants(ledger: Ledger, engine: Engine) -> None:
     """Fast-path writes store timestamps exactly as Core reads them (any offset → UTC)."""
     ledger.handle_batch([make_event(amount=1000, occurred_at="2026-11-21T10:00:00.123456+09:00")])
     with engine.connect() as connection:
@@ -430,12 +428,13 @@ def test_core_statements_end_in_the_same_state_as_the_driver_fast_path(engine: E
         make_event("clearing", event_id="x", payment_id="pay-2", account_id="acct-9"),
         make_event("clearing", event_id="c", amount=700),
     ]
-    fast = PointsLedger(engine).handle_batch(story)
+    fast = ledger_on(engine).handle_batch(story)
     fast_state = (ledger_state(engine), [row[1:7] for row in entry_rows(engine)])
     with engine.begin() as connection:
         for table in (ledger_entries, ledger_events, ledger_payments, ledger_balances):
             connection.execute(sa.delete(table))
-    core = PointsLedger(engine, driver_fast_paths=False).handle_batch(story)
+    core_ledger = ledger_on(engine, driver="core")
+    core = core_ledger.handle_batch(story)
     assert outcomes(core) == outcomes(fast)
     assert (ledger_state(engine), [row[1:7] for row in entry_rows(engine)]) == fast_state
-    assert verify(engine, DEFAULT_RULES).clean
+    assert core_ledger.verify().clean

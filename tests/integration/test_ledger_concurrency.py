@@ -19,11 +19,9 @@ from sqlalchemy.engine import Engine
 
 from consumers.db import make_engine
 from consumers.handler import Outcome
-from consumers.points.expiry import expire
-from consumers.points.ledger import PointsLedger
 from consumers.points.rules import DEFAULT_RULES
-from consumers.points.verify import verify
 from schemas.envelope import parse_event
+from tests.support.ledger import ledger_on, verified
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import ledger_state, migrated_engine
 
@@ -91,7 +89,7 @@ def run_workers(url: str, dealt: list[list[list[dict[str, Any]]]], during: Any =
 
     def work(batches: list[list[dict[str, Any]]]) -> None:
         engine = _engine(url)
-        ledger = PointsLedger(engine)
+        ledger = ledger_on(engine)
         barrier.wait()
         try:
             for batch in batches:
@@ -131,7 +129,7 @@ def test_concurrent_workers_end_in_the_reference_state(url: str) -> None:
     engine = _engine(url)
     try:
         assert ledger_state(engine) == reference.ledger_state(events)
-        report = verify(engine, DEFAULT_RULES)
+        report = verified(engine, DEFAULT_RULES)
         assert report.clean, report.drifts
         assert report.events == len(events)
     finally:
@@ -147,17 +145,14 @@ def test_expiry_running_during_concurrent_application_stays_consistent(
     events = generate(seed=3)
 
     def keep_expiring(done: threading.Event) -> None:
-        engine = _engine(postgres_url)
-        try:
+        with ledger_on(postgres_url) as ledger:
             while not done.is_set():
-                expire(engine, DEFAULT_RULES, now=LATER)
-        finally:
-            engine.dispose()
+                ledger.expire(now=LATER)
 
     run_workers(postgres_url, deal(events, seed=5), during=keep_expiring)
     engine = _engine(postgres_url)
     try:
-        report = verify(engine, DEFAULT_RULES)
+        report = verified(engine, DEFAULT_RULES)
         assert report.clean, report.drifts
         payments, _ = ledger_state(engine)
         by_payment: dict[str, list[dict[str, Any]]] = {}

@@ -19,14 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.handler import Outcome, Result
-from consumers.points.ledger import PointsLedger, UnapplicableEvent
+from consumers.points.ledger import UnapplicableEvent
 from consumers.points.rules import DEFAULT_RULES
 from consumers.points.tables import ledger_entries, ledger_events, ledger_payments
-from consumers.points.verify import verify
 from schemas.canonical import canonical_json, content_hash
 from schemas.errors import IdempotencyConflict
 from schemas.events import PaymentEvent
 from tests.factories import make_event
+from tests.support.ledger import ledger_on, verified
 from tests.unit.points.ledger_kit import count, migrated_engine, outcomes
 
 pytestmark = pytest.mark.postgres
@@ -75,7 +75,7 @@ def _wait_for_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
 
 def _race(engine: Engine, committed: PaymentEvent, batch: list[PaymentEvent]) -> list[Result]:
     """Apply ``batch`` while another transaction inserts ``committed``; then commit it."""
-    ledger = PointsLedger(engine)
+    ledger = ledger_on(engine)
     with engine.connect() as other, ThreadPoolExecutor(1) as pool:
         transaction = other.begin()
         other.execute(sa.insert(ledger_events).values(_inbox_row(committed)))
@@ -113,7 +113,7 @@ def test_insert_time_loss_of_a_new_payments_first_event_keeps_the_rest(engine: E
 def test_two_workers_racing_on_the_same_event_apply_it_once(postgres_url: str) -> None:
     """Two workers, separate connections, same events at the same instant: one applies."""
     engines = [migrated_engine(postgres_url) for _ in range(2)]
-    ledgers = [PointsLedger(e) for e in engines]
+    ledgers = [ledger_on(e) for e in engines]
     rounds = 25
     barrier = threading.Barrier(2)
     seen: list[list[str]] = [[], []]
@@ -129,7 +129,7 @@ def test_two_workers_racing_on_the_same_event_apply_it_once(postgres_url: str) -
     pairs = sorted(zip(seen[0], seen[1], strict=True))
     assert all(sorted(pair) == ["applied", "duplicate"] for pair in pairs), pairs
     assert count(engines[0], ledger_entries) == rounds
-    assert verify(engines[0], DEFAULT_RULES).clean
+    assert verified(engines[0], DEFAULT_RULES).clean
     for e in engines:
         e.dispose()
 
@@ -139,7 +139,7 @@ def test_two_workers_racing_with_different_contents_never_say_duplicate(
 ) -> None:
     """Same event_id, different payments, at once: one applies, the other is a conflict."""
     engines = [migrated_engine(postgres_url) for _ in range(2)]
-    ledgers = [PointsLedger(e) for e in engines]
+    ledgers = [ledger_on(e) for e in engines]
     rounds = 25
     barrier = threading.Barrier(2)
     seen: list[list[str]] = [[], []]
@@ -154,7 +154,7 @@ def test_two_workers_racing_with_different_contents_never_say_duplicate(
         list(pool.map(work, range(2)))
     for pair in zip(seen[0], seen[1], strict=True):
         assert sorted(pair) == ["applied", "idempotency_conflict"], pair
-    assert verify(engines[0], DEFAULT_RULES).clean
+    assert verified(engines[0], DEFAULT_RULES).clean
     for e in engines:
         e.dispose()
 
@@ -167,9 +167,9 @@ def test_event_the_database_refuses_is_isolated_from_its_batch(engine: Engine) -
         account_id="acct\x00",
     )
     batch = [make_event(event_id="a", amount=1000), poison, make_event("clearing", event_id="c")]
-    results = PointsLedger(engine).handle_batch(batch)
+    results = ledger_on(engine).handle_batch(batch)
     assert [r.outcome for r in results] == [Outcome.APPLIED, Outcome.REJECTED, Outcome.APPLIED]
     assert isinstance(results[1].error, UnapplicableEvent)
     assert str(results[1].error)  # the database's own reason travels to the DLQ
     assert count(engine, ledger_entries) == 2
-    assert verify(engine, DEFAULT_RULES).clean
+    assert verified(engine, DEFAULT_RULES).clean

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from consumers.handler import Outcome
-from consumers.points.ledger import PointsLedger
 from consumers.points.rules import parse_rules
-from consumers.points.verify import verify
 from schemas.envelope import parse_event
+from tests.support.ledger import ledger_on, verified
 from tests.unit.points import reference
 from tests.unit.points.ledger_kit import (
     apply_batches,
@@ -76,9 +75,9 @@ def test_any_delivery_order_ends_in_the_reference_state(
     wipe(engine)
     events = data.draw(stories())
     delivered = data.draw(deliveries(events))
-    apply_batches(PointsLedger(engine, RULES), data.draw(batches(delivered)))
+    apply_batches(ledger_on(engine, rules=RULES), data.draw(batches(delivered)))
     assert ledger_state(engine) == _expected(events)
-    report = verify(engine, RULES)
+    report = verified(engine, RULES)
     assert report.clean, report.drifts
 
 
@@ -88,7 +87,7 @@ def test_replaying_everything_twice_changes_nothing(engine: Engine, data: st.Dat
     """After all events are applied, two full replays are all duplicates and change nothing."""
     wipe(engine)
     events = data.draw(stories())
-    ledger = PointsLedger(engine, RULES)
+    ledger = ledger_on(engine, rules=RULES)
     apply_batches(ledger, data.draw(batches(events)))
     before = (ledger_state(engine), entry_rows(engine))
     for _ in range(2):

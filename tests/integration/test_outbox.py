@@ -25,7 +25,6 @@ from sqlalchemy.engine import Engine
 
 from consumers.db import make_engine, upgrade
 from consumers.handler import Outcome
-from consumers.points.ledger import PointsLedger
 from consumers.points.tables import ledger_entries, ledger_events
 from infra.apply import ApplyResult, apply_topology
 from infra.aws import sns_client, sqs_client
@@ -38,6 +37,7 @@ from producers.publisher import RetryPolicy, SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.envelope import decode_body
 from tests.factories import make_event
+from tests.support.ledger import ledger_on
 
 pytestmark = pytest.mark.moto
 FAST = RetryPolicy(attempts=2, initial_wait=0, max_wait=0.01)
@@ -186,12 +186,13 @@ def test_relay_killed_between_publish_and_mark_is_counted_once(
     assert first == second
     ledger_url = f"sqlite:///{tmp_path}/ledger.sqlite3"
     upgrade(make_engine(ledger_url))
-    ledger = PointsLedger.from_settings(ledger_url)
+    ledger = ledger_on(ledger_url)
     outcomes = [
         ledger.handle_batch([decode_body(json.dumps(b))])[0].outcome for b in (first, second)
     ]
     assert outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
-    with ledger.engine.connect() as conn:
+    ledger.close()
+    with make_engine(ledger_url).connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ledger_events)).scalar() == 1
         assert conn.execute(sa.select(sa.func.count()).select_from(ledger_entries)).scalar() == 1
 

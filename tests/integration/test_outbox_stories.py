@@ -12,8 +12,6 @@ import pytest
 
 from consumers.db import make_engine, upgrade
 from consumers.handler import Outcome
-from consumers.points.ledger import PointsLedger
-from consumers.points.queries import balances
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
@@ -24,6 +22,7 @@ from producers.relay import Relay
 from producers.stories import EXPECTED_BALANCES, record_stories
 from schemas.envelope import decode_body
 from schemas.events import PaymentEvent
+from tests.support.ledger import ledger_on
 
 pytestmark = pytest.mark.moto
 
@@ -51,7 +50,7 @@ def test_stories_reach_the_ledger_with_the_expected_balances(aws: Config, tmp_pa
 
     ledger_url = f"sqlite:///{tmp_path}/ledger.sqlite3"
     upgrade(make_engine(ledger_url))
-    ledger = PointsLedger.from_settings(ledger_url)
+    ledger = ledger_on(ledger_url)
     assert {r.outcome for r in ledger.handle_batch(delivered)} == {Outcome.APPLIED}
-    found = {b.account_id: (b.confirmed, b.provisional) for b in balances(ledger.engine)}
+    found = {b.account_id: (b.confirmed, b.provisional) for b in ledger.store.balances()}
     assert found == EXPECTED_BALANCES

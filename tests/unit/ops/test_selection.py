@@ -6,7 +6,7 @@ import pytest
 
 from consumers.runtime.transport import Received
 from ops.errors import SelectionError
-from ops.examine import EventFacts, Examined, Reason
+from ops.examine import Examined, MessageFacts, Reason
 from ops.selection import Selection
 
 
@@ -18,7 +18,7 @@ def _item(
     defaults = {"event_id": "e-1", "event_type": "refund", "brand": "visa"}
     return Examined(
         Received(message_id=message_id, receipt_handle="h", body="{}", receive_count=1),
-        EventFacts(**{**defaults, **facts}),
+        MessageFacts(**{**defaults, **facts}),
         Reason(error_type, "why", "attributes"),
     )
 
@@ -61,7 +61,7 @@ def test_undecodable_body_never_matches_a_field_filter() -> None:
     """A message without an event_type is not selected by --where event_type=…."""
     item = Examined(
         Received(message_id="m", receipt_handle="h", body="x", receive_count=1),
-        EventFacts(decode_error="invalid_body: not JSON"),
+        MessageFacts(decode_error="invalid_body: not JSON"),
         Reason("invalid_body", "not JSON", "attributes"),
     )
     assert not Selection.parse(where=["event_type=refund"]).matches(item)
@@ -97,7 +97,7 @@ def test_id_matches_the_id_the_worker_logged() -> None:
             receive_count=1,
             attributes={"points.message_id": ("String", "as-logged")},
         ),
-        EventFacts(event_id="e-1"),
+        MessageFacts(event_id="e-1"),
         Reason("invalid_body", "why", "attributes"),
     )
     assert Selection.parse(ids=["as-logged"]).matches(copy)

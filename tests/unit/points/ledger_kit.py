@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from consumers.bootstrap import Ledger
 from consumers.db import make_engine, upgrade
 from consumers.handler import Outcome, Result
-from consumers.points import queries
-from consumers.points.ledger import PointsLedger
+from consumers.points.store import open_store
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 from schemas.envelope import decode_body, parse_event
 from schemas.events import PaymentEvent
@@ -39,7 +39,7 @@ def events_of(documents: Iterable[dict[str, Any]]) -> list[PaymentEvent]:
     return [decode_body(json.dumps(d)) for d in documents]
 
 
-def apply_batches(ledger: PointsLedger, batches: Sequence[Sequence[dict[str, Any]]]) -> None:
+def apply_batches(ledger: Ledger, batches: Sequence[Sequence[dict[str, Any]]]) -> None:
     for batch in batches:
         results = ledger.handle_batch([parse_event(d) for d in batch])
         rejected = [r for r in results if r.outcome is Outcome.REJECTED]
@@ -54,12 +54,13 @@ def ledger_state(engine: Engine) -> tuple[dict[str, dict[str, Any]], list[dict[s
     """(payment documents by id, balance documents) exactly as the CLI prints them."""
     with engine.connect() as connection:
         ids = list(connection.execute(sa.select(ledger_payments.c.payment_id)).scalars())
+    store = open_store(engine)
     payments: dict[str, dict[str, Any]] = {}
     for payment_id in ids:
-        view = queries.payment(engine, payment_id)
+        view = store.payment(payment_id)
         assert view is not None
         payments[payment_id] = asdict(view)
-    return payments, [asdict(b) for b in queries.balances(engine)]
+    return payments, [asdict(b) for b in store.balances()]
 
 
 def entry_rows(engine: Engine) -> list[tuple[Any, ...]]:

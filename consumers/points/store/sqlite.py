@@ -1,11 +1,12 @@
-"""The batch's statements on SQLite through the sqlite3 connection itself.
+"""The ledger store on SQLite: the batch path through the sqlite3 connection itself.
 
 On SQLite nothing waits on a network: the cost of a batch is Python, and SQLAlchemy's
 per-statement machinery was about half of it. These statements go to the driver directly
 with values already in the form SQLAlchemy's SQLite types store (UTC ``YYYY-MM-DD
 HH:MM:SS.ffffff`` text for timestamps, 0/1 for booleans), so rows written here and rows
 written through Core are indistinguishable. Transactions stay SQLAlchemy's (``BEGIN
-IMMEDIATE`` from ``consumers.db``); driver errors become SQLAlchemy's exceptions.
+IMMEDIATE`` from ``consumers.db``); driver errors become SQLAlchemy's exceptions, which the
+unit of work classifies like any other.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, Self
 
 import sqlalchemy as sa
 
-from consumers.points.domain import PaymentFacts, as_utc
-from consumers.points.store import (
-    BALANCE_CONFLICT,
-    INBOX_CONFLICT,
-    PAYMENT_COLUMNS,
-    PAYMENT_LOCK_CONFLICT,
-    PAYMENT_SAVE_CONFLICT,
-    Statements,
-    facts_from_row,
-)
+from consumers.points.domain import PaymentFacts, Points, as_utc
+from consumers.points.store import rows
+from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork
+from consumers.points.store.persistence import LedgerUnitOfWork
+from consumers.points.store.records import Claim, Entry, PaymentRecord, StoredEvent
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 
 #: Rows per statement: far below SQLite's bound-parameter limit (32,766) for every table.
@@ -55,41 +51,48 @@ def _loaded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class SqliteStatements(Statements):
-    """``Statements`` executed on the raw ``sqlite3`` connection."""
+class SqliteUnitOfWork(CoreUnitOfWork):
+    """``claim`` and the deferred writes on the raw ``sqlite3`` connection."""
 
-    def __init__(self, connection: sa.Connection) -> None:
-        super().__init__(connection)
-        raw = connection.connection.driver_connection
+    def __enter__(self) -> Self:
+        super().__enter__()
+        raw = self.connection.connection.driver_connection
         assert isinstance(raw, sqlite3.Connection)
         self.raw = raw
+        return self
 
-    def lock_and_insert(
-        self, payment_rows: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
-    ) -> tuple[dict[str, PaymentFacts], set[str]]:
-        payments: dict[str, PaymentFacts] = {}
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+        locked: dict[str, PaymentFacts] = {}
         with self._errors():
+            placeholders = rows.placeholder_rows(list(payments), self.now)
             for row in self._insert(
-                ledger_payments, payment_rows, PAYMENT_LOCK_CONFLICT, PAYMENT_COLUMNS
+                ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
             ):
-                facts = facts_from_row(_loaded(dict(zip(PAYMENT_COLUMNS, row, strict=True))))
-                payments[facts.payment_id] = facts
-            inserted = {
+                facts = rows.facts_from_row(
+                    _loaded(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
+                )
+                locked[facts.payment_id] = facts
+            recorded = {
                 row[0]
-                for row in self._insert(ledger_events, inbox_rows, INBOX_CONFLICT, ("event_id",))
+                for row in self._insert(
+                    ledger_events, self._event_rows(events), rows.INBOX_CONFLICT, ("event_id",)
+                )
             }
-        return payments, inserted
+        return Claim(locked, recorded)
 
-    def write_and_commit(
-        self,
-        entries: list[dict[str, Any]],
-        payment_rows: list[dict[str, Any]],
-        balances: list[dict[str, Any]],
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
     ) -> None:
         with self._errors():
-            self._insert(ledger_entries, entries)
-            self._insert(ledger_payments, payment_rows, PAYMENT_SAVE_CONFLICT)
-            self._insert(ledger_balances, balances, BALANCE_CONFLICT)
+            if entries:
+                self._insert(ledger_entries, [rows.entry_row(e, self.now) for e in entries])
+            if payments:
+                values = [rows.payment_row(record, self.now) for record in payments]
+                self._insert(ledger_payments, values, rows.PAYMENT_SAVE_CONFLICT)
+            if balances:
+                values = rows.balance_rows(balances, self.now)
+                self._insert(ledger_balances, values, rows.BALANCE_CONFLICT)
+        self._finish()
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -101,14 +104,16 @@ class SqliteStatements(Statements):
     def _insert(
         self,
         table: sa.Table,
-        rows: Sequence[dict[str, Any]],
+        values: Sequence[rows.Row],
         on_conflict: str = "",
         returning: tuple[str, ...] = (),
     ) -> list[Any]:
-        keys = tuple(rows[0])
+        if not values:
+            return []
+        keys = tuple(values[0])
         out: list[Any] = []
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
             params = [_stored(row[key]) for row in chunk for key in keys]
             cursor = self.raw.execute(
                 _insert_sql(table.name, keys, len(chunk), on_conflict, returning), params
@@ -129,3 +134,10 @@ def _insert_sql(
     if returning:
         sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
     return sql
+
+
+class SqliteLedgerStore(CoreLedgerStore):
+    """The ledger store on SQLite (pysqlite)."""
+
+    def unit_of_work(self) -> LedgerUnitOfWork:
+        return SqliteUnitOfWork(self.engine)

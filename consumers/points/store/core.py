@@ -1,0 +1,294 @@
+"""The ledger store on SQLAlchemy Core: any dialect with ``INSERT … ON CONFLICT … RETURNING``.
+
+The SQLite and PostgreSQL drivers subclass it and replace only the batch's hot path
+(``claim`` and the deferred writes); every read and every rare statement is here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from consumers.db import raise_classified
+from consumers.points.domain import PaymentFacts, Points, as_utc
+from consumers.points.store import rows
+from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
+from consumers.points.store.records import (
+    Balance,
+    Claim,
+    Entry,
+    HistoryEntry,
+    PaymentRecord,
+    PaymentView,
+    Snapshot,
+    StoredEvent,
+)
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_payments,
+)
+
+
+def multirow_insert(
+    connection: sa.Connection,
+    table: sa.Table,
+    values: Sequence[Mapping[str, Any]],
+    on_conflict: str = "",
+    returning: tuple[str, ...] = (),
+) -> sa.CursorResult[Any]:
+    """One multi-row ``INSERT … ON CONFLICT … [RETURNING]`` for ``values`` (keyed alike).
+
+    SQLAlchemy does not cache compiled dialect ``on_conflict`` inserts, and compiling one
+    per batch cost more than executing it; this text statement is built once per (table,
+    clause, row count) and cached, with typed bind parameters so dates are stored exactly
+    as Core stores them.
+    """
+    keys = tuple(values[0])
+    statement = _insert_text(table, keys, len(values), on_conflict, returning)
+    params = {f"p{i}_{j}": row[key] for i, row in enumerate(values) for j, key in enumerate(keys)}
+    return connection.execute(statement, params)
+
+
+@lru_cache(maxsize=512)
+def _insert_text(
+    table: sa.Table, keys: tuple[str, ...], count: int, on_conflict: str, returning: tuple[str, ...]
+) -> sa.TextClause:
+    names = ", ".join(f'"{key}"' for key in keys)
+    # Short bind names keep the SQL under psycopg's 4 kB query-conversion cache limit.
+    values = ", ".join(
+        "(" + ", ".join(f":p{i}_{j}" for j in range(len(keys))) + ")" for i in range(count)
+    )
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES {values} {on_conflict}'
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    statement = sa.text(sql).bindparams(
+        *(
+            sa.bindparam(f"p{i}_{j}", type_=table.c[key].type)
+            for i in range(count)
+            for j, key in enumerate(keys)
+        )
+    )
+    if returning:
+        return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
+    return statement
+
+
+class CoreUnitOfWork(LedgerUnitOfWork):
+    """A unit of work on one pooled connection, through SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self._engine = engine
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self.now = datetime.now(UTC)
+        try:
+            self.connection = self._engine.connect()
+            self._transaction = self.connection.begin()
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Roll back unless committed; re-raise a driver error classified."""
+        try:
+            if not self._committed and self._transaction.is_active:
+                self._transaction.rollback()
+        except Exception:  # noqa: S110 - a dead connection rolls back by dying
+            pass
+        finally:
+            self.connection.close()
+        if isinstance(exc := exc_info[1], BaseException):
+            raise_classified(exc)
+
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+        locked = multirow_insert(
+            self.connection,
+            ledger_payments,
+            rows.placeholder_rows(list(payments), self.now),
+            rows.PAYMENT_LOCK_CONFLICT,
+            rows.PAYMENT_COLUMNS,
+        )
+        facts = {row["payment_id"]: rows.facts_from_row(row) for row in locked.mappings()}
+        if not events:
+            return Claim(facts, set())
+        inserted = multirow_insert(
+            self.connection,
+            ledger_events,
+            self._event_rows(events),
+            rows.INBOX_CONFLICT,
+            ("event_id",),
+        )
+        return Claim(facts, set(inserted.scalars()))
+
+    def _event_rows(self, events: Sequence[StoredEvent]) -> list[rows.Row]:
+        """Inbox rows in ``event_id`` (lock) order."""
+        ordered = sorted(events, key=lambda e: e.facts.event_id)
+        return [rows.event_row(event, self.now) for event in ordered]
+
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
+        e = ledger_events.c
+        query = sa.select(e.event_id, e.content_hash).where(e.event_id.in_(sorted(event_ids)))
+        return {row.event_id: row.content_hash for row in self.connection.execute(query)}
+
+    def forget_events(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self.connection.execute(
+                sa.delete(ledger_events).where(ledger_events.c.event_id.in_(sorted(event_ids)))
+            )
+
+    def forget_placeholders(self, payment_ids: Sequence[str]) -> None:
+        if payment_ids:
+            p = ledger_payments.c
+            self.connection.execute(
+                sa.delete(ledger_payments).where(
+                    p.payment_id.in_(sorted(payment_ids)), p.event_count == 0
+                )
+            )
+
+    def expiry_candidates(self, cutoff: datetime) -> list[str]:
+        p = ledger_payments.c
+        query = (
+            sa.select(p.payment_id)
+            .where(
+                p.final == sa.false(),
+                p.expired == sa.false(),
+                p.provisional > 0,
+                p.latest_authorized_at < cutoff,
+            )
+            .order_by(p.payment_id)
+        )
+        return list(self.connection.execute(query).scalars())
+
+    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
+        query = (
+            sa.select(ledger_payments)
+            .where(ledger_payments.c.payment_id.in_(sorted(payment_ids)))
+            .order_by(ledger_payments.c.payment_id)
+            .with_for_update()
+        )
+        result = self.connection.execute(query).mappings()
+        return {row["payment_id"]: rows.facts_from_row(row) for row in result}
+
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
+    ) -> None:
+        if entries:
+            values = [rows.entry_row(entry, self.now) for entry in entries]
+            multirow_insert(self.connection, ledger_entries, values)
+        if payments:
+            values = [rows.payment_row(record, self.now) for record in payments]
+            multirow_insert(self.connection, ledger_payments, values, rows.PAYMENT_SAVE_CONFLICT)
+        if balances:
+            values = rows.balance_rows(balances, self.now)
+            multirow_insert(self.connection, ledger_balances, values, rows.BALANCE_CONFLICT)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._transaction.commit()
+        self._committed = True
+
+
+class CoreLedgerStore(LedgerStore):
+    """The store on an engine; drivers override ``unit_of_work`` only."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def unit_of_work(self) -> LedgerUnitOfWork:
+        return CoreUnitOfWork(self.engine)
+
+    def _read(self, query: sa.Executable) -> list[sa.RowMapping]:
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(query).mappings())
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def balances(self, account_id: str | None = None) -> list[Balance]:
+        b = ledger_balances.c
+        query = sa.select(b.account_id, b.confirmed, b.provisional).order_by(b.account_id)
+        if account_id is not None:
+            query = query.where(b.account_id == account_id)
+        return [
+            Balance(r["account_id"], r["confirmed"], r["provisional"]) for r in self._read(query)
+        ]
+
+    def payment(self, payment_id: str) -> PaymentView | None:
+        p = ledger_payments.c
+        query = sa.select(ledger_payments).where(p.payment_id == payment_id, p.event_count > 0)
+        found = self._read(query)
+        return PaymentView.of(rows.record_from_row(found[0])) if found else None
+
+    def history(self, account_id: str) -> list[HistoryEntry]:
+        e, v = ledger_entries.c, ledger_events.c
+        query = (
+            sa.select(
+                e.id,
+                e.recorded_at,
+                e.kind,
+                e.payment_id,
+                e.event_id,
+                v.event_type,
+                v.amount,
+                v.occurred_at,
+                e.confirmed_delta,
+                e.provisional_delta,
+            )
+            .select_from(ledger_entries.outerjoin(ledger_events, e.event_id == v.event_id))
+            .where(e.account_id == account_id)
+            .order_by(e.id)
+        )
+        return [
+            HistoryEntry(
+                entry_id=row["id"],
+                recorded_at=as_utc(row["recorded_at"]),
+                kind=row["kind"],
+                payment_id=row["payment_id"],
+                event_id=row["event_id"],
+                event_type=row["event_type"],
+                amount=row["amount"],
+                occurred_at=None if row["occurred_at"] is None else as_utc(row["occurred_at"]),
+                confirmed_delta=row["confirmed_delta"],
+                provisional_delta=row["provisional_delta"],
+            )
+            for row in self._read(query)
+        ]
+
+    def snapshot(self) -> Snapshot:
+        try:
+            with self.engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                return _snapshot(connection)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _snapshot(connection: sa.Connection) -> Snapshot:
+    def select(table: sa.Table) -> sa.Result[Any]:
+        return connection.execute(sa.select(table))
+
+    return Snapshot(
+        events=[rows.event_from_row(row) for row in select(ledger_events).mappings()],
+        entries=[rows.entry_from_row(row) for row in select(ledger_entries).mappings()],
+        payments=[rows.record_from_row(row) for row in select(ledger_payments).mappings()],
+        balances=[
+            Balance(row["account_id"], row["confirmed"], row["provisional"])
+            for row in select(ledger_balances).mappings()
+        ],
+    )

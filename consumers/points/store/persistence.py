@@ -1,0 +1,147 @@
+"""The ledger's storage interface: one abstract store, one unit of work, typed records.
+
+Modelled on eventsourcing's ``persistence.py`` (one abstract recorder, driver-named
+implementations in ``sqlite.py``/``postgres.py``) and cosmicpython's unit of work (the
+unit of work owns the commit; leaving it without ``commit()`` rolls back). Everything that
+touches the ledger tables goes through here: the worker's batches (``ledger.py``), the
+expiry job, ``verify`` and the ``points ledger`` queries.
+
+Implementations: ``core.py`` (SQLAlchemy Core: every dialect, and the reads of all),
+``sqlite.py`` (raw sqlite3 for the batch path) and ``postgres.py`` (psycopg pipeline mode:
+the batch's writes and its COMMIT in one round trip). ``open_store`` picks by driver.
+
+Writes (``append``, ``save_payments``, ``add_to_balances``) are deferred to ``commit()``:
+they are the transaction's last statements, so a driver may send them with the COMMIT.
+Locks are always taken in one global order — payments by ``payment_id``, then inbox rows
+by ``event_id``, then balances by ``account_id`` — whatever order callers pass, so
+concurrent units of work cannot deadlock. Driver errors leave a unit of work already
+classified (``consumers.db.classify_db_error``): ``DatabaseUnavailable`` (transient),
+``DataRefused`` (permanent), ``DatabaseMisconfigured`` (configuration).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from consumers.points.domain import PaymentFacts, Points
+from consumers.points.store.records import (
+    Balance,
+    Claim,
+    Entry,
+    HistoryEntry,
+    PaymentRecord,
+    PaymentView,
+    Snapshot,
+    StoredEvent,
+)
+
+
+class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
+    """One ledger transaction. Use as ``with store.unit_of_work() as uow: …; uow.commit()``."""
+
+    #: The wall clock when the unit of work began; it stamps every row the unit writes.
+    now: datetime
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+        self._payments: dict[str, PaymentRecord] = {}
+        self._balances: dict[str, Points] = {}
+
+    # __enter__ begins the transaction; __exit__ rolls back unless committed and re-raises
+    # driver errors classified (contextlib.AbstractContextManager's two methods).
+
+    # --- applying events ------------------------------------------------------------
+
+    @abstractmethod
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+        """Lock the batch's payments and record its events in the inbox.
+
+        ``payments`` are the (empty) facts of each payment the batch touches: a payment
+        never seen gets a placeholder row (``event_count == 0``) that ``forget_placeholders``
+        removes again if none of its events applies. Events whose ``event_id`` is stored
+        already (committed, or by a concurrent unit we waited for) are skipped; the claim
+        names the ids this unit inserted. One step because it is one in the algorithm — the
+        payment locks and the idempotency claim — and a driver may send both at once.
+        """
+
+    @abstractmethod
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
+        """``content_hash`` of the given events that are stored, by ``event_id``."""
+
+    @abstractmethod
+    def forget_events(self, event_ids: Sequence[str]) -> None:
+        """Delete inbox rows this unit inserted for events it then rejected."""
+
+    @abstractmethod
+    def forget_placeholders(self, payment_ids: Sequence[str]) -> None:
+        """Delete placeholders of payments none of whose events applied."""
+
+    # --- the expiry job -------------------------------------------------------------
+
+    @abstractmethod
+    def expiry_candidates(self, cutoff: datetime) -> list[str]:
+        """Payments the projection says may expire (re-checked under lock), sorted."""
+
+    @abstractmethod
+    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
+        """Row-lock existing payments (``payment_id`` order) and return their facts."""
+
+    # --- writes, deferred to commit ---------------------------------------------------
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append ledger entries (in the order given: entry ids follow it)."""
+        self._entries.extend(entries)
+
+    def save_payments(self, payments: Sequence[PaymentRecord]) -> None:
+        """Write payment projections (the rows exist: claimed or locked by this unit)."""
+        for record in payments:
+            self._payments[record.facts.payment_id] = record
+
+    def add_to_balances(self, deltas: Mapping[str, Points]) -> None:
+        """Add per-account deltas to the balance projection."""
+        for account, delta in deltas.items():
+            self._balances[account] = self._balances.get(account, Points()) + delta
+
+    def commit(self) -> None:
+        """Write what was deferred, then commit (a driver may send both in one go)."""
+        payments = [self._payments[p] for p in sorted(self._payments)]
+        self._write_and_commit(self._entries, payments, self._balances)
+        self._entries, self._payments, self._balances = [], {}, {}
+
+    @abstractmethod
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
+    ) -> None: ...
+
+
+class LedgerStore(ABC):
+    """The ledger database of a process: opens units of work and answers queries.
+
+    Thread-safe (it holds a connection pool): one store serves every worker thread.
+    """
+
+    @abstractmethod
+    def unit_of_work(self) -> LedgerUnitOfWork: ...
+
+    @abstractmethod
+    def balances(self, account_id: str | None = None) -> list[Balance]:
+        """Balances sorted by ``account_id`` (one account's, or all)."""
+
+    @abstractmethod
+    def payment(self, payment_id: str) -> PaymentView | None:
+        """A payment with at least one applied event, or ``None``."""
+
+    @abstractmethod
+    def history(self, account_id: str) -> list[HistoryEntry]:
+        """An account's entries in the order they were recorded."""
+
+    @abstractmethod
+    def snapshot(self) -> Snapshot:
+        """The whole ledger from one consistent read (events, entries, projections)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connections (the process is done with the ledger)."""

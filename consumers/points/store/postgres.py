@@ -1,0 +1,146 @@
+"""The ledger store on PostgreSQL (psycopg 3): the batch in two round trips, pipelined.
+
+Every round trip costs a context switch on both sides, which on a busy host dwarfs the
+statements themselves (measured: ~0.3 ms of server time per statement, 1.5–5 ms per round
+trip under load). The statements of each step do not depend on each other's results, so
+they are sent together: (BEGIN,) lock payments + insert inbox rows (``claim``), then
+entries + payment projections + balances + COMMIT (``commit``: the unit of work deferred
+the writes for exactly this). Their order on the server is the order sent, so the locking
+order (payments, then inbox, then balances, each sorted) is unchanged. Rows travel as one
+JSON document per statement (``json_populate_recordset``), so each statement has one text
+whatever the batch size and the server reuses its prepared plan.
+
+Driver errors become SQLAlchemy's exceptions, which the unit of work classifies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Self
+
+import psycopg
+import sqlalchemy as sa
+
+from consumers.points.domain import PaymentFacts, Points
+from consumers.points.store import rows
+from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork
+from consumers.points.store.persistence import LedgerUnitOfWork
+from consumers.points.store.records import Claim, Entry, PaymentRecord, StoredEvent
+from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+
+
+class PostgresUnitOfWork(CoreUnitOfWork):
+    """``claim`` and ``commit`` through the raw psycopg connection in pipeline mode."""
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        raw = self.connection.connection.driver_connection
+        assert isinstance(raw, psycopg.Connection)
+        self.raw: psycopg.Connection[Any] = raw
+        return self
+
+    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+        with self._pipeline():
+            placeholders = rows.placeholder_rows(list(payments), self.now)
+            locked = self._send(
+                ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
+            )
+            inbox = self._event_rows(events)
+            inserted = self._send(ledger_events, inbox, rows.INBOX_CONFLICT, ("event_id",))
+        facts: dict[str, PaymentFacts] = {}
+        for row in locked.fetchall() if locked else ():
+            found = rows.facts_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
+            facts[found.payment_id] = found
+        return Claim(facts, {row[0] for row in inserted.fetchall()} if inserted else set())
+
+    def _write_and_commit(
+        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
+    ) -> None:
+        """The writes and the COMMIT in one round trip.
+
+        The SQLAlchemy transaction then commits a connection that is already idle, which
+        psycopg treats as a no-op; a failed COMMIT raises here and the unit of work rolls
+        back as for any other error.
+        """
+        with self._pipeline():
+            self._send(ledger_entries, [rows.entry_row(e, self.now) for e in entries])
+            self._send(
+                ledger_payments,
+                [rows.payment_row(record, self.now) for record in payments],
+                rows.PAYMENT_SAVE_CONFLICT,
+            )
+            self._send(
+                ledger_balances, rows.balance_rows(balances, self.now), rows.BALANCE_CONFLICT
+            )
+            self.raw.commit()
+        self._finish()
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[None]:
+        """Send everything inside at once; driver errors become SQLAlchemy's."""
+        try:
+            with self.raw.pipeline():
+                yield
+        except psycopg.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                "pipelined ledger statements",
+                None,
+                exc,
+                psycopg.Error,
+                connection_invalidated=self.raw.closed,
+            ) from exc
+
+    def _send(
+        self,
+        table: sa.Table,
+        values: Sequence[rows.Row],
+        on_conflict: str = "",
+        returning: tuple[str, ...] = (),
+    ) -> psycopg.Cursor[Any] | None:
+        if not values:
+            return None
+        cursor = self.raw.cursor()
+        cursor.execute(
+            _insert_sql(table.name, tuple(values[0]), on_conflict, returning),
+            [json.dumps(values, default=_json_default, separators=(",", ":"))],
+        )
+        return cursor
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the ledger tables")
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(
+    table: str, keys: tuple[str, ...], on_conflict: str, returning: tuple[str, ...]
+) -> bytes:
+    """``INSERT … SELECT … FROM json_populate_recordset(NULL::table, rows)``.
+
+    The rows travel as one JSON parameter, typed by the table's own row type on the
+    server: the statement text is the same for every batch size (psycopg caches its
+    conversion, the server reuses one prepared plan) and the client does one C-speed
+    ``json.dumps`` instead of adapting every value (per-value adaptation was half of the
+    ledger's CPU). ``WHERE true`` stops ``ON CONFLICT`` being parsed as a join condition.
+    """
+    names = ", ".join(f'"{key}"' for key in keys)
+    sql = (
+        f'INSERT INTO "{table}" ({names}) SELECT {names} '
+        f'FROM json_populate_recordset(NULL::"{table}", %s::json) WHERE true {on_conflict}'
+    )
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    return sql.encode()
+
+
+class PostgresLedgerStore(CoreLedgerStore):
+    """The ledger store on PostgreSQL through psycopg 3."""
+
+    def unit_of_work(self) -> LedgerUnitOfWork:
+        return PostgresUnitOfWork(self.engine)

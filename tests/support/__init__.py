@@ -1,0 +1,1 @@
+"""Helpers shared by test suites (unit, integration, chaos, e2e): no tests here."""
