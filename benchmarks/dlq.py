@@ -45,7 +45,7 @@ from consumers.runtime.deadletter import failure_attributes
 from consumers.runtime.transport import encode_attributes
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
-from infra.local import EmbeddedAws
+from infra.local import DUMMY_CREDENTIALS, EmbeddedAws
 from infra.resolve import topology
 from infra.settings import Config
 from tests.unit.points.reference import ledger_state
@@ -74,6 +74,7 @@ class Emulator:
             queues = points_topology(self.endpoint_url)
             self.url, self.dlq_url = queues.url, queues.dlq_url
         else:
+            os.environ.update(DUMMY_CREDENTIALS)  # this process's clients talk to moto too
             config = Config.resolve(endpoint_url=self.endpoint_url, region=server.region)
             applied = apply_topology(
                 topology(config), sns_client(config.aws), sqs_client(config.aws)
@@ -304,7 +305,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--moto-runs", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    # Backbones measured separately are merged into one document (each keeps its own runs).
+    previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     document: dict[str, Any] = {
+        **previous,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
         "load_average_at_start": os.getloadavg(),
@@ -318,8 +322,8 @@ def main(argv: list[str] | None = None) -> None:
                 runs.append(one_run(emulator, messages, workdir))
             print(json.dumps({backbone: runs[-1]}), flush=True)
         document[backbone] = {"summary": summarise(runs), "runs": runs}
-    document["load_average_at_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        document["load_average_at_end"] = os.getloadavg()
+        args.out.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 
 
