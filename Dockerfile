@@ -8,12 +8,17 @@ COPY producers ./producers
 COPY consumers ./consumers
 COPY infra ./infra
 COPY ops ./ops
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin points
+# Exactly the locked dependencies of points-pipeline[ops] (worker + CLI; no moto, Flask or
+# docker SDK): --no-deps installs nothing unlisted, `pip check` fails on a missing pin.
+COPY requirements/worker.lock /tmp/worker.lock
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-deps -r /tmp/worker.lock /wheels/*.whl \
+    && pip check \
+    && rm -rf /wheels /tmp/worker.lock
 USER 10001:10001
 WORKDIR /home/points
 # Configuration comes from the environment (pydantic-settings): AWS_REGION, credentials via

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench schema clean
+.PHONY: demo test lint typecheck pytest bench bench-deps schema lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -25,7 +25,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The contract tests' Node judges (ajv, @asyncapi/parser) and the TypeScript producer example.
+NODE_STAMPS := tests/contract/node/node_modules/.installed examples/typescript-producer/node_modules/.installed
+
+%/node_modules/.installed: %/package.json %/package-lock.json
+	npm ci --prefix $* --no-audit --no-fund
+	touch $@
+
+pytest: $(STAMP) $(NODE_STAMPS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -40,11 +47,23 @@ $(FAUXQS): benchmarks/fauxqs/package.json benchmarks/fauxqs/package-lock.json
 	npm ci --prefix benchmarks/fauxqs --no-audit --no-fund
 	touch $(FAUXQS)
 
-bench: $(BENCH_STAMP) $(FAUXQS)
+# What the benchmarks need beyond `make test` (.ci/run installs it: the smoke tests run them).
+bench-deps: $(BENCH_STAMP) $(FAUXQS)
+
+bench: bench-deps
 	@$(BIN)/python -m benchmarks.run
 
 schema: $(STAMP)
 	$(BIN)/points schemas export --out schemas/payment-event.v1.schema.json
+	$(BIN)/points schemas export --asyncapi --out schemas/payment-events.asyncapi.json
+
+# The worker image's lock: resolve points-pipeline[ops] in a fresh venv and pin all of it.
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet '.[ops]'
+	{ sed -n '1,3p' requirements/worker.lock; \
+	  build/lock-venv/bin/python -m pip freeze --exclude points-pipeline; } > requirements/worker.lock.new
+	mv requirements/worker.lock.new requirements/worker.lock
 
 clean:
 	rm -rf $(VENV) build *.egg-info

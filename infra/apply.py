@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from infra.topology import (
     DLQ_RETENTION_SECONDS,
+    FILTER_POLICY_SCOPE,
     LONG_POLL_SECONDS,
     SOURCE_RETENTION_SECONDS,
     QueueSpec,
@@ -164,6 +165,8 @@ def _ensure_subscription(
 ) -> None:
     desired = {
         "RawMessageDelivery": "true",
+        # The scope before the policy: SNS reads a policy in the scope already set.
+        "FilterPolicyScope": FILTER_POLICY_SCOPE,
         "FilterPolicy": spec.filter_policy_json(),
         "RedrivePolicy": _json({"deadLetterTargetArn": delivery_dlq_arn}),
     }
@@ -179,10 +182,15 @@ def _ensure_subscription(
         result.changes.append(f"subscribed queue {spec.name}")
         return
     actual = sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
-    for key, value in desired.items():
-        if not same_attribute(value, actual.get(key)):
+    drift = [key for key, value in desired.items() if not same_attribute(value, actual.get(key))]
+    if "FilterPolicyScope" in drift and "FilterPolicy" not in drift:
+        # A policy is read in the scope current when it is set (moto keeps the old reading
+        # otherwise): set it again after a scope change.
+        drift.append("FilterPolicy")
+    for key in desired:
+        if key in drift:
             sns.set_subscription_attributes(
-                SubscriptionArn=subscription_arn, AttributeName=key, AttributeValue=value
+                SubscriptionArn=subscription_arn, AttributeName=key, AttributeValue=desired[key]
             )
             result.changes.append(f"updated subscription {spec.name}: {key}")
 

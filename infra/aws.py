@@ -18,6 +18,7 @@ from infra.settings import AwsSettings
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 #: Seconds; long polls (20 s) need a read timeout above their wait time.
 CONNECT_TIMEOUT = 5
@@ -52,6 +53,10 @@ def sns_client(aws: AwsSettings) -> SNSClient:
 
 def sqs_client(aws: AwsSettings) -> SQSClient:
     return session(aws).client("sqs", **client_kwargs(aws))
+
+
+def sts_client(aws: AwsSettings) -> STSClient:
+    return boto3.session.Session().client("sts", **client_kwargs(aws))
 
 
 # Error codes AWS uses for "slow down" and "our side failed": worth another attempt.

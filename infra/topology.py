@@ -22,6 +22,9 @@ DLQ_RETENTION_SECONDS: Final = 14 * 24 * 3600
 SOURCE_RETENTION_SECONDS: Final = 4 * 24 * 3600
 LONG_POLL_SECONDS: Final = 20
 VISIBILITY_TIMEOUT_SECONDS: Final = 60
+#: Subscriptions match the message body, not its attributes (DESIGN §3): an event whose
+#: producer set no attribute is still routed. Attributes stay an optimisation for consumers.
+FILTER_POLICY_SCOPE: Final = "MessageBody"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class QueueSpec:
         return f"{self.name}-delivery-dlq"
 
     def filter_policy(self) -> dict[str, Any]:
+        """Matched against the body's top-level ``event_type`` (``FILTER_POLICY_SCOPE``)."""
         return {"event_type": sorted(t.value for t in self.event_types)}
 
     def filter_policy_json(self) -> str:

@@ -1,8 +1,14 @@
 """Canonical form and content hash of a validated event.
 
 Two deliveries are "the same event" when their validated contents are equal, whatever the
-key order, whitespace or ignored extra fields of the JSON they arrived in. The canonical
-form is the model dumped to JSON with sorted keys and no insignificant whitespace.
+spelling of the JSON they arrived in: key order, whitespace, ignored extra fields, how a
+number is written (``1200`` / ``1200.0`` / ``1.2e3``) and how an instant is written
+(``…10:00:00+09:00`` / ``…01:00:00Z`` / ``…01:00:00.000Z``). The canonical form is the
+model dumped to JSON with sorted keys and no insignificant whitespace; integers are written
+as integers and instants in UTC with six fraction digits (``schemas.instants``).
+
+Changing this form changes every stored hash: migration 0004 rewrote the hashes (and
+bodies) stored under the first form, which kept the instant as the producer spelled it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Bodies arrive either raw (SNS raw message delivery) or wrapped in the SNS JSON e
 ``{"Type": "Notification", "Message": "<event json>", ...}``. Every way a body can be
 wrong maps to one ``PermanentError`` subclass with a message precise enough for an
 operator to act on, and never containing the body itself (it may hold personal data).
+
+The text must be I-JSON (RFC 7493), because that is all the JSON Schema can speak about:
+a duplicate key (which value would a validator have judged?), ``NaN``/``Infinity`` (not
+JSON) and lone surrogate escapes (not Unicode text) are ``invalid_body`` wherever they
+occur, unknown fields included.
 """
 
 from __future__ import annotations
@@ -23,10 +28,17 @@ _MAX_ERRORS_REPORTED = 5
 def decode_body(body: str | bytes) -> PaymentEvent:
     """Decode a raw or SNS-enveloped SQS body; raise a ``PermanentError`` when impossible."""
     document = _parse_json_object(body, what="body")
-    # Contract v1 keys are snake_case; a capitalised "Type" can only be an SNS envelope.
-    if "Type" in document:
+    if is_sns_envelope(document):
         document = _unwrap_sns(document)
     return parse_event(document)
+
+
+def is_sns_envelope(document: dict[str, Any]) -> bool:
+    """An SNS envelope has a ``Type`` and never a ``schema_version``; every event has one.
+
+    So an event carrying an unknown top-level ``Type`` field is still an event.
+    """
+    return "Type" in document and "schema_version" not in document
 
 
 def parse_event(document: dict[str, Any]) -> PaymentEvent:
@@ -37,8 +49,7 @@ def parse_event(document: dict[str, Any]) -> PaymentEvent:
             f"schema_version must be {SCHEMA_VERSION}, got {_describe(version)}"
         )
     try:
-        # Validate from JSON text so that timestamps are parsed in pydantic's strict JSON mode.
-        return EVENT_ADAPTER.validate_json(json.dumps(document))
+        return EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:
         raise InvalidEvent(summarise_validation_error(exc)) from None
 
@@ -74,7 +85,9 @@ def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise InvalidBody(f"{what} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _NotIJson as exc:
+        raise InvalidBody(f"{what} {exc}") from None
     except json.JSONDecodeError as exc:
         raise InvalidBody(
             f"{what} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -86,7 +99,38 @@ def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
         raise InvalidBody(f"{what} holds a number too long to decode") from None
     if not isinstance(document, dict):
         raise InvalidBody(f"{what} must be a JSON object, got {type(document).__name__}")
+    # Lone surrogates come as escapes (or, from Python callers, as non-ASCII characters).
+    if ("\\u" in raw or not raw.isascii()) and _has_lone_surrogate(document):
+        raise InvalidBody(f"{what} holds a lone surrogate escape (not Unicode text)")
     return document
+
+
+class _NotIJson(ValueError):
+    """Valid JSON syntax, but not I-JSON: no single value a validator could have judged."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _NotIJson(f"repeats the key {_describe(key)} in one object")
+            seen.add(key)
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotIJson(f"holds {name}, which is not a JSON number")
+
+
+def _has_lone_surrogate(document: dict[str, Any]) -> bool:
+    """Escapes like ``\\ud800`` decode to code points no UTF-8 text (or database) can hold."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _describe(value: Any) -> str:

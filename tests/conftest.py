@@ -1,7 +1,13 @@
-"""Shared fixtures: a real moto server process and a real PostgreSQL database.
+"""Shared fixtures: a real moto server process and a real PostgreSQL database; the
+hypothesis profiles.
 
 Under ``CI=true`` a missing PostgreSQL is a failure, never a skip: CI must prove the
 production database path. On a laptop the tests that need it skip with a loud reason.
+
+Hypothesis profiles (``HYPOTHESIS_PROFILE``, default ``dev``; ``.ci/run`` selects ``ci``):
+property tests that do not pin ``max_examples`` (the ledger and domain properties, the
+brand adapters) search 100 examples locally and ``CI_EXAMPLES`` in CI, with fresh random
+examples on every run (never ``derandomize``) and the reproduction blob of any failure.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 
 from infra.local import EmbeddedAws
@@ -19,6 +26,12 @@ from infra.settings import Config
 
 DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CI_EXAMPLES = 500
+
+settings.register_profile("dev", print_blob=True)
+# No deadline in CI: two shared cores make one slow example noise, not a finding.
+settings.register_profile("ci", max_examples=CI_EXAMPLES, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(scope="session")

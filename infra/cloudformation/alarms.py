@@ -1,4 +1,4 @@
-"""CloudWatch alarms: DLQ depth, oldest message age, no running worker."""
+"""CloudWatch alarms: DLQ depth, oldest message age, no running worker, unroutable bodies."""
 
 from __future__ import annotations
 
@@ -46,6 +46,23 @@ def queue_alarms(spec: QueueSpec) -> Json:
         missing="breaching",
     )
     return alarms
+
+
+def topic_alarms() -> Json:
+    """Subscriptions filter on the body, which SNS reads only when it is a JSON object: any
+    other body reaches no queue and no DLQ, so SNS's own count of them must be loud."""
+    return {
+        "TopicInvalidMessageBodyAlarm": _alarm(
+            "topic-invalid-message-body",
+            "A producer published a body that is not a JSON object: no subscription could "
+            "route it and it is in no queue. Find the producer; its events must be re-sent.",
+            metric=("AWS/SNS", "NumberOfNotificationsFilteredOut-InvalidMessageBody", "Sum"),
+            dimensions=[{"Name": "TopicName", "Value": get_att("Topic", "TopicName")}],
+            comparison=("GreaterThanThreshold", 0),
+            evaluation_periods=1,
+            missing="notBreaching",
+        )
+    }
 
 
 def _dlq_depth_alarm(dlq_name: str) -> Json:

@@ -17,6 +17,7 @@ from infra.cloudformation.names import (
 )
 from infra.topology import (
     DLQ_RETENTION_SECONDS,
+    FILTER_POLICY_SCOPE,
     LONG_POLL_SECONDS,
     SOURCE_RETENTION_SECONDS,
     QueueSpec,
@@ -74,7 +75,7 @@ def queue_set(topology: Topology, spec: QueueSpec) -> Json:
                 "Protocol": "sqs",
                 "Endpoint": get_att(source, "Arn"),
                 "RawMessageDelivery": True,
-                "FilterPolicyScope": "MessageAttributes",
+                "FilterPolicyScope": FILTER_POLICY_SCOPE,
                 "FilterPolicy": spec.filter_policy(),
                 "RedrivePolicy": delivery_redrive_policy(get_att(delivery, "Arn")),
             },

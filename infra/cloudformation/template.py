@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from infra.apply import TOPIC_KMS_KEY
-from infra.cloudformation.alarms import queue_alarms
+from infra.cloudformation.alarms import queue_alarms, topic_alarms
 from infra.cloudformation.autoscaling import backlog_autoscaling
 from infra.cloudformation.dashboard import dashboard
 from infra.cloudformation.ecs import (
@@ -39,6 +39,7 @@ def render_template(topology: Topology) -> Json:
         resources.update(worker_resources(spec))
         resources.update(backlog_autoscaling(spec))
         resources.update(queue_alarms(spec))
+    resources.update(topic_alarms())
     resources.update(scheduled_expiry())
     resources.update(one_off_task("Migrate", "migrate", ["db", "upgrade"]))
     resources.update(dashboard(topology))

@@ -4,7 +4,8 @@ Every body is labelled with a category and the set of DLQ reasons (``points.erro
 that are acceptable for it. A few categories are *valid* events in disguise (lying message
 attributes, odd but legal identifiers): for those the expectation is ``APPLY`` and the
 test checks they were applied, exactly once, with the body's content (never the
-attributes').
+attributes'). The random mutations carry no label: ``tests.chaos.oracle`` judges them from
+the written contract (DESIGN §3, README), independently of the consumer's decoder.
 
 Bodies are ``str`` as SQS delivers them; ``sqs_safe`` says which of them SQS itself would
 accept (XML 1.0 characters only, at most 256 KiB), for the end-to-end sample on moto.
@@ -19,9 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from schemas.canonical import canonical_json
-from schemas.envelope import decode_body
-from schemas.errors import PermanentError
+from tests.chaos import oracle
 from tests.factories import event_dict
 
 #: The expectation of a valid event: applied, never dead-lettered.
@@ -47,16 +46,13 @@ class Hostile:
 
 
 def expectation(item: Hostile) -> tuple[frozenset[str], dict[str, Any] | None]:
-    """(acceptable outcomes, the event if it must apply); mutations are judged by decoding."""
+    """(acceptable outcomes, the event if it must apply): the hand label, or for an
+    unlabelled body (the mutations) the verdict of the contract oracle, never the code
+    under test's."""
     if item.expect:
         return item.expect, item.event
-    try:
-        event = decode_body(item.body)
-    except PermanentError as error:
-        return frozenset({error.code}), None
-    except Exception:  # a decoder crash: the test below reports it as such
-        return frozenset({"unexpected_error"}), None
-    return APPLY, json.loads(canonical_json(event))
+    verdict = oracle.judge(item.body)
+    return frozenset({verdict.outcome}), verdict.event
 
 
 def sqs_safe(item: Hostile) -> bool:
@@ -175,7 +171,7 @@ def _broken_envelopes(g: _Gen) -> Iterator[Hostile]:
 
 
 WRONG_VALUES: Final[dict[str, list[Any]]] = {
-    "amount": ["1200", 1200.0, 12.5, True, None, [], {}, "", "¥1200"],
+    "amount": ["1200", 1200.5, 12.5, True, None, [], {}, "", "¥1200"],
     "event_id": [123, None, True, [], {}, ""],
     "payment_id": [1, None, [], ""],
     "account_id": [1, None, {}, ""],
@@ -241,9 +237,14 @@ def _boundary_amounts(g: _Gen) -> Iterator[Hostile]:
         # Python refuses to convert integers this long: still just a bad body, never a crash.
         body = json.dumps(g.event(amount=0)).replace('"amount": 0', '"amount": 1' + "0" * digits)
         yield Hostile("boundary_amount", body, INVALID_BODY | INVALID_EVENT)
-    for literal in ["1e3", "1E7", "1.0", "-0", "0.5", "1e400", "-1e400"]:
+    for literal in ["-0", "0.5", "1200.5", "1e400", "-1e400"]:
         body = json.dumps(g.event(amount=0)).replace('"amount": 0', f'"amount": {literal}')
         yield Hostile("boundary_amount", body, INVALID_EVENT)
+    # A JSON number is one value however it is spelled (DESIGN §3): integral ones apply.
+    for literal, value in [("1e3", 1000), ("1E7", 10_000_000), ("1.0", 1), ("12000e-1", 1200)]:
+        event = g.event(amount=value)
+        body = json.dumps(event).replace(f'"amount": {value}', f'"amount": {literal}')
+        yield Hostile("boundary_amount_valid", body, APPLY, event=event)
     for amount in [1, 2, 99, 100, 9_999_999, 10_000_000]:
         event = g.event(amount=amount)
         yield Hostile("boundary_amount_valid", json.dumps(event), APPLY, event=event)
@@ -329,11 +330,11 @@ def _unicode(g: _Gen) -> Iterator[Hostile]:
     for escape in ["\\ud800", "\\udfff", "\\ud83d", "\\udc00x"]:
         for name in ["event_id", "account_id", "payment_id"]:
             body = json.dumps(g.event()).replace(f'"{name}": "', f'"{name}": "{escape}', 1)
-            yield Hostile("unicode", body, INVALID_EVENT)
+            yield Hostile("unicode", body, INVALID_BODY)  # not Unicode text: not I-JSON
     # Lone surrogates as characters: not encodable, never seen through SQS, still handled.
     for char in ["\ud800", "\udfff"]:
         yield Hostile(
-            "unicode_raw", '{"schema_version": 1, "event_id": "' + char + '"}', ANY_SCHEMA
+            "unicode_raw", '{"schema_version": 1, "event_id": "' + char + '"}', INVALID_BODY
         )
         yield Hostile("unicode_raw", char, INVALID_BODY)
     # Characters SQS refuses in a body, as raw characters (invalid JSON outside strings).
@@ -353,6 +354,69 @@ def _unicode(g: _Gen) -> Iterator[Hostile]:
             json.dumps(g.event(currency=f"JP{chr(code)}")),
             INVALID_EVENT,
         )
+
+
+#: Spellings of one instant that apply, each with its canonical form written by hand.
+VALID_INSTANTS: Final = {
+    "2026-11-21T10:00:00.123456000+09:00": "2026-11-21T01:00:00.123456Z",
+    "2026-11-21t01:00:00.5z": "2026-11-21T01:00:00.500000Z",
+    "2024-02-29T23:59:59-00:30": "2024-03-01T00:29:59.000000Z",
+    "2000-02-29T00:00:00Z": "2000-02-29T00:00:00.000000Z",
+    "1900-01-01T00:00:00+01:00": "1899-12-31T23:00:00.000000Z",
+    "2999-12-31T23:59:59.999999-01:00": "3000-01-01T00:59:59.999999Z",
+}
+INVALID_INSTANTS: Final = [
+    "2026-11-21T10:00:00.1234567+09:00",  # a seventh digit that is not zero
+    "2026-11-21T10:00:00.1234560000+09:00",  # ten digits, even of zeros
+    "2026-11-21T10:00:00.+09:00",
+    "1899-12-31T23:59:59Z",
+    "3000-01-01T00:00:00Z",
+    "2023-02-29T00:00:00Z",
+    "2100-02-29T00:00:00Z",
+    "1900-02-29T00:00:00Z",
+    "2026-04-31T00:00:00Z",
+    "2026-12-31T23:59:60Z",
+    "2026-11-21T10:00:00+0900",
+    "2026-11-21T10:00:00+24:00",
+    "2026-11-21T10:00:00+09:60",
+    "2026-11-21T10:00:00+09:00\n",
+    "\uff12026-11-21T10:00:00Z",  # a fullwidth digit
+]
+
+
+def _contract_rules(g: _Gen) -> Iterator[Hostile]:
+    """DESIGN §3 as #15 wrote it out: I-JSON bodies, a ``Type`` field in an event, instants."""
+    valid = json.dumps(g.event())
+    # A repeated key anywhere (top level, merchant, an unknown field, the SNS envelope).
+    for old, new in [
+        ('"amount": ', '"amount": 5, "amount": '),
+        ('"mcc": ', '"mcc": "5411", "mcc": '),
+        ('"currency": ', '"extra": {"k": 1, "k": 1}, "currency": '),
+    ]:
+        yield Hostile("i_json", json.dumps(g.event()).replace(old, new, 1), INVALID_BODY)
+    envelope = _envelope(valid).replace('"Type": ', '"Message": "{}", "Type": ', 1)
+    yield Hostile("i_json", envelope, INVALID_BODY)
+    inner = json.dumps(g.event()).replace('"brand": ', '"brand": "visa", "brand": ', 1)
+    yield Hostile("i_json", _envelope(inner), INVALID_BODY)
+    # Not JSON numbers, as the amount or in an unknown field; a lone surrogate escape there.
+    for literal in ["NaN", "Infinity", "-Infinity"]:
+        body = json.dumps(g.event(amount=0)).replace('"amount": 0', f'"amount": {literal}')
+        yield Hostile("i_json", body, INVALID_BODY)
+        body = json.dumps(g.event()).replace('"currency": ', f'"x": [{literal}], "currency": ')
+        yield Hostile("i_json", body, INVALID_BODY)
+    body = json.dumps(g.event()).replace('"currency": ', '"note": "\\udc00", "currency": ')
+    yield Hostile("i_json", body, INVALID_BODY)
+    # An event with a "Type" of its own is still an event (it has a schema_version).
+    for kind in ["Notification", "SubscriptionConfirmation", 1]:
+        event = g.event()
+        yield Hostile("type_field_valid", json.dumps(dict(event, Type=kind)), APPLY, event=event)
+    yield Hostile("type_field", _envelope(valid, schema_version=1), INVALID_EVENT)
+    for spelling, canonical in VALID_INSTANTS.items():
+        event = g.event(occurred_at=spelling)
+        stated = dict(event, occurred_at=canonical)
+        yield Hostile("instant_valid", json.dumps(event), APPLY, event=stated)
+    for spelling in INVALID_INSTANTS:
+        yield Hostile("instant", json.dumps(g.event(occurred_at=spelling)), INVALID_EVENT)
 
 
 def _lying_attributes(g: _Gen) -> Iterator[Hostile]:
@@ -379,7 +443,7 @@ def _lying_attributes(g: _Gen) -> Iterator[Hostile]:
 
 
 def _mutations(g: _Gen) -> Iterator[Hostile]:
-    """Random byte-level damage to valid events: whatever it gives, never a crash."""
+    """Random character-level damage to valid events: unlabelled, judged by the oracle."""
     for _ in range(450):
         text = json.dumps(g.event())
         chars = list(text)
@@ -392,7 +456,7 @@ def _mutations(g: _Gen) -> Iterator[Hostile]:
                 chars.insert(where, g.rng.choice('{}[]":,\\0-e.x \x00'))
             else:
                 chars[where] = g.rng.choice('{}[]":,\\0-e.x')
-        yield Hostile("mutation", "".join(chars), frozenset())  # any outcome but a crash
+        yield Hostile("mutation", "".join(chars), frozenset())  # oracle.judge decides
 
 
 def _plain_valid(g: _Gen) -> Iterator[Hostile]:
@@ -412,6 +476,7 @@ GENERATORS: Final[list[Callable[[_Gen], Iterator[Hostile]]]] = [
     _huge,
     _deep,
     _unicode,
+    _contract_rules,
     _lying_attributes,
     _mutations,
     _plain_valid,

@@ -23,11 +23,18 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
+
+from consumers.points.tables import KIND_EVENT, ledger_entries, ledger_events
 from consumers.runtime.deadletter import read_failure
 from consumers.runtime.transport import decode_attributes
+from infra.apply import ApplyResult, apply_topology
+from infra.aws import sns_client, sqs_client
+from infra.resolve import topology
 from tests.cli import POINTS
 from tests.proxy import TcpProxy
 
@@ -35,6 +42,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
     from sqlalchemy.engine import URL
+
+    from infra.settings import Config
 
 RESTART_ENV: Final = "POINTS_CHAOS_RESTART_POSTGRES"
 #: Which cluster ``pg_ctlcluster`` restarts (the server the test database lives on).
@@ -58,6 +67,18 @@ CHAOS_WORKER_ENV: Final = {
 }
 
 
+def points_queue(aws: Config) -> tuple[ApplyResult, SQSClient]:
+    """The topology applied to the emulator, its points queue's visibility timeout cut to
+    ``VISIBILITY_SECONDS``: what a SIGKILLed worker held comes back within the test."""
+    sqs = sqs_client(aws.aws)
+    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs)
+    sqs.set_queue_attributes(
+        QueueUrl=applied.queues["points"].url,
+        Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)},
+    )
+    return applied, sqs
+
+
 def real_restart_enabled() -> bool:
     return os.environ.get(RESTART_ENV, "").lower() in {"1", "true", "yes"}
 
@@ -73,6 +94,8 @@ class WorkerPool:
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: Counter[int] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Wall-clock time of the last ``sigterm_all`` (log lines carry wall-clock stamps).
+    sigterm_at: float = float("inf")
 
     def log_path(self, index: int, generation: int) -> Path:
         return self.logs / f"worker{index}.{generation}.log"
@@ -129,19 +152,29 @@ class WorkerPool:
 
     def terminate_all(self, timeout: float = 30) -> dict[int, tuple[int | None, float]]:
         """SIGTERM every worker at once; (exit code, seconds to exit) per worker."""
+        return self.wait_all(self.sigterm_all(), timeout)
+
+    def sigterm_all(self) -> float:
+        """SIGTERM every worker at once; returns when (``time.monotonic()``)."""
         with self.lock:
-            started = time.monotonic()
+            self.sigterm_at = time.time()
+            sent = time.monotonic()
             for process in self.processes.values():
                 process.send_signal(signal.SIGTERM)
+            return sent
+
+    def wait_all(self, sent: float, timeout: float = 30) -> dict[int, tuple[int | None, float]]:
+        """(exit code or None, seconds since ``sent``) per worker, waiting up to ``timeout``."""
+        with self.lock:
             stopped: dict[int, tuple[int | None, float]] = {}
             for index, process in self.processes.items():
                 try:
                     code: int | None = process.wait(
-                        timeout=max(0.1, timeout - (time.monotonic() - started))
+                        timeout=max(0.1, timeout - (time.monotonic() - sent))
                     )
                 except subprocess.TimeoutExpired:
                     code = None
-                stopped[index] = (code, time.monotonic() - started)
+                stopped[index] = (code, time.monotonic() - sent)
             return stopped
 
     def kill_all(self) -> None:
@@ -163,6 +196,21 @@ class WorkerPool:
 
     def outcomes(self) -> Counter[str]:
         return Counter(str(line.get("msg")) for line in self.log_lines())
+
+    def logged_after_sigterm(self) -> Counter[str]:
+        """What the workers logged after the last ``sigterm_all``: a batch's outcome lines
+        there mean it was in flight at the signal (a stopping worker receives nothing new)."""
+        return Counter(
+            str(line.get("msg"))
+            for line in self.log_lines()
+            if datetime.fromisoformat(str(line["ts"])).timestamp() > self.sigterm_at
+        )
+
+    def tail(self, index: int, lines: int = 5) -> str:
+        """The last log lines of worker ``index``'s newest generation (for failure messages)."""
+        with self.lock:
+            path = self.log_path(index, self.starts[index])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 def postgres_outage(proxy: TcpProxy, server: URL, seconds: float = 3.0) -> str:
@@ -234,6 +282,14 @@ def queue_depth(sqs: SQSClient, url: str) -> int:
     return sum(int(v) for v in attributes.values())
 
 
+def in_flight(sqs: SQSClient, url: str) -> int:
+    """Messages received by a consumer and neither deleted nor released yet."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
 class StallingProxy:
     """A TCP proxy that can *stall*: connections stay open but no byte moves (a hung
     server or a network partition, which a refused connection is not)."""
@@ -276,3 +332,48 @@ class StallingProxy:
         for sock in (source, sink):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def inbox_blocked(url: str) -> Iterator[None]:
+    """While inside, every ledger transaction that inserts an event waits for a lock: its
+    batch is held in flight where the test can see it (``blocked_transactions``)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text(f"LOCK TABLE {ledger_events.name} IN SHARE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def blocked_transactions(engine: sa.Engine) -> int:
+    """Sessions of this test's database waiting for a lock, as PostgreSQL reports them."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def assert_applied_exactly_once(engine: sa.Engine, event_ids: Iterable[str]) -> None:
+    """One inbox row and one ledger entry per distinct event, and nothing else in the ledger.
+
+    Balances alone cannot show this: a story that authorizes then clears final earns the
+    same whether its authorization was applied once, twice or never.
+    """
+    expected = Counter(set(event_ids))
+    with engine.connect() as connection:
+        inbox = Counter(connection.execute(sa.select(ledger_events.c.event_id)).scalars())
+        entries = Counter(
+            connection.execute(
+                sa.select(ledger_entries.c.event_id).where(ledger_entries.c.kind == KIND_EVENT)
+            ).scalars()
+        )
+    for name, found in (("inbox rows", inbox), ("ledger entries", entries)):
+        assert found == expected, (
+            f"{name}: missing {sorted(expected - found)[:10]}, "
+            f"extra or doubled {sorted(found - expected)[:10]}"
+        )

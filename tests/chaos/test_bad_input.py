@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,15 +29,24 @@ from hypothesis import strategies as st
 
 from consumers.journal import failures, record_failures
 from consumers.points.rules import DEFAULT_RULES
-from consumers.points.tables import ledger_events
 from consumers.runtime.deadletter import ERROR_TYPE, read_failure
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.worker import Worker
+from schemas.canonical import canonical_json
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from tests.chaos.hostile import CONTRACT_ATTRIBUTES, Hostile, expectation, hostile_bodies
+from tests.chaos import oracle
+from tests.chaos.hostile import (
+    APPLY,
+    CONTRACT_ATTRIBUTES,
+    Hostile,
+    expectation,
+    hostile_bodies,
+)
+from tests.chaos.support import assert_applied_exactly_once
+from tests.contract.corpus import text_cases, value_cases
 from tests.factories import event_dict
 from tests.support.ledger import ledger_on, verified
 from tests.unit.points import reference
@@ -107,10 +118,9 @@ def check_run(run: Run) -> Counter[str]:
 
 
 def _check_ledger(engine: sa.Engine, applied: list[dict[str, Any]]) -> None:
-    """Exactly the valid events are stored; the ledger is the reference model's; verify clean."""
-    with engine.connect() as connection:
-        stored = set(connection.execute(sa.select(ledger_events.c.event_id)).scalars())
-    assert stored == {e["event_id"] for e in applied}
+    """Exactly the valid events are stored, once each; the ledger is the reference model's;
+    verify clean."""
+    assert_applied_exactly_once(engine, [e["event_id"] for e in applied])
     payments, balances = ledger_state(engine)
     expected_payments, expected_balances = reference.ledger_state(applied)
     assert payments == expected_payments
@@ -148,6 +158,94 @@ def test_the_generator_covers_every_kind_of_hostility() -> None:
     assert any(len(i.body) >= 256 * 1024 for i in items)
 
 
+def test_the_oracle_agrees_with_every_hand_label(capsys: pytest.CaptureFixture[str]) -> None:
+    """Before it judges the mutations, the contract oracle must give an accepted outcome for
+    every hand-labelled body, and the very event that was built for the valid ones, its
+    instant in the canonical spelling (only a body naming a type DESIGN adds later,
+    ``chargeback``, is left to its label)."""
+    disagreements, agreed, unjudged = [], 0, 0
+    for item in hostile_bodies():
+        if not item.expect:
+            continue
+        try:
+            verdict = oracle.judge(item.body)
+        except oracle.Unjudged:
+            unjudged += 1
+            continue
+        if verdict.outcome not in item.expect or not _same_event(verdict.event, item.event):
+            disagreements.append(f"{item.category}: {verdict.outcome} vs {sorted(item.expect)}")
+        else:
+            agreed += 1
+    assert disagreements == []
+    assert unjudged == 2
+    with capsys.disabled():
+        print(f"\n[oracle] agrees with {agreed} hand labels, {unjudged} left to their label")
+
+
+_CANONICAL_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+
+
+def _same_event(read: dict[str, Any] | None, stated: dict[str, Any] | None) -> bool:
+    """The oracle read the stated event: same fields, ``occurred_at`` spelled canonically
+    (UTC, six fraction digits, ``Z``) and naming the stated moment."""
+    if read is None or stated is None:
+        return read is stated
+    at = read["occurred_at"]
+
+    def moment(text: str) -> datetime:
+        return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+
+    return (
+        read == dict(stated, occurred_at=at)
+        and _CANONICAL_INSTANT.fullmatch(at) is not None
+        and moment(at) == moment(stated["occurred_at"])
+    )
+
+
+def test_the_mutations_have_one_order_independent_expectation() -> None:
+    """The oracle judges every mutation; the valid events among all bodies have distinct
+    ids and one account and brand per payment, so their ledger does not depend on order."""
+    applied: dict[str, dict[str, Any]] = {}
+    owners: dict[str, set[tuple[str, str]]] = {}
+    for item in hostile_bodies():
+        allowed, event = expectation(item)  # raises oracle.Unjudged for an unjudged mutation
+        assert item.expect or len(allowed) == 1
+        if event is None:
+            continue
+        assert allowed == APPLY
+        assert event["event_id"] not in applied, f"{item.category} reuses {event['event_id']}"
+        applied[event["event_id"]] = event
+        owners.setdefault(event["payment_id"], set()).add((event["account_id"], event["brand"]))
+    assert all(len(pairs) == 1 for pairs in owners.values())
+
+
+def test_the_consumer_decodes_the_contract_corpus_as_the_oracle_reads_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every case of the contract tests' corpus (#15): ``decode_body`` gives the oracle's
+    outcome, and for an applied one the oracle's event as its canonical JSON (instant
+    included), so the README's statement of the contract is the code's."""
+    disagreements, outcomes = [], Counter[str]()
+    for case in value_cases() + text_cases():
+        try:
+            verdict = oracle.judge(case.text)
+        except oracle.Unjudged:
+            continue
+        try:
+            decoded = json.loads(canonical_json(decode_body(case.text)))
+        except PermanentError as error:
+            decoded = error.code
+        if decoded != (verdict.event or verdict.outcome):
+            disagreements.append(f"{case.name}: {decoded!r:.80} vs {verdict.outcome}")
+        outcomes[verdict.outcome] += 1
+    assert disagreements == []
+    with capsys.disabled():
+        print(
+            f"\n[oracle] the contract corpus: consumer = oracle on {outcomes.total()} cases "
+            f"({outcomes[oracle.APPLIED]} applied, as the same canonical event)"
+        )
+
+
 @pytest.mark.slow
 def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
     sqlite_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -158,11 +256,14 @@ def test_a_thousand_hostile_bodies_never_crash_stall_or_write(
     run = run_worker_over(items, sqlite_url, tmp_path)
     tally = check_run(run)
     dead = len(run.transport.dead_letters)
+    judged = [oracle.judge(i.body) for i in items if not i.expect]
     with capsys.disabled():
         print(
             f"\n[bad input] {len(items)} bodies in {run.seconds:.1f} s "
             f"({len(items) / run.seconds:.0f}/s): {dead} dead-lettered with a reason, "
-            f"{len(items) - dead} valid applied"
+            f"{len(items) - dead} valid applied; expected outcomes: "
+            f"{len(items) - len(judged)} labelled by hand, {len(judged)} judged by the "
+            f"contract oracle ({sum(1 for v in judged if v.event)} of them applied)"
         )
         by_reason = Counter(
             info.error_type
@@ -190,7 +291,7 @@ def test_an_integer_too_long_to_convert_is_a_bad_body_not_a_crash() -> None:
 def test_a_moment_outside_the_utc_range_is_an_invalid_event(moment: str) -> None:
     """A timestamp whose UTC form overflows year 1…9999 is invalid, not an OverflowError in
     the ledger (which made the worker retry the whole batch until SQS dead-lettered it
-    without a reason)."""
+    without a reason); the contract's years 1900–2999 now refuse it before any arithmetic."""
     with pytest.raises(PermanentError) as caught:
         decode_body(json.dumps(event_dict(occurred_at=moment)))
     assert caught.value.code == "invalid_event"
@@ -200,9 +301,9 @@ def test_a_timestamp_at_the_edge_of_the_range_still_applies(sqlite_url: str) -> 
     """The guard is exact: the extreme moments that do fit in UTC are ordinary events."""
     ledger = ledger_on(migrated_engine(sqlite_url))
     events = [
-        decode_body(json.dumps(event_dict(event_id="a", occurred_at="0001-01-01T00:00:00Z"))),
+        decode_body(json.dumps(event_dict(event_id="a", occurred_at="1900-01-01T00:00:00+23:59"))),
         decode_body(
-            json.dumps(event_dict(event_id="b", occurred_at="9999-12-31T23:59:59.999999Z"))
+            json.dumps(event_dict(event_id="b", occurred_at="2999-12-31T23:59:59.999999-23:59"))
         ),
     ]
     assert [r.outcome.value for r in ledger.handle_batch(events)] == ["applied", "applied"]
@@ -227,28 +328,28 @@ def _code_of(body: str | bytes) -> str:
     return "decoded"
 
 
-@settings(max_examples=400, deadline=None, derandomize=True)
+@settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_decode_or_fail_permanently(raw: bytes) -> None:
     """Arbitrary bytes (invalid UTF-8 included): an event or a PermanentError, nothing else."""
     assert _code_of(raw) in PERMANENT_CODES | {"decoded"}
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.binary(min_size=1, max_size=8), st.integers(0, 200))
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=8), st.integers(0, 400))
 def test_invalid_utf8_inside_a_valid_event_is_named_by_offset(junk: bytes, where: int) -> None:
-    """Invalid UTF-8 anywhere in an otherwise valid event: ``invalid_body`` unless the bytes
-    happen to be valid UTF-8; the reason gives the byte offset, never the bytes."""
-    valid = json.dumps(event_dict()).encode()
+    """0xFF (never valid UTF-8) and any bytes after it, anywhere in a valid event:
+    ``invalid_body`` whose reason is exactly "body is not valid UTF-8 (byte N)", N the
+    offset of the 0xFF, so it names the place and never echoes the bytes."""
+    valid = json.dumps(event_dict()).encode()  # ASCII: every byte before the 0xFF is valid
     raw = valid[:where] + b"\xff" + junk + valid[where:]
     with pytest.raises(PermanentError) as caught:
         decode_body(raw)
     assert caught.value.code == "invalid_body"
-    assert "not valid UTF-8" in str(caught.value)
-    assert junk.decode("latin-1") not in str(caught.value) or len(junk) == 1
+    assert str(caught.value) == f"body is not valid UTF-8 (byte {min(where, len(valid))})"
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, deadline=None)
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ def _postgres_only() -> list[Hostile]:
 
 
 def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
-    aws: Config, postgres_url: str, tmp_path: Path
+    aws: Config, postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The worker drains and exits 0; each reject is in the DLQ once with its reason (and
     journaled), each valid body is applied once, the ledger is the reference model's."""
@@ -93,3 +94,9 @@ def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
         ).scalar_one()
     assert journaled == sum(len(v) for v in got.values())
     engine.dispose()
+    by_reason = Counter(reason for reasons in got.values() for reason in reasons)
+    with capsys.disabled():
+        print(
+            f"\n[bad input, moto] {len(items)} bodies through SQS into a worker on PostgreSQL: "
+            f"{len(applied)} applied, dead-lettered by reason {dict(sorted(by_reason.items()))}"
+        )

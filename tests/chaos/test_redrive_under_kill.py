@@ -20,16 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import sqlalchemy as sa
 
 from consumers.db import make_engine, upgrade
-from consumers.points.tables import ledger_entries
-from infra.apply import apply_topology
-from infra.aws import sns_client, sqs_client
-from infra.resolve import topology
 from infra.settings import Config
 from schemas.envelope import parse_event
-from tests.chaos.support import VISIBILITY_SECONDS, WorkerPool, queue_depth
+from tests.chaos.support import (
+    WorkerPool,
+    assert_applied_exactly_once,
+    points_queue,
+    queue_depth,
+    read_all,
+)
 from tests.cli import POINTS, run_points
 from tests.stories import authorize_then_clear, expected_balances
 from tests.support.ledger import ledger_on
@@ -78,12 +79,8 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     events = authorize_then_clear(20, seed=3)
-    applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
+    applied, sqs = points_queue(aws)
     queue = applied.queues["points"]
-    sqs = sqs_client(aws.aws)
-    sqs.set_queue_attributes(
-        QueueUrl=queue.url, Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)}
-    )
     engine = make_engine(postgres_url)
     upgrade(engine)
     ledger_on(engine).handle_batch([parse_event(e) for e in events[:10]])
@@ -123,9 +120,8 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
 
     balances = run_points("--database-url", postgres_url, "ledger", "balances", "--json")
     assert json.loads(balances.stdout) == expected_balances(events), f"seed {seed}"
-    with engine.connect() as connection:
-        entries = connection.execute(sa.select(sa.func.count()).select_from(ledger_entries))
-        assert entries.scalar_one() == len(events), f"seed {seed}"
+    assert_applied_exactly_once(engine, [e["event_id"] for e in events])
+    assert read_all(sqs, queue.dlq_url) == []
     engine.dispose()
     outcomes = pool.outcomes()
     with capsys.disabled():

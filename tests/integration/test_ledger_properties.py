@@ -46,6 +46,7 @@ TABLE: reference.RuleTable = [
     (None, {"visa": 100, "quicpay": 50}, {"4829"}),
     (datetime.fromisoformat(SWITCH), {"visa": 250, "quicpay": 75}, {"4829", "5411"}),
 ]
+#: Examples: the loaded hypothesis profile's (tests/conftest.py): 100 locally, hundreds in CI.
 SETTINGS: dict[str, Any] = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -66,7 +67,7 @@ def _expected(events: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[s
     return reference.ledger_state(events, TABLE)
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(**SETTINGS)
 @given(data=st.data())
 def test_any_delivery_order_ends_in_the_reference_state(
     engine: Engine, data: st.DataObject
@@ -81,7 +82,7 @@ def test_any_delivery_order_ends_in_the_reference_state(
     assert report.clean, report.drifts
 
 
-@settings(max_examples=20, **SETTINGS)
+@settings(**SETTINGS)
 @given(data=st.data())
 def test_replaying_everything_twice_changes_nothing(engine: Engine, data: st.DataObject) -> None:
     """After all events are applied, two full replays are all duplicates and change nothing."""

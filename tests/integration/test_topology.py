@@ -101,3 +101,32 @@ def test_message_dead_letters_after_five_receives(aws: Config) -> None:
     assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", []) == []
     (dead,) = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=1)["Messages"]
     assert dead["Body"] == "poison"
+
+
+def test_apply_moves_a_deployed_attribute_filter_to_the_body(aws: Config) -> None:
+    """A stack deployed with attribute-scoped filters is switched to body scope by one apply,
+    after which an event published without attributes is routed."""
+    _, outputs = _apply(aws)
+    sns = sns_client(aws.aws)
+    topic = str(outputs["topic_arn"])
+    for subscription in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
+        arn = subscription["SubscriptionArn"]
+        policy = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["FilterPolicy"]
+        for name, value in (("FilterPolicyScope", "MessageAttributes"), ("FilterPolicy", policy)):
+            sns.set_subscription_attributes(
+                SubscriptionArn=arn, AttributeName=name, AttributeValue=value
+            )
+    sns.publish(TopicArn=topic, Message=json.dumps(make_event().model_dump(mode="json")))
+    queues = outputs["queues"]
+    assert isinstance(queues, dict)
+    assert _bodies(aws, queues["points"]["url"]) == []  # the old scope drops it silently
+    changes, _ = _apply(aws)
+    assert sorted(changes) == [
+        "updated subscription notifications: FilterPolicy",
+        "updated subscription notifications: FilterPolicyScope",
+        "updated subscription points: FilterPolicy",
+        "updated subscription points: FilterPolicyScope",
+    ]
+    sns.publish(TopicArn=topic, Message=json.dumps(make_event().model_dump(mode="json")))
+    (delivered,) = _bodies(aws, queues["points"]["url"])
+    assert delivered["event_id"] == "evt-authorization-1"

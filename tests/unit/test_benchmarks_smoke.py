@@ -2,8 +2,9 @@
 
 No timing is asserted (timings on a shared machine are noise); only that each benchmark
 function handles every message it was given and reports the numbers ``make bench`` reads.
-Parts that need what only ``make bench`` installs (Powertools, the fauxqs emulator) skip
-with the reason when it is absent.
+Parts that need what ``make bench`` installs (Powertools, the fauxqs emulator) and Redis
+skip with the reason when they are absent on a laptop, and fail under ``CI=true``:
+``.ci/run`` installs them (``make bench-deps``) and starts Redis, so CI runs every benchmark.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from benchmarks import run, worker
 from benchmarks.backbones import FAUXQS_DIR
 from benchmarks.workload import clearing_bodies, payment_bodies
+from tests.conftest import IN_CI
 
 
 def _redis_up() -> bool:
@@ -29,14 +31,25 @@ def _redis_up() -> bool:
     return True
 
 
-needs_fauxqs = pytest.mark.skipif(
-    shutil.which("node") is None or not (FAUXQS_DIR / "node_modules" / "fauxqs").is_dir(),
-    reason="fauxqs is installed by `make bench` (npm ci --prefix benchmarks/fauxqs)",
-)
-needs_powertools = pytest.mark.skipif(
-    importlib.util.find_spec("aws_lambda_powertools") is None or not _redis_up(),
-    reason="needs the bench extra (`make bench`) and Redis on 127.0.0.1:6379",
-)
+def _missing(reason: str) -> None:
+    """Skip loudly on a laptop; under CI=true a missing benchmark dependency is a failure."""
+    if IN_CI:
+        pytest.fail(f"CI=true runs every benchmark, but {reason}", pytrace=False)
+    pytest.skip(f"!!! SKIPPING a benchmark smoke test !!! {reason}")
+
+
+@pytest.fixture
+def fauxqs() -> None:
+    if shutil.which("node") is None or not (FAUXQS_DIR / "node_modules" / "fauxqs").is_dir():
+        _missing("fauxqs is not installed (`make bench-deps`: npm ci --prefix benchmarks/fauxqs)")
+
+
+@pytest.fixture
+def powertools() -> None:
+    if importlib.util.find_spec("aws_lambda_powertools") is None:
+        _missing("the bench extra is not installed (`make bench-deps`)")
+    if not _redis_up():
+        _missing("Redis is not running on 127.0.0.1:6379 (.ci/run starts it)")
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +82,7 @@ def test_workloads_hold_redeliveries_and_distinct_clearings() -> None:
     assert len(set(clearings)) == 50
 
 
-@needs_powertools
+@pytest.mark.usefixtures("powertools")
 def test_powertools_comparison_applies_the_same_events_on_both_sides() -> None:
     """Theirs reports no failed records; ours leaves nothing on the queue."""
     from benchmarks import powertools
@@ -80,7 +93,7 @@ def test_powertools_comparison_applies_the_same_events_on_both_sides() -> None:
     assert result["sqlite"]["speedup"] > 0
 
 
-@needs_fauxqs
+@pytest.mark.usefixtures("fauxqs")
 def test_fauxqs_ceiling_and_one_worker_burst_drain_the_queue() -> None:
     """Bare receive+delete on fauxqs, and a worker process draining a small burst."""
     from benchmarks import burst

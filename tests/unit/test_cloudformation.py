@@ -455,3 +455,11 @@ def test_cli_json_reports_the_written_file(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     written = json.loads(out.read_text(encoding="utf-8"))
     assert report == {"out": str(out), "format": "json", "resources": len(written["Resources"])}
+
+
+def test_the_topic_alarms_on_bodies_no_subscription_can_route(template: Json) -> None:
+    """Body-scoped filters cannot read a non-JSON body: SNS's count of those alarms at > 0."""
+    topic = [{"Name": "TopicName", "Value": {"Fn::GetAtt": ["Topic", "TopicName"]}}]
+    assert _alarmed(template, "NumberOfNotificationsFilteredOut-InvalidMessageBody") == {
+        json.dumps(topic, sort_keys=True)
+    }

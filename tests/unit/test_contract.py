@@ -54,6 +54,19 @@ def test_defaults_of_optional_flags() -> None:
     assert decode_body(json.dumps(clearing)).final is False  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("spelling", ["1200", "1200.0", "1.2e3", "12000E-1"])
+def test_integral_numbers_are_integers(spelling: str) -> None:
+    """An integer field takes any integral JSON number, and the canonical form writes 1200."""
+    event = decode_body(body().replace('"amount": 1200', f'"amount": {spelling}'))
+    assert event.amount == 1200
+    assert '"amount":1200,' in canonical_json(event)
+
+
+def test_an_event_with_an_unknown_type_field_is_not_an_envelope() -> None:
+    """Only a document without ``schema_version`` is taken for an SNS envelope."""
+    assert isinstance(decode_body(body(Type="Notification")), Authorization)
+
+
 def test_sns_envelope_and_raw_delivery_decode_to_the_same_event() -> None:
     """Consumers accept raw delivery and the SNS Notification envelope alike."""
     raw = body("clearing")
@@ -72,6 +85,35 @@ def test_content_hash_ignores_key_order_and_whitespace() -> None:
     compact = json.dumps(document, separators=(",", ":"))
     shuffled = json.dumps(dict(reversed(list(document.items()))), indent=4)
     assert content_hash(decode_body(compact)) == content_hash(decode_body(shuffled))
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "2026-11-21T01:00:00Z",
+        "2026-11-21T01:00:00.000Z",
+        "2026-11-21T01:00:00.000000000z",
+        "2026-11-20T16:00:00-09:00",
+        "2026-11-21t10:00:00.0+09:00",
+    ],
+)
+def test_content_hash_names_the_instant_not_its_spelling(spelling: str) -> None:
+    """Offsets, letter case and trailing zero fractions do not change the content hash."""
+    reference = content_hash(decode_body(body(occurred_at="2026-11-21T10:00:00+09:00")))
+    assert content_hash(decode_body(body(occurred_at=spelling))) == reference
+
+
+def test_canonical_instant_is_utc_with_microseconds() -> None:
+    """The canonical body writes the instant in UTC with six fraction digits."""
+    event = decode_body(body(occurred_at="2026-11-21T10:00:00.5+09:00"))
+    assert '"occurred_at":"2026-11-21T01:00:00.500000Z"' in canonical_json(event)
+
+
+def test_content_hash_keeps_microseconds() -> None:
+    """Two instants one microsecond apart are different contents."""
+    first = decode_body(body(occurred_at="2026-11-21T01:00:00.000001Z"))
+    second = decode_body(body(occurred_at="2026-11-21T01:00:00.000002Z"))
+    assert content_hash(first) != content_hash(second)
 
 
 def test_content_hash_changes_with_content() -> None:
@@ -125,7 +167,13 @@ INVALID: list[tuple[str, str | bytes, type[PermanentError], str]] = [
     ("amount zero", body(amount=0), InvalidEvent, "amount"),
     ("amount negative", body(amount=-5), InvalidEvent, "amount"),
     ("amount over max", body(amount=10_000_001), InvalidEvent, "amount"),
-    ("amount float", body(amount=1200.0), InvalidEvent, "amount"),
+    ("amount fraction", body(amount=1200.5), InvalidEvent, "amount"),
+    (
+        "amount out of double range",
+        body().replace('"amount": 1200', '"amount": 1e400'),
+        InvalidEvent,
+        "amount",
+    ),
     ("amount string", body(amount="1200"), InvalidEvent, "amount"),
     ("amount bool", body(amount=True), InvalidEvent, "amount"),
     ("currency USD", body(currency="USD"), InvalidEvent, "currency"),
@@ -137,6 +185,24 @@ INVALID: list[tuple[str, str | bytes, type[PermanentError], str]] = [
     ("epoch timestamp", body(occurred_at=1795300000), InvalidEvent, "occurred_at"),
     ("impossible date", body(occurred_at="2026-02-30T10:00:00Z"), InvalidEvent, "occurred_at"),
     ("space separator", body(occurred_at="2026-11-21 10:00:00Z"), InvalidEvent, "occurred_at"),
+    ("offset no colon", body(occurred_at="2026-11-21T10:00:00+0900"), InvalidEvent, "occurred_at"),
+    ("leap second", body(occurred_at="2026-12-31T23:59:60Z"), InvalidEvent, "occurred_at"),
+    (
+        "sub-microsecond",
+        body(occurred_at="2026-11-21T10:00:00.1234567Z"),
+        InvalidEvent,
+        "occurred_at",
+    ),
+    (
+        "10 fraction digits",
+        body(occurred_at="2026-11-21T10:00:00.0000000000Z"),
+        InvalidEvent,
+        "occurred_at",
+    ),
+    ("go zero time", body(occurred_at="0001-01-01T00:00:00Z"), InvalidEvent, "occurred_at"),
+    ("fullwidth digits", body(occurred_at="２０２６-11-21T10:00:00Z"), InvalidEvent, "occurred_at"),
+    ("trailing newline", body(occurred_at="2026-11-21T10:00:00Z\n"), InvalidEvent, "occurred_at"),
+    ("mcc trailing newline", _merchant(mcc="5411\n"), InvalidEvent, "merchant.mcc"),
     ("mcc 3 digits", _merchant(mcc="541"), InvalidEvent, "merchant.mcc"),
     ("mcc letters", _merchant(mcc="54a1"), InvalidEvent, "merchant.mcc"),
     ("mcc number", _merchant(mcc=5411), InvalidEvent, "merchant.mcc"),
@@ -154,6 +220,11 @@ INVALID: list[tuple[str, str | bytes, type[PermanentError], str]] = [
     ("envelope message object", sns_envelope(body(), Message={"a": 1}), InvalidEnvelope, "Message"),
     ("envelope message not json", sns_envelope("nope"), InvalidBody, "SNS Message"),
     ("envelope without message", json.dumps({"Type": "Notification"}), InvalidEnvelope, "Message"),
+    ("duplicate key", body()[:-1] + ', "amount": 1}', InvalidBody, "repeats the key 'amount'"),
+    ("nested duplicate key", body(x={"a": 1})[:-2] + ', "a": 2}}', InvalidBody, "repeats"),
+    ("NaN in unknown field", body()[:-1] + ', "extra": NaN}', InvalidBody, "NaN"),
+    ("Infinity", body()[:-1] + ', "extra": [-Infinity]}', InvalidBody, "-Infinity"),
+    ("lone surrogate", body()[:-1] + ', "extra": "\\ud800"}', InvalidBody, "surrogate"),
 ]
 
 

@@ -29,7 +29,7 @@ def _domain_state(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)  # examples: the hypothesis profile's
 @given(st.data())
 def test_domain_matches_the_reference_in_any_order(data: st.DataObject) -> None:
     """Any permutation with duplicates folds to the reference model's facts and points."""

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from consumers.points.domain import EventFacts, fold, points
-from consumers.points.rules import DEFAULT_RULES
 from producers.outbox import create_outbox_table, outbox_table
-from producers.stories import EXPECTED_BALANCES, record_stories, story_events
+from producers.stories import (
+    EXPECTED_BALANCES,
+    QUICPAY_ACCOUNT,
+    VISA_ACCOUNT,
+    record_stories,
+    story_events,
+)
 from schemas.events import EventType
+from tests.unit.points import reference
 
 
 def test_stories_are_recorded_in_the_outbox(tmp_path: Path) -> None:
@@ -47,18 +53,14 @@ def test_quicpay_story_has_an_offline_sale_without_authorization() -> None:
 
 
 def test_expected_balances_follow_the_points_rules() -> None:
-    """EXPECTED_BALANCES is what DESIGN §4 gives for the story events."""
-    payments: dict[str, list[EventFacts]] = defaultdict(list)
-    accounts: dict[str, str] = {}
-    for event in story_events():
-        payments[event.payment_id].append(EventFacts.of(event))
-        accounts[event.payment_id] = event.account_id
-    balances: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for payment_id, facts in payments.items():
-        earned = points(fold(payment_id, facts), DEFAULT_RULES)
-        confirmed, provisional = balances[accounts[payment_id]]
-        balances[accounts[payment_id]] = (
-            confirmed + earned.confirmed,
-            provisional + earned.provisional,
-        )
-    assert dict(balances) == EXPECTED_BALANCES
+    """EXPECTED_BALANCES is what DESIGN §4 gives for the story events: the independent
+    reference model on the events as published, and the arithmetic by hand (visa 1 % of
+    ¥1,200; quicpay 0.5 % of ¥3,000 and of ¥800, floored per payment)."""
+    wire = [json.loads(event.model_dump_json()) for event in story_events()]
+    _, balances = reference.ledger_state(wire)
+    from_reference = {b["account_id"]: (b["confirmed"], b["provisional"]) for b in balances}
+    by_hand = {
+        VISA_ACCOUNT: (1200 * 100 // 10_000, 0),
+        QUICPAY_ACCOUNT: (3000 * 50 // 10_000 + 800 * 50 // 10_000, 0),
+    }
+    assert from_reference == by_hand == EXPECTED_BALANCES

@@ -1,0 +1,180 @@
+"""Payment facts over all seven payment event types (DESIGN §4.1), and points grants (§3).
+
+Pure and order-free: a payment's facts are sums, an "or" (``final``), a minimum (the
+anchor) and a maximum (the latest approved authorization) over its *distinct* events, so
+folding its events in any order, with any duplicates, gives the same facts.
+
+This is the v2 successor of ``consumers.points.domain``'s ``EventFacts``/``PaymentFacts``
+(phase 2 of issue #13 switches the ledger over and retires those). It defines the domain's
+own ``PaymentEventType`` until ``schemas.events`` carries the three new types; the values
+are the wire names, so ``PaymentEventType(str(event.event_type))`` converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import assert_never
+
+from schemas.events import Brand
+
+
+class PaymentEventType(StrEnum):
+    AUTHORIZATION = "authorization"
+    AUTHORIZATION_REVERSAL = "authorization_reversal"
+    CLEARING = "clearing"
+    REFUND = "refund"
+    REFUND_REVERSAL = "refund_reversal"
+    CHARGEBACK = "chargeback"
+    CHARGEBACK_REVERSAL = "chargeback_reversal"
+
+
+class GrantReason(StrEnum):
+    REWARD = "reward"
+    REFERRAL = "referral"
+    CAMPAIGN = "campaign"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class EventFacts:
+    """What of a payment event matters to points (built from a validated event or a row)."""
+
+    event_id: str
+    event_type: PaymentEventType
+    payment_id: str
+    account_id: str
+    brand: Brand
+    occurred_at: datetime  # aware
+    amount: int
+    mcc: str
+    country: str
+    approved: bool = True  # authorization only
+    final: bool = False  # clearing only
+
+    @property
+    def anchor_key(self) -> tuple[datetime, str]:
+        return (self.occurred_at, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The payment's earliest event by (occurred_at, event_id): it picks the rule version,
+    the account-month, and (by its merchant) exclusion and campaigns."""
+
+    occurred_at: datetime
+    event_id: str
+    mcc: str
+    country: str
+
+    @property
+    def key(self) -> tuple[datetime, str]:
+        return (self.occurred_at, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFacts:
+    """The facts of one payment over its distinct applied events (DESIGN §4.1).
+
+    The returned amount is kept as its four sums so that ``ledger payment`` can still
+    report ``refunded`` = Σ refund beside the new keys.
+    """
+
+    payment_id: str
+    account_id: str
+    brand: Brand
+    authorized: int = 0
+    reversed: int = 0
+    cleared: int = 0
+    refunded: int = 0
+    refund_reversed: int = 0
+    charged_back: int = 0
+    chargeback_reversed: int = 0
+    final: bool = False
+    expired: bool = False
+    anchor: Anchor | None = None
+    #: The newest *approved* authorization: the expiry job's clock starts there (§4.5).
+    latest_authorized_at: datetime | None = None
+    event_count: int = 0
+
+    @classmethod
+    def empty(cls, payment_id: str, account_id: str, brand: Brand) -> PaymentFacts:
+        return cls(payment_id=payment_id, account_id=account_id, brand=brand)
+
+    @property
+    def returned(self) -> int:
+        """Σ refund − Σ refund_reversal + Σ chargeback − Σ chargeback_reversal."""
+        return self.refunded - self.refund_reversed + self.charged_back - self.chargeback_reversed
+
+
+def _authorized(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
+    if not event.approved:
+        return facts  # a declined authorization adds nothing (its anchor still counts)
+    latest = facts.latest_authorized_at
+    if latest is None or latest < event.occurred_at:
+        latest = event.occurred_at
+    return replace(facts, authorized=facts.authorized + event.amount, latest_authorized_at=latest)
+
+
+def _with_amount(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
+    """The sums after ``event``; each type adds to its own sum."""
+    amount = event.amount
+    match event.event_type:
+        case PaymentEventType.AUTHORIZATION:
+            return _authorized(facts, event)
+        case PaymentEventType.AUTHORIZATION_REVERSAL:
+            return replace(facts, reversed=facts.reversed + amount)
+        case PaymentEventType.CLEARING:
+            return replace(facts, cleared=facts.cleared + amount, final=facts.final or event.final)
+        case PaymentEventType.REFUND:
+            return replace(facts, refunded=facts.refunded + amount)
+        case PaymentEventType.REFUND_REVERSAL:
+            return replace(facts, refund_reversed=facts.refund_reversed + amount)
+        case PaymentEventType.CHARGEBACK:
+            return replace(facts, charged_back=facts.charged_back + amount)
+        case PaymentEventType.CHARGEBACK_REVERSAL:
+            return replace(facts, chargeback_reversed=facts.chargeback_reversed + amount)
+        case _:
+            assert_never(event.event_type)
+
+
+def apply_event(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
+    """The facts after one more *distinct* event (the caller skips known event ids).
+
+    Commutative and associative: any order of the same distinct events gives equal facts.
+    """
+    after = _with_amount(facts, event)
+    if facts.anchor is None or event.anchor_key < facts.anchor.key:
+        anchor = Anchor(event.occurred_at, event.event_id, event.mcc, event.country)
+        after = replace(after, anchor=anchor)
+    return replace(after, event_count=facts.event_count + 1)
+
+
+def fold(payment_id: str, events: Iterable[EventFacts], *, expired: bool = False) -> PaymentFacts:
+    """Facts of a payment from scratch; copies of one ``event_id`` count once.
+
+    Account and brand come from the events (the ledger refuses an event whose account or
+    brand differs from its payment's, DESIGN §4.7, so they agree).
+    """
+    distinct = {e.event_id: e for e in events}
+    if not distinct:
+        raise ValueError(f"payment {payment_id} has no events")
+    first = min(distinct.values(), key=lambda e: e.anchor_key)
+    facts = PaymentFacts.empty(payment_id, first.account_id, first.brand)
+    for event in distinct.values():
+        facts = apply_event(facts, event)
+    return replace(facts, expired=expired)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A ``points_grant`` (§3): confirmed at once, never capped, never multiplied."""
+
+    event_id: str
+    account_id: str
+    occurred_at: datetime  # aware
+    points: int  # may be negative: a correction that takes points back
+    reason: GrantReason
+    source: str
