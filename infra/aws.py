@@ -36,18 +36,23 @@ def botocore_config(max_pool_connections: int = 10) -> Config:
 
 def client_kwargs(aws: AwsSettings) -> dict[str, Any]:
     """Keyword arguments shared by boto3 and aiobotocore client constructors."""
-    kwargs: dict[str, Any] = {"region_name": aws.region, "config": botocore_config()}
+    kwargs: dict[str, Any] = {"region_name": aws.region or None, "config": botocore_config()}
     if aws.endpoint_url:
         kwargs["endpoint_url"] = aws.endpoint_url
     return kwargs
 
 
+def session(aws: AwsSettings) -> boto3.session.Session:
+    """A boto3 session on the configured profile (credentials as boto3 resolves them)."""
+    return boto3.session.Session(profile_name=aws.profile)
+
+
 def sns_client(aws: AwsSettings) -> SNSClient:
-    return boto3.session.Session().client("sns", **client_kwargs(aws))
+    return session(aws).client("sns", **client_kwargs(aws))
 
 
 def sqs_client(aws: AwsSettings) -> SQSClient:
-    return boto3.session.Session().client("sqs", **client_kwargs(aws))
+    return session(aws).client("sqs", **client_kwargs(aws))
 
 
 def sts_client(aws: AwsSettings) -> STSClient:

@@ -13,6 +13,7 @@ import sys
 from typing import Annotated, Final
 
 import typer
+from botocore.exceptions import ProfileNotFound
 
 from infra.settings import Config
 from ops.output import CliError, err_console
@@ -39,10 +40,24 @@ def root(
     prefix: Annotated[
         str | None, typer.Option(help="Resource name prefix (default: $POINTS_RESOURCE_PREFIX).")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS profile, with its region unless one is given (default: $AWS_PROFILE)."
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Config.resolve(
-        endpoint_url=endpoint_url, region=region, database_url=database_url, resource_prefix=prefix
-    )
+    """Global options may also follow the sub-command (``points dlq show --profile prod``)."""
+    try:
+        ctx.obj = Config.resolve(
+            endpoint_url=endpoint_url,
+            region=region,
+            database_url=database_url,
+            resource_prefix=prefix,
+            profile=profile,
+        )
+    except ProfileNotFound as exc:
+        raise CliError(f"AWS profile {exc.kwargs.get('profile')!r} is not configured") from None
 
 
 #: name -> (module, attribute, is a group). Only the invoked command's module is imported:
@@ -60,9 +75,12 @@ COMMANDS: Final = {
     "demo": ("ops.commands.demo", "demo", False),
     "worker": ("ops.commands.worker", "worker", False),
     "replay": ("ops.commands.replay", "replay", False),
+    "audit": ("ops.commands.audit", "audit", False),
 }
 #: Root options that take a value (their value is not a command name).
-_VALUE_OPTIONS: Final = frozenset({"--endpoint-url", "--region", "--database-url", "--prefix"})
+_VALUE_OPTIONS: Final = frozenset(
+    {"--endpoint-url", "--region", "--database-url", "--prefix", "--profile"}
+)
 
 
 def invoked_command(argv: list[str]) -> str | None:
@@ -78,6 +96,31 @@ def invoked_command(argv: list[str]) -> str | None:
     return None
 
 
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Root options found after the sub-command, moved before it (values included).
+
+    Operators type ``points dlq show --profile prod`` as they type ``aws sqs … --profile``;
+    Typer only reads root options before the sub-command. Nothing after ``--`` moves.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest += argv[index:]
+            break
+        name = arg.split("=", 1)[0]
+        if name in _VALUE_OPTIONS:
+            takes_next = "=" not in arg and index + 1 < len(argv)
+            front += argv[index : index + (2 if takes_next else 1)]
+            index += 2 if takes_next else 1
+            continue
+        rest.append(arg)
+        index += 1
+    return front + rest
+
+
 def _register(only: str | None = None) -> None:
     """Attach the commands (all of them, or just ``only``) to the root app."""
     for name, (module_name, attribute, is_group) in COMMANDS.items():
@@ -91,9 +134,10 @@ def _register(only: str | None = None) -> None:
 
 
 def main() -> None:
-    _register(invoked_command(sys.argv[1:]))
+    argv = hoist_global_options(sys.argv[1:])
+    _register(invoked_command(argv))
     try:
-        app()
+        app(args=argv)
     except CliError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(exc.exit_code)

@@ -9,13 +9,16 @@ This module is also the Python entry point for every DLQ operation (the demo use
     from ops import dlq
     dlq.show(config, "points")                        # -> list[ShownMessage]
     dlq.redrive(config, queue="points", selection=dlq.Selection.parse(where=["event_type=refund"]))
-    dlq.export(config, out=path); dlq.purge(config, marker_dir=...); dlq.replay(config, path)
+    dlq.export(config, out=path); dlq.purge(config, reason="..."); dlq.replay(config, path)
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra.aws import sqs_client
@@ -23,15 +26,18 @@ from infra.resolve import queue_url, topology
 from infra.settings import Config
 from ops.dlq_queues import DeadLetterQueue, dead_letter_queues, find_dlq
 from ops.examine import Examined, Journal, examine
-from ops.export import ExportSummary, PurgeSummary, export, purge
-from ops.redrive import RedriveSummary, native_redrive, redrive
+from ops.export import ExportSummary, export
+from ops.native import native_redrive
+from ops.purge import PurgeSummary, purge
+from ops.redrive import RedriveSummary, redrive
 from ops.replay import ReplaySummary, replay
-from ops.scan import DlqScan, ScanOptions, queue_counts
+from ops.scan import DlqScan, ScanEnd, ScanOptions, queue_counts
 from ops.selection import Selection
 
 __all__ = [
     "DlqStatus",
     "ErrorGroup",
+    "Examination",
     "ExportSummary",
     "PurgeSummary",
     "RedriveSummary",
@@ -98,6 +104,8 @@ class ShownMessage:
     decode_error: str | None
     sent_at: str | None
     failed_at: str | None
+    original_message_id: str | None = None
+    redrive_id: int | None = None
 
     @classmethod
     def of(cls, item: Examined) -> ShownMessage:
@@ -118,6 +126,8 @@ class ShownMessage:
             decode_error=facts.decode_error,
             sent_at=item.sent_at,
             failed_at=reason.failed_at,
+            original_message_id=item.original_message_id,
+            redrive_id=item.redrive_mark,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -167,7 +177,9 @@ def _oldest_age(
 ) -> tuple[float | None, bool]:
     """SQS has no "oldest message" attribute (CloudWatch has, emulators do not): peek."""
     sent: list[int] = []
-    with DlqScan(sqs_client(config.aws), url, options) as scan:
+    # A peek, not an inventory: never wait for messages another command holds.
+    peek = dataclasses.replace(options or ScanOptions(), settle_seconds=0)
+    with DlqScan(sqs_client(config.aws), url, peek) as scan:
         for batch in scan.batches():
             sent += [m.sent_at_ms for m in batch if m.sent_at_ms is not None]
             if len(sent) >= OLDEST_PEEK_LIMIT:
@@ -177,20 +189,44 @@ def _oldest_age(
     return max(0.0, time.time() - min(sent) / 1000), len(sent) >= depth
 
 
+@dataclass
+class Examination:
+    """What a look at a DLQ found, and whether it saw the whole queue."""
+
+    items: list[Examined] = field(default_factory=list)
+    depth_at_start: int = 0
+    #: Stopped at ``limit`` (the queue had more).
+    limited: bool = False
+    end: ScanEnd = field(default_factory=ScanEnd)
+
+
 def examine_queue(
-    config: Config, queue: str, limit: int | None, options: ScanOptions | None = None
-) -> list[Examined]:
+    config: Config,
+    queue: str,
+    limit: int | None,
+    options: ScanOptions | None = None,
+    *,
+    stop: threading.Event | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Examination:
     """Up to ``limit`` messages of a DLQ, explained, and all released again."""
     dlq = find_dlq(topology(config), queue)
     sqs = sqs_client(config.aws)
     url = queue_url(sqs, dlq.physical_name)
-    found: list[Examined] = []
-    with DlqScan(sqs, url, options) as scan, Journal(config.points.database_url) as journal:
+    found = Examination()
+    scan = DlqScan(sqs, url, options, stop=stop, on_wait=on_wait)
+    with scan, Journal(config.points.database_url) as journal:
+        found.depth_at_start = scan.depth_at_start
         for batch in scan.batches():
-            room = None if limit is None else limit - len(found)
-            found += examine(batch[:room], journal)
-            if limit is not None and len(found) >= limit:
+            room = None if limit is None else limit - len(found.items)
+            found.items += examine(batch[:room], journal)
+            if on_batch is not None:
+                on_batch(len(batch))
+            if limit is not None and len(found.items) >= limit:
+                found.limited = True
                 break
+    found.end = scan.end(enough=found.limited)
     return found
 
 
@@ -200,7 +236,8 @@ def show(
     limit: int | None = DEFAULT_SHOW_LIMIT,
     options: ScanOptions | None = None,
 ) -> list[ShownMessage]:
-    return [ShownMessage.of(item) for item in examine_queue(config, queue, limit, options)]
+    """Up to ``limit`` messages of a DLQ as ``dlq show`` lists them (see ``examine_queue``)."""
+    return [ShownMessage.of(item) for item in examine_queue(config, queue, limit, options).items]
 
 
 def group(shown: list[ShownMessage]) -> list[ErrorGroup]:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from consumers.bootstrap import bootstrap_journal
 from consumers.journal import Failure, latest_failures
-from consumers.runtime.deadletter import read_failure
+from consumers.runtime.deadletter import MESSAGE_ID, read_failure, redrive_mark
 from consumers.runtime.transport import Received
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
@@ -145,6 +145,17 @@ class Examined:
         return self.message.message_id
 
     @property
+    def original_message_id(self) -> str | None:
+        """The message's id in its source queue (what the worker logged), when it differs."""
+        original = self.message.attributes.get(MESSAGE_ID, ("String", ""))[1]
+        return original if original and original != self.message_id else None
+
+    @property
+    def redrive_mark(self) -> int | None:
+        """The redrive that last sent this message (or the copy it was made from)."""
+        return redrive_mark(self.message.attributes)
+
+    @property
     def receive_count(self) -> int:
         """Receives in the source queue when known (attributes, journal); else SQS's count
         before the receive that is looking at it now (earlier ``dlq`` looks are included)."""
@@ -203,7 +214,12 @@ class Journal:
 
 def examine(messages: Sequence[Received], journal: Journal) -> list[Examined]:
     facts = [facts_of(m.body) for m in messages]
+    # The journal only explains messages that carry no reason of their own (SQS moved them).
     entries = journal.lookup(
-        [(m.message_id, f.event_id) for m, f in zip(messages, facts, strict=True)]
+        [
+            (m.message_id, f.event_id)
+            for m, f in zip(messages, facts, strict=True)
+            if read_failure(m.attributes) is None
+        ]
     )
     return [Examined(m, f, reason_for(m, f, entries)) for m, f in zip(messages, facts, strict=True)]

@@ -1,37 +1,46 @@
 """``dlq export`` (to JSON lines, optionally deleting what was written) and ``dlq purge``.
 
 Durability before deletion: each batch is written, flushed and fsynced before any of it is
-deleted from the DLQ, and only the messages whose lines are on disk are deleted. A complete
-export leaves a marker (queue, endpoint, count, time) that ``purge`` requires, so nobody
-purges a DLQ that was not saved first.
+deleted from the DLQ, and only the messages whose lines are on disk are deleted.
+
+A complete export (its scan saw the whole queue) leaves a marker naming its file and the
+file's digest; an export that starts removes the previous marker first, so an interrupted
+or incomplete one never leaves an older marker to lean on. ``purge`` then deletes, by
+message id, exactly the messages that are in that file and still in the DLQ: whatever
+arrived since stays, and the summary says how many. ``purge --force`` (SQS PurgeQueue,
+no export) is the one lossy path; like every purge it is audited and needs a reason.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
-
-from botocore.exceptions import ClientError
 
 from infra.aws import sqs_client
 from infra.resolve import queue_url, topology
 from infra.settings import Config
+from ops.audit import audited
 from ops.dlq_queues import DeadLetterQueue, find_dlq
-from ops.errors import ExportError, PurgeRefused
+from ops.errors import ExportError
 from ops.examine import Examined, Journal, examine
-from ops.scan import DlqScan, ScanOptions, aws_call, queue_counts
+from ops.scan import DlqScan, ScanEnd, ScanOptions, aws_call
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from consumers.runtime.transport import Received
+
 EXPORT_FORMAT: Final = "points.dlq-export.v1"
-#: A purge needs an export of the same queue at most this old.
-FRESH_EXPORT_MINUTES: Final = 15
+OnBatch = Callable[[int], None]
 
 
 def default_marker_dir() -> Path:
@@ -46,6 +55,7 @@ class ExportSummary:
     exported: int
     deleted: int
     failed: int
+    end: ScanEnd = field(default_factory=ScanEnd)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +64,7 @@ class ExportSummary:
             "exported": self.exported,
             "deleted": self.deleted,
             "failed": self.failed,
+            "complete": self.end.complete,
         }
 
 
@@ -63,6 +74,7 @@ def export_line(item: Examined, dlq: DeadLetterQueue, exported_at: str) -> dict[
     return {
         "format": EXPORT_FORMAT,
         "message_id": item.message_id,
+        "original_message_id": item.original_message_id,
         "queue": dlq.name,
         "source_queue": dlq.source,
         "event_id": facts.event_id,
@@ -93,31 +105,66 @@ def export(
     delete: bool = False,
     marker_dir: Path | None = None,
     options: ScanOptions | None = None,
+    stop: threading.Event | None = None,
+    reason: str | None = None,
+    on_batch: OnBatch | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ExportSummary:
     """Write every message of a DLQ to ``out`` (which must not exist); see the module doc."""
     dlq = find_dlq(topology(config), queue)
     sqs = sqs_client(config.aws)
     url = queue_url(sqs, dlq.physical_name)
-    exported = deleted = failed = 0
+    if out.exists():  # before the audit row: a typo is not an operator action
+        raise ExportError(f"{out} exists; choose a new file (exports never overwrite)")
+    scan = DlqScan(sqs, url, options, stop=stop, on_wait=on_wait)
+    job = _Export(sqs, url, scan, dlq, delete, on_batch or (lambda _n: None))
+    if not delete:
+        return job.run(config, out, marker_dir)
+    arguments = {"queue": dlq.name, "out": str(out.resolve()), "delete": True}
+    with audited(config, "dlq export", arguments=arguments, reason=reason) as action:
+        summary = job.run(config, out, marker_dir)
+        action.counts.update(summary.as_json())
+        action.outcome = summary.end.audit_outcome
+    return summary
+
+
+@dataclass
+class _Export:
+    sqs: SQSClient
+    url: str
+    scan: DlqScan
+    dlq: DeadLetterQueue
+    delete: bool
+    on_batch: OnBatch
+
+    def run(self, config: Config, out: Path, marker_dir: Path | None) -> ExportSummary:
+        handle = _create(out)
+        if marker_dir is not None:  # an older export no longer licenses a purge
+            marker_path(marker_dir, config, self.dlq).unlink(missing_ok=True)
+        exported = deleted = failed = 0
+        with handle, self.scan as scan, Journal(config.points.database_url) as journal:
+            _sync_directory(out)
+            for batch in scan.batches():
+                items = examine(batch, journal)
+                _write_durably(handle, [export_line(i, self.dlq, _now()) for i in items])
+                exported += len(items)
+                if self.delete:
+                    gone = delete_held(self.sqs, self.url, scan, [i.message for i in items])
+                    deleted += len(gone)
+                    failed += len(items) - len(gone)
+                self.on_batch(len(items))
+        if marker_dir is not None and scan.complete:
+            write_marker(marker_dir, config, self.dlq, out, exported)
+        return ExportSummary(self.dlq.name, str(out), exported, deleted, failed, scan.end())
+
+
+def _create(out: Path) -> IO[str]:
     try:
-        handle = out.open("x", encoding="utf-8")
+        return out.open("x", encoding="utf-8")
     except FileExistsError:
         raise ExportError(f"{out} exists; choose a new file (exports never overwrite)") from None
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from None
-    with handle, DlqScan(sqs, url, options) as scan, Journal(config.points.database_url) as journal:
-        _sync_directory(out)
-        for batch in scan.batches():
-            items = examine(batch, journal)
-            _write_durably(handle, [export_line(i, dlq, _now()) for i in items])
-            exported += len(items)
-            if delete:
-                gone = _delete(sqs, url, scan, items)
-                deleted += len(gone)
-                failed += len(items) - len(gone)
-    if marker_dir is not None:
-        write_marker(marker_dir, config, dlq, out, exported)
-    return ExportSummary(dlq.name, str(out), exported, deleted, failed)
 
 
 def _write_durably(handle: IO[str], lines: list[dict[str, Any]]) -> None:
@@ -136,13 +183,18 @@ def _sync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _delete(sqs: SQSClient, url: str, scan: DlqScan, items: list[Examined]) -> list[str]:
-    entries: list[Any] = [
-        {"Id": str(i), "ReceiptHandle": scan.handle(item.message_id)}
-        for i, item in enumerate(items)
-    ]
-    response = aws_call(lambda: sqs.delete_message_batch(QueueUrl=url, Entries=entries))
-    gone = [items[int(ok["Id"])].message_id for ok in response.get("Successful", [])]
+def delete_held(sqs: SQSClient, url: str, scan: DlqScan, messages: list[Received]) -> list[str]:
+    """Delete messages the scan holds (by their newest handles); returns the ids deleted."""
+    gone: list[str] = []
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        entries: list[Any] = [
+            {"Id": str(i), "ReceiptHandle": scan.handle(m.message_id)} for i, m in enumerate(chunk)
+        ]
+        response = aws_call(
+            functools.partial(sqs.delete_message_batch, QueueUrl=url, Entries=entries)
+        )
+        gone += [chunk[int(ok["Id"])].message_id for ok in response.get("Successful", [])]
     scan.forget(gone)
     return gone
 
@@ -151,7 +203,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-# --- export markers and purge ------------------------------------------------------------
+# --- export markers ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -160,6 +212,7 @@ class ExportMarker:
     file: str
     exported: int
     at: datetime
+    sha256: str
 
 
 def marker_path(marker_dir: Path, config: Config, dlq: DeadLetterQueue) -> Path:
@@ -168,6 +221,14 @@ def marker_path(marker_dir: Path, config: Config, dlq: DeadLetterQueue) -> Path:
     where = config.aws.endpoint_url or "aws"
     slug = re.sub(r"[^A-Za-z0-9]+", "_", f"{where}_{config.aws.region}_{dlq.physical_name}")
     return marker_dir / f"{slug.strip('_')}.json"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_marker(
@@ -181,6 +242,7 @@ def write_marker(
         "region": config.aws.region,
         "file": str(out.resolve()),
         "exported": exported,
+        "sha256": file_digest(out),
         "at": _now(),
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -195,77 +257,7 @@ def read_marker(marker_dir: Path, config: Config, dlq: DeadLetterQueue) -> Expor
             file=str(document["file"]),
             exported=int(document["exported"]),
             at=datetime.fromisoformat(document["at"]),
+            sha256=str(document["sha256"]),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-@dataclass(frozen=True)
-class PurgeSummary:
-    queue: str
-    purged: int
-    forced: bool
-    export_file: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "queue": self.queue,
-            "purged": self.purged,
-            "forced": self.forced,
-            "export_file": self.export_file,
-        }
-
-
-def purge(
-    config: Config,
-    *,
-    queue: str = "points",
-    force: bool = False,
-    marker_dir: Path | None = None,
-    max_age: timedelta = timedelta(minutes=FRESH_EXPORT_MINUTES),
-    now: datetime | None = None,
-) -> PurgeSummary:
-    """Empty a DLQ, only after a fresh complete export of it (or with ``force``)."""
-    dlq = find_dlq(topology(config), queue)
-    sqs = sqs_client(config.aws)
-    url = queue_url(sqs, dlq.physical_name)
-    visible, in_flight = queue_counts(sqs, url)
-    marker = read_marker(marker_dir or default_marker_dir(), config, dlq)
-    if not force:
-        _check_export(dlq, marker, visible + in_flight, max_age, now or datetime.now(UTC))
-    try:
-        aws_call(lambda: sqs.purge_queue(QueueUrl=url))
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if "PurgeQueueInProgress" in code:
-            raise PurgeRefused(
-                f"a purge of {dlq.name} is already in progress (wait 60 s)"
-            ) from None
-        raise
-    if marker is not None and marker_dir is not None:
-        marker_path(marker_dir, config, dlq).unlink(missing_ok=True)
-    return PurgeSummary(dlq.name, visible + in_flight, force, marker.file if marker else None)
-
-
-def _check_export(
-    dlq: DeadLetterQueue,
-    marker: ExportMarker | None,
-    depth: int,
-    max_age: timedelta,
-    now: datetime,
-) -> None:
-    how = f"run `points dlq export --queue {dlq.name} --out FILE` first, or pass --force"
-    if marker is None:
-        raise PurgeRefused(f"no export of {dlq.name} found; {how}")
-    age = now - marker.at
-    if age > max_age:
-        minutes = int(age.total_seconds() // 60)
-        raise PurgeRefused(
-            f"the last export of {dlq.name} is {minutes} min old "
-            f"(limit {int(max_age.total_seconds() // 60)} min); {how}"
-        )
-    if depth > marker.exported:
-        raise PurgeRefused(
-            f"{dlq.name} holds {depth} messages but the export has {marker.exported}: "
-            f"messages arrived since; {how}"
-        )

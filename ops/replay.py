@@ -1,28 +1,29 @@
 """``points replay FILE``: send exported DLQ messages again.
 
 To the source queue (default): body and attributes as exported, minus the failure reason,
-plus ``points.redrive_count`` (exactly like a redrive). To a DLQ (``--to-queue points-dlq``):
-byte-for-byte as exported, which restores a purged DLQ. To the topic (``--to-topic``):
-decodable events are published again (and fan out to every subscribed queue); undecodable
-bodies are skipped and counted.
+plus ``points.redrive_count`` and the replay's operation id (exactly like a redrive). To a
+DLQ (``--to-queue points-dlq``): byte-for-byte as exported, which restores a purged DLQ.
+To the topic (``--to-topic``): decodable events are published again (and fan out to every
+subscribed queue); undecodable bodies are skipped and counted. Every replay is audited.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from consumers.runtime.deadletter import without_failure
 from consumers.runtime.transport import encode_attributes
 from infra.aws import sns_client, sqs_client
 from infra.resolve import queue_url, topic_arn, topology
 from infra.settings import Config
+from ops.audit import audited
 from ops.dlq_queues import QueueTarget, find_target, source_target
 from ops.errors import OpsError, ReplayInputError
-from ops.redrive import redriven_attributes
 from ops.scan import aws_call
 from producers.publisher import SnsPublisher, chunk_for_batch
 from schemas.envelope import decode_body
@@ -104,21 +105,34 @@ def parse_line(number: int, text: str) -> ExportedMessage:
 
 
 def replay(
-    config: Config, path: Path, *, to_queue: str | None = None, to_topic: bool = False
+    config: Config,
+    path: Path,
+    *,
+    to_queue: str | None = None,
+    to_topic: bool = False,
+    reason: str | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> ReplaySummary:
+    """Re-send an export file (audited); nothing is sent if any line is bad."""
     if to_queue and to_topic:
         raise OpsError("choose one of --to-queue and --to-topic")
     messages = read_export(path)
-    if to_topic:
-        return _publish(config, messages)
-    plan = _plan(config, messages, to_queue)
-    sqs = sqs_client(config.aws)
-    summary = ReplaySummary()
-    for target, batch in plan.items():
-        sent, failed = _send(sqs, queue_url(sqs, target.physical_name), target, batch)
-        summary.replayed += sent
-        summary.failed += failed
-        summary.targets[target.name] = summary.targets.get(target.name, 0) + sent
+    plan = None if to_topic else _plan(config, messages, to_queue)
+    arguments = {"file": str(path.resolve()), "to_queue": to_queue, "to_topic": to_topic}
+    with audited(config, "replay", arguments=arguments, reason=reason) as action:
+        if plan is None:
+            summary = _publish(config, messages)
+        else:
+            summary = ReplaySummary()
+            sqs = sqs_client(config.aws)
+            progress = on_batch or (lambda _n: None)
+            for target, batch in plan.items():
+                url = queue_url(sqs, target.physical_name)
+                sent, failed = _send(sqs, url, target, batch, action.id, progress)
+                summary.replayed += sent
+                summary.failed += failed
+                summary.targets[target.name] = summary.targets.get(target.name, 0) + sent
+        action.counts.update(summary.as_json())
     return summary
 
 
@@ -139,7 +153,12 @@ def _plan(
 
 
 def _send(
-    sqs: SQSClient, url: str, target: QueueTarget, messages: list[ExportedMessage]
+    sqs: SQSClient,
+    url: str,
+    target: QueueTarget,
+    messages: list[ExportedMessage],
+    replay_id: int,
+    progress: Callable[[int], None],
 ) -> tuple[int, int]:
     sent = failed = 0
     for indexes in chunk_for_batch([m.body for m in messages]):
@@ -149,7 +168,7 @@ def _send(
             attributes = (
                 dict(message.attributes)
                 if target.is_dead_letter
-                else redriven_attributes(message.attributes)
+                else without_failure(message.attributes, replay_id)
             )
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": message.body}
             if attributes:
@@ -160,6 +179,7 @@ def _send(
         )
         sent += len(response.get("Successful", []))
         failed += len(response.get("Failed", []))
+        progress(len(indexes))
     return sent, failed
 
 

@@ -1,7 +1,8 @@
 """Which DLQ messages a redrive takes: ``--id``, ``--where KEY=VALUE`` and ``--error``.
 
 Values of the same key are alternatives (``--where brand=visa --where brand=quicpay``),
-different keys must all match, and ``--id`` (a message id or an event id) narrows further.
+different keys must all match, and ``--id`` narrows further: the DLQ message id, the id the
+message had in its source queue (the one the worker logged) or the event id.
 No criterion at all selects every message.
 """
 
@@ -44,8 +45,16 @@ class Selection:
     def everything(self) -> bool:
         return not self.ids and not self.where
 
+    def describe(self) -> dict[str, object]:
+        """As the audit records it (sorted, so equal selections read the same)."""
+        return {
+            "ids": sorted(self.ids),
+            "where": {key: sorted(values) for key, values in sorted(self.where.items())},
+        }
+
     def matches(self, item: Examined) -> bool:
-        if self.ids and not ({item.message_id, item.facts.event_id} & self.ids):
+        names = {item.message_id, item.original_message_id, item.facts.event_id}
+        if self.ids and not (names & self.ids):
             return False
         return all(value_of(item, key) in values for key, values in self.where.items())
 

@@ -23,6 +23,7 @@ LOG_FIELDS: Final = frozenset(
     {
         "queue",
         "message_id",
+        "dlq_message_id",
         "event_id",
         "event_type",
         "payment_id",

@@ -194,11 +194,11 @@ class BatchProcessor:
                 item.message.attributes,
                 error_type=item.error.code,
                 error_message=str(item.error),
-                source_queue=self._queue,
                 receive_count=item.message.receive_count,
+                message_id=item.message.message_id,
             )
             try:
-                await self._transport.send_to_dlq(item.message.body, attributes)
+                dlq_message_id = await self._transport.send_to_dlq(item.message.body, attributes)
             except Exception as error:  # keep the message: it will be received again
                 logger.warning(
                     "dead-letter failed",
@@ -218,6 +218,7 @@ class BatchProcessor:
                     outcome="dead_lettered",
                     error_type=item.error.code,
                     error=str(item.error),
+                    dlq_message_id=dlq_message_id,
                 ),
             )
         await self._write_journal(journal)

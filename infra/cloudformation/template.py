@@ -5,6 +5,7 @@ from __future__ import annotations
 from infra.apply import TOPIC_KMS_KEY
 from infra.cloudformation.alarms import queue_alarms, topic_alarms
 from infra.cloudformation.autoscaling import backlog_autoscaling
+from infra.cloudformation.dashboard import dashboard
 from infra.cloudformation.ecs import (
     FARGATE_CPU,
     LOG_RETENTION_DAYS,
@@ -41,6 +42,7 @@ def render_template(topology: Topology) -> Json:
     resources.update(topic_alarms())
     resources.update(scheduled_expiry())
     resources.update(one_off_task("Migrate", "migrate", ["db", "upgrade"]))
+    resources.update(dashboard(topology))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": (

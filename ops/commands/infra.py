@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import threading
 from enum import StrEnum
 from pathlib import Path
@@ -14,10 +16,10 @@ import typer
 from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.cloudformation import render_template, to_json, to_yaml
-from infra.local import EmbeddedAws
+from infra.local import LOOPBACK, EmbeddedAws
 from infra.resolve import topology
 from infra.settings import Config
-from ops.output import console, print_json
+from ops.output import console, fail, print_json
 
 app = typer.Typer(help="The messaging topology.")
 
@@ -79,9 +81,14 @@ def template(
 def local(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Loopback port for the moto server.")] = 4566,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Run an embedded AWS (moto server), apply the topology, stay up until Ctrl-C."""
+    """Run an embedded AWS (moto server), apply the topology, stay up until Ctrl-C.
+
+    ``--json`` prints one line, ``{"endpoint_url", "environment"}``, once it is ready.
+    """
     config: Config = ctx.obj
+    _require_free_port(port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with EmbeddedAws(port=port, region=config.aws.region) as aws:
@@ -90,13 +97,29 @@ def local(
         apply_topology(
             topology(local_config), sns_client(local_config.aws), sqs_client(local_config.aws)
         )
-        console.print(f"embedded AWS on {aws.endpoint_url}; topology applied. In another shell:")
-        for key, value in aws.environment().items():
-            console.print(f"  export {key}={value}", highlight=False)
-        console.print("Ctrl-C to stop.")
+        if as_json:
+            typer.echo(
+                json.dumps({"endpoint_url": aws.endpoint_url, "environment": aws.environment()})
+            )
+        else:
+            console.print(
+                f"embedded AWS on {aws.endpoint_url}; topology applied. In another shell:"
+            )
+            for key, value in aws.environment().items():
+                console.print(f"  export {key}={value}", highlight=False)
+            console.print("Ctrl-C to stop.")
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
-    console.print("stopped.")
+    if not as_json:
+        console.print("stopped.")
+
+
+def _require_free_port(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            fail(f"port {port} on {LOOPBACK} is already in use; choose another with --port")

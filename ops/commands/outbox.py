@@ -83,11 +83,20 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("ddl")
 def ddl(
     dialect: Annotated[str, typer.Option(help="postgresql or sqlite.")] = "postgresql",
+    as_json: JsonOption = False,
 ) -> None:
-    """Print the outbox DDL for a payment service's own migration."""
+    """Print the outbox DDL for a payment service's own migration.
+
+    ``--json``: ``{"dialect", "statements": [SQL, …]}`` (each statement without its ``;``).
+    """
     if dialect not in {"postgresql", "sqlite"}:
         fail(f"unknown dialect {dialect!r}: use postgresql or sqlite")
-    typer.echo(outbox_ddl(dialect), nl=False)
+    text = outbox_ddl(dialect)
+    if as_json:
+        statements = [s.strip() for s in text.split(";\n") if s.strip()]
+        print_json({"dialect": dialect, "statements": statements})
+        return
+    typer.echo(text, nl=False)
 
 
 def _outbox_engine(config: Config, *, require_table: bool) -> Engine:

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from infra.resolve import ResourceNotFound
 from infra.settings import Config
-from ops.errors import OpsError
-from ops.output import CliError, console, exit_with, print_json
+from ops.commands.common import JsonFlag, ReasonOption, one_line_errors
+from ops.output import console, exit_with, print_json
+from ops.progress import progress_bar
+from ops.replay import read_export
 from ops.replay import replay as replay_file
 
 
@@ -24,14 +25,22 @@ def replay(
     to_topic: Annotated[
         bool, typer.Option("--to-topic", help="Publish decodable events to the topic.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    reason: ReasonOption = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Re-send exported messages: to their source queue by default."""
+    """Re-send exported messages: to their source queue by default (audited)."""
     config: Config = ctx.obj
-    try:
-        summary = replay_file(config, file, to_queue=to_queue, to_topic=to_topic)
-    except (OpsError, ResourceNotFound) as exc:
-        raise CliError(str(exc)) from None
+    with one_line_errors():
+        total = len(read_export(file))
+        with progress_bar("replay", total) as advance:
+            summary = replay_file(
+                config,
+                file,
+                to_queue=to_queue,
+                to_topic=to_topic,
+                reason=reason,
+                on_batch=lambda n: advance(n, None),
+            )
     if as_json:
         print_json(summary.as_json())
     else:

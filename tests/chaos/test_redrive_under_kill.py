@@ -51,7 +51,10 @@ def _kill_a_redrive_midway(
     number of messages (1-10, or the DLQ is empty). Returns how many it had moved."""
     before = queue_depth(sqs, dlq_url)
     process = subprocess.Popen(
-        [str(POINTS), "dlq", "redrive", "--rate", "3", "--visibility-timeout", "2", "--json"],
+        [
+            *(str(POINTS), "dlq", "redrive", "--rate", "3", "--visibility-timeout", "2"),
+            *("--reason", "kill test", "--yes", "--json"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -100,7 +103,10 @@ def test_killed_redrives_then_a_full_one_apply_every_event_exactly_once(
         pool.wait_started(0)
         moved = [_kill_a_redrive_midway(sqs, queue.dlq_url, rng, env) for _ in range(KILLS)]
         time.sleep(3.0)  # what the killed redrives held becomes visible again
-        final = run_points("dlq", "redrive", "--json", env={"POINTS_DATABASE_URL": postgres_url})
+        final = run_points(
+            *("dlq", "redrive", "--reason", "final", "--yes", "--json"),
+            env={"POINTS_DATABASE_URL": postgres_url},
+        )
         assert final.returncode == 0, final.stderr
         assert queue_depth(sqs, queue.dlq_url) == 0, f"the full redrive left messages (seed {seed})"
         deadline = time.monotonic() + 120

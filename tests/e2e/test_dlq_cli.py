@@ -26,6 +26,7 @@ from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     counts,
     dead_letter_like_worker,
     event_body,
+    ops_db_fixture,
     topo_fixture,
 )
 
@@ -100,9 +101,22 @@ def test_redrive_json_summary_and_effect(aws: Config, topo: ApplyResult) -> None
     [
         (["dlq", "show", "--queue", "pionts"], "known: points, notifications, points-dlq"),
         (["dlq", "redrive", "--where", "brand"], "expected KEY=VALUE with KEY one of event_id"),
-        (["dlq", "redrive", "--native"], "does not support StartMessageMoveTask"),
+        (
+            ["dlq", "redrive", "--native", "--reason", "r", "--yes"],
+            "does not support StartMessageMoveTask",
+        ),
+        (["dlq", "purge"], "a purge needs --reason TEXT"),
+        (["dlq", "redrive"], "redriving a whole DLQ needs --reason TEXT"),
+        (["dlq", "purge", "--reason", "r"], "pass --yes (no terminal to ask on)"),
     ],
-    ids=["unknown-queue", "malformed-where", "native-on-moto"],
+    ids=[
+        "unknown-queue",
+        "malformed-where",
+        "native-on-moto",
+        "purge-without-reason",
+        "whole-redrive-without-reason",
+        "purge-unconfirmed",
+    ],
 )
 def test_bad_input_is_one_line_without_traceback(
     aws: Config, args: list[str], expected: str
@@ -126,7 +140,7 @@ def test_export_purge_replay_round_trip_on_the_command_line(
     exported = run_points("dlq", "export", "--out", str(out), "--json", env=env)
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["exported"] == 4
-    purged = run_points("dlq", "purge", "--json", env=env)
+    purged = run_points("dlq", "purge", "--reason", "saved", "--yes", "--json", env=env)
     assert purged.returncode == 0, purged.stderr
     assert counts(sqs_client(aws.aws), dlq_url) == (0, 0)
     replayed = run_points("replay", str(out), "--to-queue", "points-dlq", "--json")
@@ -138,7 +152,10 @@ def test_export_purge_replay_round_trip_on_the_command_line(
 def _kill_midway(sqs: SQSClient, url: str, rng: random.Random) -> None:
     """Start a paced redrive and SIGKILL it once a random number of messages has moved."""
     process = subprocess.Popen(
-        [str(POINTS), "dlq", "redrive", "--rate", "8", "--visibility-timeout", "1", "--json"],
+        [
+            *(str(POINTS), "dlq", "redrive", "--rate", "8", "--visibility-timeout", "1"),
+            *("--reason", "kill test", "--yes", "--json"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,8 +12,10 @@ import pytest
 from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
+from ops.audit import AuditLog
 from ops.errors import ExportError, PurgeRefused, ReplayInputError
-from ops.export import export, purge
+from ops.export import export
+from ops.purge import purge
 from ops.replay import replay
 from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     FAST,
@@ -24,6 +26,7 @@ from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     dead_letter_like_worker,
     drain,
     event_body,
+    ops_db_fixture,
     topo_fixture,
 )
 
@@ -104,30 +107,77 @@ def test_purge_without_an_export_is_refused(aws: Config, topo: ApplyResult, tmp_
     """No marker: refused with the command to run; nothing purged."""
     _, dlq_url = _seed(aws, topo, 1)
     with pytest.raises(PurgeRefused, match="points dlq export"):
-        purge(aws, marker_dir=tmp_path)
+        purge(aws, marker_dir=tmp_path, reason="r", options=FAST)
     assert counts(sqs_client(aws.aws), dlq_url) == (2, 0)
 
 
-def test_purge_after_a_stale_export_is_refused(
+def test_purge_keeps_what_arrived_after_the_export(
     aws: Config, topo: ApplyResult, tmp_path: Path
 ) -> None:
-    """An export older than the freshness window does not license a purge."""
+    """Export, then new failures arrive, then purge: the new ones are still in the DLQ and
+    every purged message is in the export file (identity, not counts)."""
+    _, dlq_url = _seed(aws, topo, 4)
+    out = tmp_path / "x.jsonl"
+    export(aws, out=out, marker_dir=tmp_path, options=FAST)
+    sqs = sqs_client(aws.aws)
+    late = {dead_letter_like_worker(sqs, dlq_url, event_body(f"late{i}")) for i in range(2)}
+    summary = purge(aws, marker_dir=tmp_path, reason="saved in x.jsonl", options=FAST)
+    assert (summary.purged, summary.left, summary.end.complete) == (5, 2, True)
+    assert {m["MessageId"] for m in drain(sqs, dlq_url)} == late
+    assert not late & {line["message_id"] for line in _lines(out)}
+
+
+def test_purge_after_export_delete_purges_nothing_new(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
+    """The issue's loss: ``export --delete`` of 6, 2 new failures, purge → 0 purged, 2 left."""
+    _, dlq_url = _seed(aws, topo, 5)
+    export(aws, out=tmp_path / "x.jsonl", delete=True, marker_dir=tmp_path, options=FAST)
+    sqs = sqs_client(aws.aws)
+    for i in range(2):
+        dead_letter_like_worker(sqs, dlq_url, event_body(f"late{i}"))
+    summary = purge(aws, marker_dir=tmp_path, reason="r", options=FAST)
+    assert (summary.purged, summary.left) == (0, 2)
+    assert counts(sqs, dlq_url) == (2, 0)
+
+
+def test_an_interrupted_export_voids_the_previous_marker(
+    aws: Config, topo: ApplyResult, tmp_path: Path
+) -> None:
+    """An export removes the older marker when it starts: interrupted, it leaves none, so
+    no purge leans on the older export."""
     _seed(aws, topo, 1)
-    export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
-    later = datetime.now(UTC) + timedelta(minutes=16)
-    with pytest.raises(PurgeRefused, match="min old"):
-        purge(aws, marker_dir=tmp_path, now=later)
+    export(aws, out=tmp_path / "a.jsonl", marker_dir=tmp_path, options=FAST)
+    stop = threading.Event()
+    stop.set()  # Ctrl-C before the first batch
+    summary = export(aws, out=tmp_path / "b.jsonl", marker_dir=tmp_path, options=FAST, stop=stop)
+    assert (summary.end.complete, summary.end.interrupted) == (False, True)
+    with pytest.raises(PurgeRefused, match="no complete export"):
+        purge(aws, marker_dir=tmp_path, reason="r", options=FAST)
 
 
-def test_purge_refuses_when_messages_arrived_after_the_export(
+def test_export_delete_and_purge_are_audited(
     aws: Config, topo: ApplyResult, tmp_path: Path
 ) -> None:
-    """More messages than exported: they would be lost, so refused."""
-    _, dlq_url = _seed(aws, topo, 1)
-    export(aws, out=tmp_path / "x.jsonl", marker_dir=tmp_path, options=FAST)
-    dead_letter_like_worker(sqs_client(aws.aws), dlq_url, event_body("late"))
-    with pytest.raises(PurgeRefused, match="arrived since"):
-        purge(aws, marker_dir=tmp_path)
+    """Both record the actor, their counts and the reason in the ledger database."""
+    _seed(aws, topo, 2)
+    export(aws, out=tmp_path / "x.jsonl", delete=True, marker_dir=tmp_path, reason="INC-7")
+    purge(aws, marker_dir=tmp_path, reason="INC-7 done", options=FAST)
+    log = AuditLog.open(aws.points.database_url)
+    purged, exported = log.entries()[:2]
+    log.close()
+    assert (exported.command, exported.reason, exported.counts["deleted"]) == (
+        "dlq export",
+        "INC-7",
+        3,
+    )
+    assert (purged.command, purged.reason, purged.counts["purged"]) == (
+        "dlq purge",
+        "INC-7 done",
+        0,
+    )
+    assert exported.actor
+    assert exported.outcome == purged.outcome == "completed"
 
 
 def test_export_purge_replay_round_trips_every_message(
@@ -139,7 +189,7 @@ def test_export_purge_replay_round_trips_every_message(
     out = tmp_path / "dlq.jsonl"
     export(aws, out=out, marker_dir=tmp_path, options=FAST)
     before = _lines(out)
-    assert purge(aws, marker_dir=tmp_path).purged == 6
+    assert purge(aws, marker_dir=tmp_path, reason="r", options=FAST).purged == 6
     assert counts(sqs, dlq_url) == (0, 0)
     summary = replay(aws, out, to_queue="points-dlq")
     assert (summary.replayed, summary.failed) == (6, 0)

@@ -10,7 +10,8 @@ from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.errors import NativeRedriveUnsupported, UnknownQueue
-from ops.redrive import native_redrive, redrive
+from ops.native import native_redrive
+from ops.redrive import redrive
 from ops.selection import Selection
 from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     FAST,
@@ -22,6 +23,7 @@ from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     dead_letter_natively,
     drain,
     event_body,
+    ops_db_fixture,
     topo_fixture,
 )
 
@@ -76,9 +78,9 @@ def test_redriven_copy_keeps_body_and_attributes_minus_the_reason(
     aws: Config, topo: ApplyResult
 ) -> None:
     """The source queue gets the same body and contract attributes, no points.* reason,
-    and points.redrive_count = 1."""
+    points.redrive_count = 1 and the redrive's id."""
     url, _, _ = _seed(aws, topo)
-    redrive(aws, selection=Selection.parse(ids=["r0"]), options=FAST)
+    summary = redrive(aws, selection=Selection.parse(ids=["r0"]), options=FAST)
     (copy,) = drain(sqs_client(aws.aws), url)
     assert copy["Body"] == event_body("r0", "refund", payment_id="pay-0")
     assert attribute_values(copy) == {
@@ -86,6 +88,7 @@ def test_redriven_copy_keeps_body_and_attributes_minus_the_reason(
         "brand": "visa",
         "schema_version": "1",
         "points.redrive_count": "1",
+        "points.redrive_id": str(summary.redrive_id),
     }
 
 

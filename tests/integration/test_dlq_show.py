@@ -17,6 +17,7 @@ from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     dead_letter_like_worker,
     dead_letter_natively,
     event_body,
+    ops_db_fixture,
     topo_fixture,
 )
 

@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from consumers.db import make_engine, upgrade
 from consumers.runtime.deadletter import failure_attributes
 from consumers.runtime.transport import encode_attributes
 from infra.apply import ApplyResult, apply_topology
@@ -34,6 +36,16 @@ def apply(config: Config) -> ApplyResult:
     return apply_topology(topology(config), sns_client(config.aws), sqs_client(config.aws))
 
 
+@pytest.fixture(scope="module", name="ops_db")
+def ops_db_fixture(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite ledger database per module: where operator actions are audited."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ops-db') / 'points.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="module", name="topo")
 def topo_fixture(moto_server: EmbeddedAws) -> Iterator[ApplyResult]:
     """The topology applied once per test module: apply costs ~0.7 s on moto, purge ~10 ms.
@@ -52,11 +64,13 @@ def topo_fixture(moto_server: EmbeddedAws) -> Iterator[ApplyResult]:
 
 @pytest.fixture(name="aws")
 def aws_fixture(
-    topo: ApplyResult, moto_server: EmbeddedAws, monkeypatch: pytest.MonkeyPatch
+    topo: ApplyResult, moto_server: EmbeddedAws, monkeypatch: pytest.MonkeyPatch, ops_db: str
 ) -> Config:
-    """Like the conftest's ``aws``, but with the topology applied and every queue empty."""
+    """Like the conftest's ``aws``, but with the topology applied, every queue empty, and a
+    migrated ledger database (``POINTS_DATABASE_URL``) to audit operator actions in."""
     for key, value in moto_server.environment().items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POINTS_DATABASE_URL", ops_db)
     config = Config.resolve(endpoint_url=moto_server.endpoint_url, region=moto_server.region)
     sqs = sqs_client(config.aws)
     # PurgeQueue is limited to once a minute per queue (moto enforces it): drain instead.
@@ -106,14 +120,17 @@ def dead_letter_like_worker(
     error_message: str = "amount: Input should be greater than or equal to 1",
     receive_count: int = 1,
     attributes: dict[str, tuple[str, str]] | None = None,
+    message_id: str | None = None,
 ) -> str:
-    """What the worker does with a permanent failure; returns the DLQ message id."""
+    """What the worker does with a permanent failure; returns the DLQ message id.
+
+    ``message_id`` is the id the message had in the source queue (made up if not given)."""
     dead = failure_attributes(
         attributes if attributes is not None else contract_attributes(),
         error_type=error_type,
         error_message=error_message,
-        source_queue="points",
         receive_count=receive_count,
+        message_id=message_id or str(uuid.uuid4()),
     )
     encoded: Any = encode_attributes(dead)  # aiobotocore's TypedDict, same shape as boto3's
     response = sqs.send_message(QueueUrl=dlq_url, MessageBody=body, MessageAttributes=encoded)

@@ -66,7 +66,7 @@ def test_non_string_fields_are_not_taken_as_ids() -> None:
 def test_attached_reason_wins_over_the_journal() -> None:
     """The worker's points.* attributes are the first source of truth."""
     attributes = failure_attributes(
-        {}, error_type="invalid_event", error_message="bad", source_queue="points", receive_count=1
+        {}, error_type="invalid_event", error_message="bad", receive_count=1, message_id="m-0"
     )
     reason = reason_for(_received(attributes), facts_of(body()), {"m-1": _failure()})
     assert (reason.origin, reason.text, reason.receive_count) == (

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from ops.errors import NativeRedriveUnsupported
-from ops.redrive import start_move_task
+from ops.native import start_move_task
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from consumers.runtime.deadletter import failure_attributes
+from consumers.runtime.deadletter import failure_attributes, redrive_mark, without_failure
 from infra.settings import AwsSettings, Config, PointsSettings
 from infra.topology import topology_for
 from ops.dlq_queues import dead_letter_queues, find_dlq, find_target
 from ops.errors import PurgeRefused, ReplayInputError, SelectionError, UnknownQueue
-from ops.export import ExportMarker, _check_export, marker_path, read_marker, write_marker
-from ops.redrive import Pacer, _native_rate, redriven_attributes
+from ops.export import marker_path, read_marker, write_marker
+from ops.native import native_rate
+from ops.purge import exported_ids
+from ops.redrive import Pacer
 from ops.replay import read_export
 
 TOPOLOGY = topology_for("dev-")
@@ -68,7 +69,9 @@ def _config(endpoint: str | None) -> Config:
 def test_markers_are_per_endpoint(tmp_path: Path) -> None:
     """An export against moto never licenses a purge in a real account."""
     dlq = find_dlq(TOPOLOGY, "points")
-    write_marker(tmp_path, _config("http://127.0.0.1:4566"), dlq, tmp_path / "x.jsonl", 3)
+    export = tmp_path / "x.jsonl"
+    export.write_text("")
+    write_marker(tmp_path, _config("http://127.0.0.1:4566"), dlq, export, 3)
     assert read_marker(tmp_path, _config(None), dlq) is None
     marker = read_marker(tmp_path, _config("http://127.0.0.1:4566"), dlq)
     assert marker is not None
@@ -78,30 +81,39 @@ def test_markers_are_per_endpoint(tmp_path: Path) -> None:
     )
 
 
-def _marker(minutes_ago: float, exported: int = 5) -> ExportMarker:
-    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return ExportMarker(queue="points-dlq", file="/x.jsonl", exported=exported, at=at)
+def _exported(tmp_path: Path, *lines: dict[str, object]) -> Path:
+    """An export file of these lines, with its marker."""
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    write_marker(tmp_path, _config(None), find_dlq(TOPOLOGY, "points"), path, len(lines))
+    return path
 
 
-def test_fresh_complete_export_allows_a_purge() -> None:
-    """Within 15 minutes and no new messages: no objection."""
-    _check_export(
-        find_dlq(TOPOLOGY, "points"), _marker(3), 5, timedelta(minutes=15), datetime.now(UTC)
+def test_purge_takes_the_ids_of_the_export_of_that_queue(tmp_path: Path) -> None:
+    """The export's message ids of this DLQ, not a count."""
+    _exported(
+        tmp_path,
+        {"queue": "points-dlq", "message_id": "a"},
+        {"queue": "points-dlq", "message_id": "b"},
+        {"queue": "notifications-dlq", "message_id": "c"},
     )
+    found = exported_ids(_config(None), find_dlq(TOPOLOGY, "points"), tmp_path)
+    assert found.ids == {"a", "b"}
 
 
-@pytest.mark.parametrize(
-    ("marker", "depth", "reason"),
-    [(None, 1, "no export"), (_marker(20), 5, "min old"), (_marker(1, 2), 5, "arrived since")],
-    ids=["no-export", "stale", "new-messages"],
-)
-def test_purge_guard_refuses(marker: ExportMarker | None, depth: int, reason: str) -> None:
-    """No export, a stale one, or more messages than exported: refused, naming the fix."""
-    with pytest.raises(PurgeRefused, match=reason) as raised:
-        _check_export(
-            find_dlq(TOPOLOGY, "points"), marker, depth, timedelta(minutes=15), datetime.now(UTC)
-        )
-    assert "points dlq export" in str(raised.value)
+def test_purge_refuses_without_a_complete_export(tmp_path: Path) -> None:
+    """No marker (no export, or an interrupted one): refused, naming the command."""
+    with pytest.raises(PurgeRefused, match="points dlq export"):
+        exported_ids(_config(None), find_dlq(TOPOLOGY, "points"), tmp_path)
+
+
+def test_purge_refuses_an_export_file_changed_since(tmp_path: Path) -> None:
+    """A line added to the file after the export does not license deleting that message."""
+    path = _exported(tmp_path, {"queue": "points-dlq", "message_id": "a"})
+    with path.open("a") as handle:
+        handle.write(json.dumps({"queue": "points-dlq", "message_id": "b"}) + "\n")
+    with pytest.raises(PurgeRefused, match="changed since"):
+        exported_ids(_config(None), find_dlq(TOPOLOGY, "points"), tmp_path)
 
 
 def test_replay_file_lines_are_validated_before_sending(tmp_path: Path) -> None:
@@ -147,25 +159,54 @@ def test_rate_must_be_positive() -> None:
 def test_native_rate_is_a_whole_number_within_sqs_limits(rate: float) -> None:
     """StartMessageMoveTask takes 1…500 messages per second, whole numbers only."""
     with pytest.raises(SelectionError, match="1 to 500"):
-        _native_rate(rate)
+        native_rate(rate)
 
 
-def test_redriven_copy_drops_the_reason_and_counts_the_redrive() -> None:
-    """points.* reasons go, points.redrive_count goes up, other attributes stay."""
+def test_redriven_copy_drops_the_reason_counts_and_marks_the_redrive() -> None:
+    """points.* reasons go, points.redrive_count goes up, the redrive's id marks the copy,
+    other attributes stay."""
     dead = failure_attributes(
         {"brand": ("String", "visa")},
         error_type="x",
         error_message="y",
-        source_queue="points",
         receive_count=1,
+        message_id="m-1",
     )
-    assert redriven_attributes(dead) == {
+    assert without_failure(dead, 7) == {
         "brand": ("String", "visa"),
         "points.redrive_count": ("Number", "1"),
+        "points.redrive_id": ("Number", "7"),
     }
 
 
-def test_redrive_count_yields_to_the_sqs_attribute_limit() -> None:
-    """A message that arrived with 10 attributes is redriven with exactly those 10."""
-    ten = {f"a{i}": ("String", str(i)) for i in range(10)}
-    assert redriven_attributes(ten) == ten
+def test_the_redrive_mark_survives_dead_lettering_again() -> None:
+    """The worker's DLQ copy of a redriven message keeps the redrive's id."""
+    copy = without_failure({"event_type": ("String", "refund")}, 42)
+    again = failure_attributes(
+        copy, error_type="x", error_message="y", receive_count=1, message_id="m-2"
+    )
+    assert redrive_mark(again) == 42
+
+
+def test_redrive_marks_win_over_extra_attributes_at_the_sqs_limit() -> None:
+    """A message that arrived with 10 attributes keeps the contract's and the redrive marks;
+    the extra attributes last by name give way."""
+    ten = {f"a{i}": ("String", str(i)) for i in range(7)}
+    ten |= {"event_type": ("String", "refund"), "brand": ("String", "visa")}
+    ten |= {"schema_version": ("Number", "1")}
+    copy = without_failure(ten, 3)
+    assert len(copy) == 10
+    assert redrive_mark(copy) == 3
+    assert {"event_type", "brand", "schema_version", "points.redrive_count"} <= set(copy)
+    assert not {"a5", "a6"} & set(copy)
+
+
+def test_a_full_redriven_copy_still_fits_when_dead_lettered_again() -> None:
+    """Contract, both redrive marks and the five reason attributes: exactly 10."""
+    copy = without_failure({"event_type": ("String", "refund"), "extra": ("String", "x")}, 3)
+    copy |= {"brand": ("String", "visa"), "schema_version": ("Number", "1")}
+    again = failure_attributes(
+        copy, error_type="x", error_message="y", receive_count=1, message_id="m"
+    )
+    assert len(again) == 10
+    assert redrive_mark(again) == 3

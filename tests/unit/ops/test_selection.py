@@ -84,3 +84,22 @@ def test_value_may_contain_equals_signs() -> None:
     """Only the first '=' separates key and value."""
     selection = Selection.parse(where=["payment_id=a=b"])
     assert selection.where == {"payment_id": frozenset({"a=b"})}
+
+
+def test_id_matches_the_id_the_worker_logged() -> None:
+    """--id also takes the id the message had in its source queue (``points.message_id``,
+    the one in the worker's "dead-lettered" log line), which differs from the DLQ copy's."""
+    copy = Examined(
+        Received(
+            message_id="dlq-copy",
+            receipt_handle="h",
+            body="{}",
+            receive_count=1,
+            attributes={"points.message_id": ("String", "as-logged")},
+        ),
+        MessageFacts(event_id="e-1"),
+        Reason("invalid_body", "why", "attributes"),
+    )
+    assert Selection.parse(ids=["as-logged"]).matches(copy)
+    assert Selection.parse(ids=["dlq-copy"]).matches(copy)
+    assert not Selection.parse(ids=["something-else"]).matches(copy)

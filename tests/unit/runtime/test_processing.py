@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import pytest
 
 from consumers.journal import Failure
-from consumers.runtime.deadletter import ERROR_TYPE, SOURCE_QUEUE, read_failure
+from consumers.runtime.deadletter import ERROR_TYPE, MESSAGE_ID, read_failure
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.processing import BatchProcessor, backoff_seconds
 from consumers.runtime.settings import WorkerSettings
@@ -68,7 +68,7 @@ def test_poison_body_is_dead_lettered_at_once_and_the_rest_commits() -> None:
     """An undecodable body goes to the DLQ with its reason after one receive."""
     transport = InMemoryTransport()
     transport.send(body(event_id="good"))
-    transport.send("{not json")
+    poison = transport.send("{not json")
     handler = FakeHandler()
     journal: list[Failure] = []
     _run(_process(transport, handler, journal))
@@ -76,7 +76,7 @@ def test_poison_body_is_dead_lettered_at_once_and_the_rest_commits() -> None:
     (dead,) = transport.dead_letters
     info = read_failure(dead.attributes)
     assert info is not None
-    assert (info.error_type, info.source_queue, info.receive_count) == ("invalid_body", "points", 1)
+    assert (info.error_type, info.message_id, info.receive_count) == ("invalid_body", poison, 1)
     assert dead.body == "{not json"
     assert [(f.error_type, f.permanent) for f in journal] == [("invalid_body", True)]
     assert _run(transport.pending()) == 0
@@ -86,11 +86,11 @@ def test_conflict_is_dead_lettered_with_the_handlers_reason() -> None:
     """A permanent rejection by the handler dead-letters that message only."""
     transport = InMemoryTransport()
     transport.send(body(event_id="ok"), {"event_type": ("String", "authorization")})
-    transport.send(body(event_id="bad"), {"event_type": ("String", "authorization")})
+    bad = transport.send(body(event_id="bad"), {"event_type": ("String", "authorization")})
     _run(_process(transport, FakeHandler(conflicts=["bad"])))
     (dead,) = transport.dead_letters
     assert dead.attributes[ERROR_TYPE] == ("String", "idempotency_conflict")
-    assert dead.attributes[SOURCE_QUEUE] == ("String", "points")
+    assert dead.attributes[MESSAGE_ID] == ("String", bad)
     assert dead.attributes["event_type"] == ("String", "authorization")
 
 
