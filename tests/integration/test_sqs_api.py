@@ -94,11 +94,12 @@ def test_a_refused_connection_raises_what_aiobotocore_raises(
     """Nothing listening on the endpoint: botocore's EndpointConnectionError from both."""
     for key, value in DUMMY_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    closed = AwsSettings(endpoint_url=f"http://127.0.0.1:{free_port()}", region="ap-northeast-1")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    closed = Config.resolve(endpoint_url=endpoint, region="ap-northeast-1").aws
 
     async def scenario() -> None:
         async with _clients(closed) as (client, api):
-            url = f"{closed.endpoint_url}/123456789012/points"
+            url = f"{endpoint}/123456789012/points"
             with pytest.raises(Exception) as theirs:
                 await client.receive_message(QueueUrl=url)
             with pytest.raises(Exception) as ours:
