@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from benchmarks.backbones import BackboneUnavailable, Fauxqs, clients, points_topology
+from benchmarks.workload import make_event
 from consumers.db import make_engine
 from infra.aws import sns_client
 from infra.local import DUMMY_CREDENTIALS, EmbeddedAws
@@ -41,7 +42,6 @@ from producers.outbox import create_outbox_table, outbox_metadata, record
 from producers.publisher import SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.events import PaymentEvent
-from tests.factories import make_event
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from tests.chaos import oracle
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 #: The expectation of a valid event: applied, never dead-lettered.
 APPLY: Final = frozenset({"applied"})

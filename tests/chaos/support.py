@@ -35,8 +35,8 @@ from consumers.runtime.transport import decode_attributes
 from infra.apply import ApplyResult, apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
-from tests.cli import POINTS
-from tests.proxy import TcpProxy
+from tests.support.cli import POINTS
+from tests.support.proxy import TcpProxy
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -46,11 +46,11 @@ from tests.chaos.hostile import (
     hostile_bodies,
 )
 from tests.chaos.support import assert_applied_exactly_once
-from tests.contract.corpus import text_cases, value_cases
-from tests.factories import event_dict
+from tests.support import reference
+from tests.support.corpus import text_cases, value_cases
+from tests.support.factories import event_dict
 from tests.support.ledger import ledger_on, verified
-from tests.unit.points import reference
-from tests.unit.points.ledger_kit import ledger_state, migrated_engine
+from tests.support.ledger_kit import ledger_state, migrated_engine
 
 TAG = "chaos.n"
 

@@ -23,9 +23,9 @@ from infra.resolve import topology
 from infra.settings import Config
 from tests.chaos.hostile import APPLY, Hostile, expectation, hostile_bodies, sqs_safe
 from tests.chaos.support import WorkerPool, read_all
-from tests.factories import event_dict
-from tests.unit.points import reference
-from tests.unit.points.ledger_kit import ledger_state
+from tests.support import reference
+from tests.support.factories import event_dict
+from tests.support.ledger_kit import ledger_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.moto, pytest.mark.timeout(300)]
 

@@ -41,10 +41,10 @@ from tests.chaos.support import (
     read_all,
     reasons,
 )
-from tests.cli import run_points
-from tests.proxy import postgres_behind_proxy
-from tests.unit.points import reference
-from tests.unit.points.ledger_kit import ledger_state
+from tests.support import reference
+from tests.support.cli import run_points
+from tests.support.ledger_kit import ledger_state
+from tests.support.proxy import postgres_behind_proxy
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.moto, pytest.mark.timeout(400)]
 

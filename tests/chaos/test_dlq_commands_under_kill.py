@@ -24,8 +24,8 @@ from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.scan import DlqScan, ScanOptions
-from tests.cli import POINTS, run_points
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.cli import POINTS, run_points
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     contract_attributes,
     counts,

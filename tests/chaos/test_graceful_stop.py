@@ -41,9 +41,9 @@ from tests.chaos.support import (
     queue_depth,
     read_all,
 )
-from tests.cli import run_points
-from tests.proxy import postgres_behind_proxy
-from tests.stories import authorize_then_clear, expected_balances
+from tests.support.cli import run_points
+from tests.support.proxy import postgres_behind_proxy
+from tests.support.stories import authorize_then_clear, expected_balances
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.moto, pytest.mark.timeout(300)]
 

@@ -31,10 +31,10 @@ from tests.chaos.support import (
     queue_depth,
     read_all,
 )
-from tests.cli import POINTS, run_points
-from tests.stories import authorize_then_clear, expected_balances
+from tests.support.cli import POINTS, run_points
+from tests.support.dlq import contract_attributes, dead_letter_like_worker
 from tests.support.ledger import ledger_on
-from tests.unit.ops.support import contract_attributes, dead_letter_like_worker
+from tests.support.stories import authorize_then_clear, expected_balances
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -37,10 +37,10 @@ from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.worker import Worker
 from schemas.envelope import parse_event
-from tests.cli import run_points
-from tests.factories import event_dict
+from tests.support import reference
+from tests.support.cli import run_points
+from tests.support.factories import event_dict
 from tests.support.ledger import ledger_on
-from tests.unit.points import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_ACCOUNT = "acct-SECRET-7d1e"
@@ -199,7 +199,7 @@ def test_sql_looking_ids_through_the_dlq_commands_and_the_journal(
     from infra.apply import apply_topology
     from infra.aws import sns_client, sqs_client
     from infra.resolve import topology
-    from tests.unit.ops.support import dead_letter_like_worker
+    from tests.support.dlq import dead_letter_like_worker
 
     applied = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
     queue = applied.queues["points"]

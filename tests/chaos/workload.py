@@ -6,7 +6,7 @@ clearing, split clearings with/without ``final``, force post, clearing after a d
 a reversal that happened before its authorization, partial/exceeding refunds, excluded
 MCC, ¥1 amounts). 30 % of the events are delivered twice and the whole delivery list is
 shuffled. Expected balances come from the ledger engineer's independent reference model
-(``tests.unit.points.reference``), never from the code under test.
+(``tests.support.reference``), never from the code under test.
 
 Deliberate permanent rejections, chosen so that the expected DLQ set is exact:
 
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 T0: Final = "2026-11-20T10:00:00+09:00"
 T1: Final = "2026-11-20T18:30:00+09:00"

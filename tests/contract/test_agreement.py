@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from tests.contract.corpus import text_cases, value_cases
 from tests.contract.judges import ajv, consumer, python_jsonschema
+from tests.support.corpus import text_cases, value_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "payment-event.v1.schema.json").read_text("utf-8"))

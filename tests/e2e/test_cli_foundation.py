@@ -7,8 +7,8 @@ from pathlib import Path
 
 from infra.aws import sqs_client
 from infra.settings import Config
-from tests.cli import run_points
-from tests.factories import body
+from tests.support.cli import run_points
+from tests.support.factories import body
 
 
 def test_infra_apply_json_is_stable(aws: Config) -> None:

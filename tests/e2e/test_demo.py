@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.cli import run_points
+from tests.support.cli import run_points
 
 
 @pytest.fixture(scope="module")

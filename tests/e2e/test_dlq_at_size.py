@@ -19,14 +19,14 @@ from benchmarks.workload import payment_bodies
 from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
-from tests.cli import run_points
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.cli import run_points
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     counts,
     ops_db_fixture,
     topo_fixture,
 )
-from tests.unit.points.reference import ledger_state
+from tests.support.reference import ledger_state
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
 

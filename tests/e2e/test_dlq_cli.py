@@ -18,8 +18,8 @@ from infra.aws import sqs_client
 from infra.settings import Config
 from ops.redrive import redrive
 from ops.scan import DlqScan
-from tests.cli import POINTS, run_points
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.cli import POINTS, run_points
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     FAST,
     aws_fixture,
     contract_attributes,

@@ -23,10 +23,8 @@ from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from schemas.envelope import parse_event
-from tests.cli import POINTS, run_points
-from tests.factories import event_dict
-from tests.support.ledger import ledger_on
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.cli import POINTS, run_points
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     contract_attributes,
     counts,
@@ -35,6 +33,8 @@ from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
     ops_db_fixture,
     topo_fixture,
 )
+from tests.support.factories import event_dict
+from tests.support.ledger import ledger_on
 
 pytestmark = [pytest.mark.moto, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ from infra.apply import apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
-from tests.e2e.pipeline import queue_bodies
+from tests.support.pipeline import queue_bodies
 
 ROOT = Path(__file__).resolve().parents[2]
 NEVER_IN_A_PRODUCER = {"moto", "sqlalchemy", "aiobotocore", "flask", "docker", "alembic"}

@@ -18,10 +18,10 @@ from typer.testing import CliRunner, Result
 from consumers.points.tables import ledger_balances
 from ops import cli
 from ops.output import CliError
-from tests.cli import run_points
-from tests.factories import make_event
+from tests.support.cli import run_points
+from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.unit.points.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine
 
 PAYMENT_KEYS = [
     "payment_id",

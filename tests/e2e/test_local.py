@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from infra.local import free_port
-from tests.cli import POINTS, run_points
+from tests.support.cli import POINTS, run_points
 
 
 def test_local_serves_the_applied_topology_until_terminated() -> None:

@@ -14,8 +14,8 @@ import pytest
 from infra.aws import sqs_client
 from infra.local import EmbeddedAws
 from infra.settings import Config
-from tests.cli import POINTS, run_points
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.cli import POINTS, run_points
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     counts,
     dead_letter_like_worker,

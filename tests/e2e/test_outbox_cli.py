@@ -18,8 +18,8 @@ from infra.local import free_port
 from infra.resolve import topology
 from infra.settings import Config
 from producers.outbox import create_outbox_table, outbox_status, record
-from tests.cli import POINTS, run_points
-from tests.factories import make_event
+from tests.support.cli import POINTS, run_points
+from tests.support.factories import make_event
 
 pytestmark = pytest.mark.moto
 

@@ -18,8 +18,8 @@ from producers import publish
 from producers.publish import publish_event, publish_event_async
 from producers.publisher import PublishError
 from schemas.events import Authorization, Clearing
-from tests.e2e.pipeline import aws_cli_env, deploy, drain, payment, publish_raw, queue_bodies
-from tests.factories import event_dict
+from tests.support.factories import event_dict
+from tests.support.pipeline import aws_cli_env, deploy, drain, payment, publish_raw, queue_bodies
 
 pytestmark = pytest.mark.moto
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from schemas.jsonschema import payment_event_schema
-from tests.cli import run_points
+from tests.support.cli import run_points
 
 RELEASED = (
     Path(__file__).resolve().parents[2] / "schemas" / "released" / "payment-event.v1.schema.json"

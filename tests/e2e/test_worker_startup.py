@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from consumers.bootstrap import database, ready
 from consumers.db import DatabaseUnavailable
 from consumers.retries import RetryPolicy
-from tests.cli import run_points
+from tests.support.cli import run_points
 
 #: Longer than starting the CLI on a loaded host, far shorter than the start-up wait.
 GUARD_SECONDS = 40

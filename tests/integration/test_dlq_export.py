@@ -17,7 +17,7 @@ from ops.errors import ExportError, PurgeRefused, ReplayInputError
 from ops.export import export
 from ops.purge import purge
 from ops.replay import replay
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     FAST,
     attribute_values,
     aws_fixture,

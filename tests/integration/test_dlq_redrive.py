@@ -13,7 +13,7 @@ from ops.errors import NativeRedriveUnsupported, UnknownQueue
 from ops.native import native_redrive
 from ops.redrive import redrive
 from ops.selection import Selection
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     FAST,
     attribute_values,
     aws_fixture,

@@ -18,7 +18,7 @@ from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.scan import DlqScan, ScanOptions
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     aws_fixture,
     counts,
     event_body,

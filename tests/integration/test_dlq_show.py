@@ -10,7 +10,7 @@ from infra.apply import ApplyResult
 from infra.aws import sqs_client
 from infra.settings import Config
 from ops.dlq import group, list_dlqs, show
-from tests.unit.ops.support import (  # noqa: F401 (pytest fixtures)
+from tests.support.dlq import (  # noqa: F401 (pytest fixtures)
     FAST,
     aws_fixture,
     counts,

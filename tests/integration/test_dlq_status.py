@@ -9,7 +9,7 @@ from consumers.journal import Failure, record_failures
 from infra.settings import Config
 from ops.audit import Actor, AuditLog, Move
 from ops.status import UnknownRedrive, redrive_status
-from tests.factories import make_event
+from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
 
 

@@ -24,9 +24,9 @@ from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from schemas.errors import PermanentError
 from schemas.events import Brand, PaymentEvent
-from tests.stories import authorize_then_clear
-from tests.unit.ops.support import FAST
-from tests.unit.points.reference import ledger_state
+from tests.support.dlq import FAST
+from tests.support.reference import ledger_state
+from tests.support.stories import authorize_then_clear
 
 WORKER_FAST: dict[str, Any] = {
     "drain_idle_seconds": 0.5,

@@ -28,9 +28,9 @@ from consumers.retries import RetryPolicy
 from schemas.canonical import content_hash
 from schemas.envelope import decode_body
 from schemas.errors import IdempotencyConflict, PaymentConflict
-from tests.factories import event_dict, make_event
+from tests.support.factories import event_dict, make_event
 from tests.support.ledger import ledger_on
-from tests.unit.points.ledger_kit import (
+from tests.support.ledger_kit import (
     count,
     entry_rows,
     ledger_state,

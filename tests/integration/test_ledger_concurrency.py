@@ -21,9 +21,9 @@ from consumers.db import make_engine
 from consumers.handler import Outcome
 from consumers.points.rules import DEFAULT_RULES
 from schemas.envelope import parse_event
+from tests.support import reference
 from tests.support.ledger import ledger_on, verified
-from tests.unit.points import reference
-from tests.unit.points.ledger_kit import ledger_state, migrated_engine
+from tests.support.ledger_kit import ledger_state, migrated_engine
 
 WORKERS = 6
 LATER = datetime(2027, 6, 1, tzinfo=UTC)

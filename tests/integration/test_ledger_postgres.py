@@ -25,9 +25,9 @@ from consumers.points.tables import ledger_entries, ledger_events, ledger_paymen
 from schemas.canonical import canonical_json, content_hash
 from schemas.errors import IdempotencyConflict
 from schemas.events import PaymentEvent
-from tests.factories import make_event
+from tests.support.factories import make_event
 from tests.support.ledger import ledger_on, verified
-from tests.unit.points.ledger_kit import count, migrated_engine, outcomes
+from tests.support.ledger_kit import count, migrated_engine, outcomes
 
 pytestmark = pytest.mark.postgres
 

@@ -16,16 +16,16 @@ from sqlalchemy.engine import Engine
 from consumers.handler import Outcome
 from consumers.points.rules import parse_rules
 from schemas.envelope import parse_event
+from tests.support import reference
 from tests.support.ledger import ledger_on, verified
-from tests.unit.points import reference
-from tests.unit.points.ledger_kit import (
+from tests.support.ledger_kit import (
     apply_batches,
     entry_rows,
     ledger_state,
     migrated_engine,
     wipe,
 )
-from tests.unit.points.stories import batches, deliveries, stories
+from tests.support.stories import batches, deliveries, stories
 
 SWITCH = "2026-12-01T00:00:00+09:00"
 RULES = parse_rules(

@@ -14,9 +14,9 @@ from consumers.points.domain import EventFacts, PaymentFacts, Points
 from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
 from consumers.points.tables import ledger_entries, ledger_events, ledger_payments
 from schemas.events import Brand, EventType
-from tests.factories import make_event
+from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.unit.points.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine
 
 
 @pytest.fixture(

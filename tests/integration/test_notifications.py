@@ -11,7 +11,7 @@ from consumers.handler import Outcome
 from consumers.notifications.handler import Notification, NotificationsHandler, render
 from consumers.notifications.tables import notifications
 from consumers.points.rules import Rules
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 
 class RecordingSender:

@@ -36,7 +36,7 @@ from producers.outbox import create_outbox_table, outbox_status, outbox_table, r
 from producers.publisher import RetryPolicy, SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.envelope import decode_body
-from tests.factories import make_event
+from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
 
 pytestmark = pytest.mark.moto

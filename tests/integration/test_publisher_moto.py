@@ -15,7 +15,7 @@ from infra.resolve import topology
 from infra.settings import Config
 from producers.async_publisher import AsyncSnsPublisher
 from producers.publisher import PublishError, SnsPublisher
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 pytestmark = pytest.mark.moto
 

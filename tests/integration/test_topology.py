@@ -9,7 +9,7 @@ from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
 from producers.publisher import SnsPublisher
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 
 def _apply(config: Config) -> tuple[list[str], dict[str, object]]:

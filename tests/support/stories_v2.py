@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 #: Around the JST boundaries of Nov, Dec and Jan, in other offsets than +09:00 too.
 TIMES = [

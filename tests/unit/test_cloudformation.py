@@ -23,7 +23,6 @@ from infra.settings import Config
 from infra.topology import DEFAULT_TOPOLOGY, QueueSpec, Topology, queue_policy, topology_for
 from ops.commands import infra
 from schemas.events import EventType
-from tests.cli import run_points
 
 Json = dict[str, Any]
 LINT_REGIONS = ["ap-northeast-1", "us-east-1"]
@@ -424,13 +423,6 @@ def test_template_follows_the_declaration() -> None:
 
 
 # -- the command ---------------------------------------------------------------------------------
-
-
-def test_cli_prints_the_rendered_template() -> None:
-    """The installed ``points --prefix cli- infra template`` prints that topology's template."""
-    result = run_points("--prefix", "cli-", "infra", "template")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == render_template(topology_for("cli-"))
 
 
 def _invoke(*args: str, prefix: str = "") -> Result:

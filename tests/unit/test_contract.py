@@ -17,7 +17,7 @@ from schemas.errors import (
     UnsupportedSchemaVersion,
 )
 from schemas.events import Authorization, AuthorizationReversal, Clearing, Refund
-from tests.factories import body, event_dict, sns_envelope
+from tests.support.factories import body, event_dict, sns_envelope
 
 VALID: list[tuple[str, dict[str, Any], type]] = [
     ("authorization", {}, Authorization),

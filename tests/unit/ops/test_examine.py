@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from consumers.journal import Failure
 from consumers.runtime.deadletter import failure_attributes
 from consumers.runtime.transport import Received
-from ops.examine import Journal, facts_of, fingerprint, reason_for
-from tests.factories import body, sns_envelope
+from ops.examine import facts_of, fingerprint, reason_for
+from tests.support.factories import body, sns_envelope
 
 
 def _received(attributes: dict[str, tuple[str, str]] | None = None) -> Received:
@@ -108,15 +107,6 @@ def test_fingerprint_normalises_uuids_and_keeps_field_paths() -> None:
 def test_fingerprint_separates_different_causes() -> None:
     """Different error types never share a fingerprint."""
     assert fingerprint("invalid_event", "x") != fingerprint("invalid_body", "x")
-
-
-def test_missing_sqlite_journal_is_absent_and_not_created(tmp_path: Path) -> None:
-    """Opening the journal of a database that does not exist creates nothing."""
-    path = tmp_path / "none.sqlite3"
-    journal = Journal(f"sqlite:///{path}")
-    assert not journal.available
-    assert journal.lookup([("m", "e")]) == {}
-    assert not path.exists()
 
 
 def test_unexplained_receive_count_excludes_the_current_look() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from consumers.points.domain import EventFacts, PaymentFacts, Points, fold, points
 from consumers.points.rules import DEFAULT_RULES, Rules
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 _ids = count(1)
 

@@ -16,7 +16,7 @@ from consumers.points.earning import (
 )
 from consumers.points.months import account_month, month_start, next_month
 from consumers.points.rules import DEFAULT_RULES
-from tests.unit.points.v2_kit import facts, rules_with, run, version, wire
+from tests.support.v2_kit import facts, rules_with, run, version, wire
 
 NOV_30 = "2026-11-30T20:00:00+09:00"
 DEC_02 = "2026-12-02T10:00:00+09:00"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from consumers.points.explain import explain
-from tests.unit.points.v2_kit import (
+from tests.support.v2_kit import (
     campaign,
     grant_wire,
     grants_of,

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from consumers.points.domain import EventFacts, fold, points
 from consumers.points.rules import DEFAULT_RULES
 from schemas.envelope import parse_event
-from tests.unit.points.reference import payment_state
-from tests.unit.points.stories import deliveries, payment_story
+from tests.support.reference import payment_state
+from tests.support.stories import deliveries, payment_story
 
 
 def _domain_state(events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from consumers.points.earning import account_months, balances, earning
 from consumers.points.explain import explain
 from tests.support import reference_v2 as ref
 from tests.support.stories_v2 import deliveries, payment_story, rules_documents, stories
-from tests.unit.points.v2_kit import (
+from tests.support.v2_kit import (
     IncrementalLedger,
     grants_of,
     payments_of,

@@ -28,7 +28,7 @@ from tests.support.stories_v2 import (
     rules_documents,
     stories,
 )
-from tests.unit.points.v2_kit import (
+from tests.support.v2_kit import (
     IncrementalLedger,
     campaign,
     rules_of,

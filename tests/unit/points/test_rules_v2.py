@@ -25,7 +25,7 @@ from consumers.points.rules import (
 )
 from schemas.events import Brand
 from tests.support.stories_v2 import rules_documents
-from tests.unit.points.v2_kit import campaign, rules_with, version
+from tests.support.v2_kit import campaign, rules_with, version
 
 DESIGN_EXAMPLE: dict[str, Any] = {
     "versions": [

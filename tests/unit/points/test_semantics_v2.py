@@ -13,7 +13,7 @@ from consumers.points.earning import (
     payment_rate,
 )
 from consumers.points.rules import DEFAULT_RULES, Rate, Rules
-from tests.unit.points.v2_kit import (
+from tests.support.v2_kit import (
     campaign,
     facts,
     grant_wire,

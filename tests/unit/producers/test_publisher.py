@@ -29,7 +29,7 @@ from producers.publisher import (
     fifo_id,
 )
 from schemas.events import PaymentEvent
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-events"
 FIFO_TOPIC = TOPIC + ".fifo"

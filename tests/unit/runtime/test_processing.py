@@ -13,7 +13,7 @@ from consumers.runtime.deadletter import ERROR_TYPE, MESSAGE_ID, read_failure
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.processing import BatchProcessor, backoff_seconds
 from consumers.runtime.settings import WorkerSettings
-from tests.factories import body
+from tests.support.factories import body
 from tests.unit.runtime.fakes import FakeHandler
 
 T = TypeVar("T")

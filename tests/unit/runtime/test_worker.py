@@ -15,7 +15,7 @@ from consumers.runtime.observability import BatchMetrics, JsonFormatter, Metrics
 from consumers.runtime.processing import BatchProcessor
 from consumers.runtime.settings import WorkerSettings
 from consumers.runtime.worker import Worker
-from tests.factories import body
+from tests.support.factories import body
 from tests.unit.runtime.fakes import FakeHandler
 
 

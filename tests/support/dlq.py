@@ -23,7 +23,7 @@ from infra.resolve import topology
 from infra.settings import Config
 from infra.topology import MAX_RECEIVE_COUNT
 from ops.scan import ScanOptions
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

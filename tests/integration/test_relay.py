@@ -19,7 +19,7 @@ from producers.fake_sns import EntryFailure, FakeSns
 from producers.outbox import create_outbox_table, outbox_status, outbox_table, record
 from producers.publisher import RetryPolicy, SnsPublisher
 from producers.relay import Relay, RelaySettings
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-events"
 FAST = RetryPolicy(attempts=2, initial_wait=0, max_wait=0)

@@ -26,9 +26,9 @@ from infra.resolve import topology
 from infra.settings import Config
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
-from tests.cli import POINTS, run_points
-from tests.proxy import postgres_behind_proxy
-from tests.stories import authorize_then_clear, expected_balances
+from tests.support.cli import POINTS, run_points
+from tests.support.proxy import postgres_behind_proxy
+from tests.support.stories import authorize_then_clear, expected_balances
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import MessageTypeDef

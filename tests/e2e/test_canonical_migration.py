@@ -15,7 +15,7 @@ from consumers.db import make_engine, upgrade
 from infra.settings import Config
 from schemas.canonical import canonical_json, content_hash
 from schemas.envelope import decode_body
-from tests.e2e.pipeline import deploy, drain, publish_raw, queue_bodies
+from tests.support.pipeline import deploy, drain, publish_raw, queue_bodies
 
 _MERCHANT = '"merchant": {"name": "LAWSON", "mcc": "5411", "country": "JP"}'
 _COMMON = '"brand": "visa", "account_id": "acct-old", "amount": 1200, "currency": "JPY"'

@@ -29,7 +29,7 @@ from consumers.points.facts import (
 )
 from consumers.points.rules import Rules, parse_rules
 from schemas.events import Brand
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 
 def instant(text: str) -> datetime:

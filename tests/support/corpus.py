@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.factories import event_dict
+from tests.support.factories import event_dict
 
 EVENT_TYPES = ("authorization", "authorization_reversal", "clearing", "refund")
 _DELETE = object()

@@ -13,7 +13,7 @@ from infra.apply import ApplyResult, apply_topology
 from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
-from tests.cli import run_points
+from tests.support.cli import run_points
 
 FAST_WORKER = {
     "POINTS_WORKER_DRAIN_IDLE_SECONDS": "1",

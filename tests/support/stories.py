@@ -1,10 +1,21 @@
-"""Hypothesis strategies for payment stories (wire-format dicts), shared by property tests."""
+"""v1 payment stories as wire-format dicts, shared by the test suites.
+
+* hypothesis strategies (``stories``, ``payment_story``, ``deliveries``, ``batches``) for the
+  ledger's property tests: any types, times and orders, with duplicates;
+* ``authorize_then_clear``: simple stories with an obvious expected ledger, for tests about
+  transport (the worker, redrive, graceful stop), where each payment is "authorize, then
+  clear in full (final)" and ``expected_balances`` is what the reference model gives.
+"""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from hypothesis import strategies as st
+
+from tests.support import reference
+from tests.support.factories import event_dict
 
 TIMES = [
     "2026-11-01T09:00:00+09:00",
@@ -76,3 +87,33 @@ def batches(draw: st.DrawFn, items: list[dict[str, Any]]) -> list[list[dict[str,
         out.append(items[start : start + size])
         start += size
     return out
+
+
+def authorize_then_clear(count: int, *, seed: int = 7, accounts: int = 4) -> list[dict[str, Any]]:
+    """``count`` payments, each an approved authorization then a final clearing in full."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    for n in range(count):
+        brand = rng.choice(["visa", "quicpay"])
+        common = {
+            "payment_id": f"pay-{n}",
+            "account_id": f"acct-{n % accounts}",
+            "brand": brand,
+            "amount": rng.randint(1, 50_000),
+        }
+        events.append(event_dict("authorization", event_id=f"auth-{n}", **common))
+        events.append(
+            event_dict(
+                "clearing",
+                event_id=f"clear-{n}",
+                final=True,
+                occurred_at="2026-11-22T10:00:00+09:00",
+                **common,
+            )
+        )
+    return events
+
+
+def expected_balances(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What ``points ledger balances --json`` must print once every event is applied."""
+    return reference.ledger_state(events)[1]

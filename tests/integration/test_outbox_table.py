@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from producers.outbox import create_outbox_table, outbox_ddl, outbox_table, record
 from schemas.envelope import decode_body
-from tests.factories import make_event
+from tests.support.factories import make_event
 
 
 class Base(DeclarativeBase):
