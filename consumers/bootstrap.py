@@ -193,13 +193,15 @@ async def bootstrap_worker(
 ) -> AsyncIterator[Worker]:
     """A worker on ``settings.queue``: a service engine, the start-up wait, the handler
     registered for the queue (``consumers.registry``) unless given, the failure journal,
-    the SQS transport and the one retry policy (``settings.retry_policy()``)."""
+    the SQS transport (``GetQueueUrl`` on an aiobotocore client, the hot path on
+    ``consumers.runtime.sqs``) and the one retry policy (``settings.retry_policy()``)."""
     from aiobotocore.session import get_session
 
     from consumers.journal import record_failures
     from consumers.registry import handler_factory
     from consumers.runtime.observability import MetricsSink
     from consumers.runtime.processing import BatchProcessor
+    from consumers.runtime.sqs import open_sqs_api
     from consumers.runtime.transport import SqsTransport
     from consumers.runtime.worker import Worker
     from infra.aws import client_kwargs
@@ -217,10 +219,14 @@ async def bootstrap_worker(
         kwargs["config"] = kwargs["config"].merge(
             type(kwargs["config"])(max_pool_connections=settings.concurrency * 2 + 2)
         )
-        async with get_session().create_client("sqs", **kwargs) as sqs:
+        session = get_session()
+        async with (
+            session.create_client("sqs", **kwargs) as sqs,
+            open_sqs_api(session, sqs, connections=settings.concurrency * 2 + 2) as api,
+        ):
             url = (await sqs.get_queue_url(QueueName=names.physical(spec.name)))["QueueUrl"]
             dlq = (await sqs.get_queue_url(QueueName=names.physical(spec.dlq_name)))["QueueUrl"]
-            transport = SqsTransport(sqs, spec.name, url, dlq)
+            transport = SqsTransport(api, spec.name, url, dlq)
             journal = partial(record_failures, engine)
             processor = BatchProcessor(transport, chosen, settings, journal=journal, retry=retry)
             metrics = MetricsSink(enabled=emit_metrics)

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Final
 
 from schemas.events import EVENT_ADAPTER, PaymentEvent
+
+#: What ``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
+#: builds on every call, built once (the same encoder, so the same bytes).
+_ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(event: PaymentEvent) -> str:
     """The validated event as compact JSON with sorted keys (defaults included)."""
-    data = EVENT_ADAPTER.dump_python(event, mode="json")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(EVENT_ADAPTER.dump_python(event, mode="json"))
 
 
 def content_hash(event: PaymentEvent) -> str:

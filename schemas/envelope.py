@@ -14,7 +14,7 @@ occur, unknown fields included.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -85,7 +85,9 @@ def _parse_json_object(raw: str | bytes, *, what: str) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise InvalidBody(f"{what} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        document = json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        if raw.startswith("\ufeff"):  # what json.loads says before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", raw, 0)
+        document = _DECODER.decode(raw)
     except _NotIJson as exc:
         raise InvalidBody(f"{what} {exc}") from None
     except json.JSONDecodeError as exc:
@@ -122,6 +124,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise _NotIJson(f"holds {name}, which is not a JSON number")
+
+
+#: ``json.loads`` with keyword arguments builds a decoder per call; this one is built once.
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
 
 
 def _has_lone_surrogate(document: dict[str, Any]) -> bool:

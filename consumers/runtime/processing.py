@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from consumers.handler import Handler, Outcome, Result
 from consumers.journal import Failure
@@ -26,6 +24,7 @@ from consumers.retries import RetryPolicy
 from consumers.runtime.deadletter import failure_attributes
 from consumers.runtime.observability import BatchMetrics, latency_ms, logger, outcome_fields
 from consumers.runtime.settings import WorkerSettings
+from consumers.runtime.threads import in_daemon_thread
 from consumers.runtime.transport import QueueTransport, Received
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError, PointsError, TransientError
@@ -33,37 +32,15 @@ from schemas.events import PaymentEvent
 
 JournalWriter = Callable[[list[Failure]], None]
 
-T = TypeVar("T")
-
-
-async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
-    """Like ``asyncio.to_thread``, but the thread never holds up process exit.
-
-    A handler blocked on a database that stopped answering must not keep a stopping worker
-    alive past its grace period: by then its messages were released to SQS, and the
-    uncommitted transaction dies with the process's connection.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():  # the awaiting task was cancelled
-            return
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-    def run() -> None:
-        try:
-            outcome: tuple[Any, BaseException | None] = (function(*args), None)
-        except BaseException as error:
-            outcome = (None, error)
-        with contextlib.suppress(RuntimeError):  # the loop is already closed
-            loop.call_soon_threadsafe(settle, *outcome)
-
-    threading.Thread(target=run, name="points-handler", daemon=True).start()
-    return await future
+__all__ = [  # in_daemon_thread lives in consumers.runtime.threads; importable here as before
+    "BatchProcessor",
+    "Decoded",
+    "Rejected",
+    "backoff_seconds",
+    "decode_all",
+    "error_code",
+    "in_daemon_thread",
+]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The queue port of the worker runtime, and its SQS adapter on aiobotocore.
+"""The queue port of the worker runtime, and its SQS adapter (``consumers.runtime.sqs``).
 
 The runtime talks to a ``QueueTransport`` only, so an in-memory transport can stand in
 for SQS in benchmarks (to measure us, not the emulator) with the exact same worker code.
@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from types_aiobotocore_sqs import SQSClient
     from types_aiobotocore_sqs.type_defs import MessageAttributeValueTypeDef
+
+    from consumers.runtime.sqs import SqsApi
 
 
 @dataclass(frozen=True)
@@ -70,60 +71,66 @@ def decode_attributes(raw: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
 
 
 class SqsTransport:
-    """``QueueTransport`` on an aiobotocore SQS client (the client's lifetime is the caller's)."""
+    """``QueueTransport`` on ``SqsApi`` (SQS's JSON protocol; its lifetime is the caller's)."""
 
-    def __init__(self, client: SQSClient, queue_name: str, url: str, dlq_url: str) -> None:
-        self._client = client
+    def __init__(self, api: SqsApi, queue_name: str, url: str, dlq_url: str) -> None:
+        self._api = api
         self.queue_name = queue_name
         self.url = url
         self.dlq_url = dlq_url
 
     async def receive(self, max_messages: int, wait_seconds: int) -> list[Received]:
-        response = await self._client.receive_message(
-            QueueUrl=self.url,
-            MaxNumberOfMessages=max_messages,
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-            MessageAttributeNames=["All"],
+        response = await self._api.call(
+            "ReceiveMessage",
+            {
+                "QueueUrl": self.url,
+                "MaxNumberOfMessages": max_messages,
+                "WaitTimeSeconds": wait_seconds,
+                "MessageSystemAttributeNames": ["ApproximateReceiveCount", "SentTimestamp"],
+                "MessageAttributeNames": ["All"],
+            },
         )
-        return [received_from_sqs(m) for m in response.get("Messages", [])]
+        return [received_from_sqs(m) for m in response.get("Messages", ())]
 
     async def delete(self, receipt_handles: Sequence[str]) -> list[str]:
         failed: list[str] = []
         for start in range(0, len(receipt_handles), 10):
             chunk = receipt_handles[start : start + 10]
-            response = await self._client.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)],
-            )
-            failed.extend(chunk[int(f["Id"])] for f in response.get("Failed", []))
+            response = await self._batch("DeleteMessageBatch", chunk)
+            failed.extend(chunk[int(f["Id"])] for f in response.get("Failed", ()))
         return failed
 
     async def change_visibility(self, receipt_handles: Sequence[str], seconds: int) -> None:
         for start in range(0, len(receipt_handles), 10):
             chunk = receipt_handles[start : start + 10]
-            await self._client.change_message_visibility_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": seconds}
-                    for i, h in enumerate(chunk)
-                ],
-            )
+            await self._batch("ChangeMessageVisibilityBatch", chunk, VisibilityTimeout=seconds)
+
+    async def _batch(self, operation: str, handles: Sequence[str], **entry: Any) -> dict[str, Any]:
+        entries = [{"Id": str(i), "ReceiptHandle": h, **entry} for i, h in enumerate(handles)]
+        return await self._api.call(operation, {"QueueUrl": self.url, "Entries": entries})
 
     async def send_to_dlq(self, body: str, attributes: Mapping[str, tuple[str, str]]) -> str:
-        response = await self._client.send_message(
-            QueueUrl=self.dlq_url, MessageBody=body, MessageAttributes=encode_attributes(attributes)
+        response = await self._api.call(
+            "SendMessage",
+            {
+                "QueueUrl": self.dlq_url,
+                "MessageBody": body,
+                "MessageAttributes": encode_attributes(attributes),
+            },
         )
         return str(response["MessageId"])
 
     async def pending(self) -> int:
-        response = await self._client.get_queue_attributes(
-            QueueUrl=self.url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
+        response = await self._api.call(
+            "GetQueueAttributes",
+            {
+                "QueueUrl": self.url,
+                "AttributeNames": [
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            },
         )
         return sum(int(v) for v in response.get("Attributes", {}).values())
 

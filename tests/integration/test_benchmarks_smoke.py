@@ -59,16 +59,20 @@ def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_worker_benchmark_handles_every_message_on_the_in_memory_transport() -> None:
-    """Ceiling and worker both account for all 40 messages (duplicates included), and the
-    ``points`` logger is left as it was found (other tests capture its records)."""
+    """Ceiling, worker and the ledger alone each account for all 40 messages (duplicates
+    included), and the ``points`` logger is left as it was found (other tests capture its
+    records)."""
     points = logging.getLogger("points")
     before = (list(points.handlers), points.level, points.propagate)
-    result = worker.measure({"memory": worker.Plan(40, (1, 4), ("sqlite",), rounds=2)})
+    plan = worker.Plan(40, (1, 4), ("sqlite",), rounds=2, worker_pollers=1, ledger_alone=True)
+    result = worker.measure({"memory": plan})
     memory = result["memory"]
     assert memory["transport_ceiling"]["messages"] == 40
     assert memory["worker_sqlite"]["messages"] == 40
+    assert memory["ledger_alone_sqlite"]["messages"] == 40
     assert memory["worker_sqlite"]["ratio_to_transport_ceiling"] > 0
-    assert len(memory["worker_sqlite"]["rounds"]) == 2
+    assert memory["worker_sqlite"]["ratio_to_ledger_alone"] > 0
+    assert len(memory["worker_sqlite"]["events_per_s_rounds"]) == 2
     assert (list(points.handlers), points.level, points.propagate) == before
     assert memory["worker_sqlite"]["peak_rss_mb"] > 0
 
@@ -84,13 +88,16 @@ def test_workloads_hold_redeliveries_and_distinct_clearings() -> None:
 
 @pytest.mark.usefixtures("powertools")
 def test_powertools_comparison_applies_the_same_events_on_both_sides() -> None:
-    """Theirs reports no failed records; ours leaves nothing on the queue."""
+    """Theirs reports no failed records; ours leaves nothing on the queue; the per-record
+    row and each factor's ratio are there for every round."""
     from benchmarks import powertools
 
-    result = powertools.measure(events=30, databases=("sqlite",))
-    assert result["sqlite"]["powertools"]["batch_item_failures"] == 0
-    assert result["sqlite"]["ours"]["left_on_queue"] == 0
+    result = powertools.measure(events=30, databases=("sqlite",), rounds=2)
+    assert result["sqlite"]["batch_item_failures"] == 0
+    assert result["sqlite"]["left_on_queue"] == 0
     assert result["sqlite"]["speedup"] > 0
+    assert result["sqlite"]["batching_speedup"] > 0
+    assert len(result["sqlite"]["per_record"]["events_per_s_rounds"]) == 2
 
 
 @pytest.mark.usefixtures("fauxqs")
@@ -108,7 +115,7 @@ def test_fauxqs_ceiling_and_one_worker_burst_drain_the_queue() -> None:
 def test_headline_names_the_issue_numbers_and_judges_targets() -> None:
     """Every name the issue asks for is present; a missing section reads as not measured."""
     results: dict[str, Any] = {
-        "ledger": {"databases": {"sqlite": [{"batch_size": 10, "ratio": 0.6, "ledger_eps": 100}]}},
+        "ledger": {"databases": {"sqlite": [{"batch_size": 10, "median_round_ratio": 0.6}]}},
         "worker": {"fauxqs": {"worker_postgresql": {"ratio_to_transport_ceiling": 0.9}}},
         "powertools": {"postgresql": {"speedup": 2.0}},
         "burst": {"workers_1": {"events_per_s": 10.0, "peak_rss_mb_per_worker": 90.0}},
@@ -118,6 +125,7 @@ def test_headline_names_the_issue_numbers_and_judges_targets() -> None:
         "ledger_postgres_batch10_ratio_to_ceiling",
         "ledger_sqlite_batch10_ratio_to_ceiling",
         "worker_ratio_to_transport_ceiling",
+        "worker_cpu_ms_per_message",
         "powertools_speedup",
         "burst_events_per_s_1_worker",
         "burst_events_per_s_4_workers",
