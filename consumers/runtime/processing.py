@@ -98,22 +98,25 @@ class BatchProcessor:
     async def process(self, messages: Sequence[Received]) -> BatchMetrics:
         metrics = BatchMetrics(self._queue)
         decoded, rejected = decode_all(messages)
+        # The heartbeat lasts until every message is settled: one whose visibility lapsed
+        # between the handler and its DLQ copy would be received again and copied twice.
         async with self._heartbeat(messages):
             results = await self._apply(decoded)
-        if isinstance(results, BaseException):
-            await self._retry_later(decoded, results, metrics)
             acknowledged: list[Decoded] = []
-        else:
-            acknowledged = [d for d, r in zip(decoded, results, strict=True) if r.error is None]
-            rejected += [
-                Rejected(d.message, r.error, d.event)
-                for d, r in zip(decoded, results, strict=True)
-                if r.error is not None
-            ]
-            self._count(acknowledged, results, metrics)
-        dead = await self._dead_letter(rejected, metrics)
-        handles = [d.message.receipt_handle for d in acknowledged] + dead
-        not_deleted = await self._transport.delete(handles) if handles else []
+            if not isinstance(results, BaseException):
+                acknowledged = [d for d, r in zip(decoded, results, strict=True) if r.error is None]
+                rejected += [
+                    Rejected(d.message, r.error, d.event)
+                    for d, r in zip(decoded, results, strict=True)
+                    if r.error is not None
+                ]
+                self._count(acknowledged, results, metrics)
+            dead = await self._dead_letter(rejected, metrics)
+            handles = [d.message.receipt_handle for d in acknowledged] + dead
+            not_deleted = await self._transport.delete(handles) if handles else []
+        if isinstance(results, BaseException):
+            # After the heartbeat: its next beat must not undo the backoff set here.
+            await self._retry_later(decoded, results, metrics)
         if not_deleted:
             # Redelivery will find them applied (duplicate) or dead-letter them again.
             logger.warning(

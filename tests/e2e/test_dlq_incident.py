@@ -94,10 +94,10 @@ def worker(aws: Config, tmp_path: Path) -> Iterator[Path]:
             process.wait()
 
 
-def _wait_until(condition: Any, what: str, timeout: float = 60) -> None:
+def _wait_until(condition: Any, what: str, timeout: float = 60, diagnose: Any = lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting: {what}"
+        assert time.monotonic() < deadline, f"timed out waiting: {what} {diagnose()}"
         time.sleep(0.2)
 
 
@@ -123,13 +123,20 @@ def test_redrive_ends_after_one_pass_while_a_worker_fails_every_copy_again(
     dlq_url = topo.queues["points"].dlq_url
     sqs = sqs_client(aws.aws)
     _wait_until(lambda: counts(sqs, topo.queues["points"].url) == (0, 0), "worker done")
-    _wait_until(lambda: counts(sqs, dlq_url)[0] == 20, "20 copies back in the DLQ")
+    seen: list[tuple[int, int]] = []
+
+    def settled() -> bool:
+        seen.append(counts(sqs, dlq_url))
+        return seen[-1] == (20, 0)
+
+    _wait_until(settled, "20 copies back in the DLQ, none held", diagnose=lambda: seen[-1:])
     status = run_points("dlq", "status", str(redrive_id), "--json")
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert (report["moved"], report["failed_again"], report["applied"]) == (20, 20, 0)
     assert {m["reason"].split(":")[0] for m in report["messages"]} == {"idempotency_conflict"}
     copies = drain(sqs, dlq_url)
+    assert len(copies) == 20
     marks = {m["MessageAttributes"]["points.redrive_id"]["StringValue"] for m in copies}
     assert marks == {str(redrive_id)}
 
