@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import Ledger
+from consumers.points.store import reads
 from consumers.points.store.records import Snapshot
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_payments
 from consumers.points.verify import Scope
@@ -207,3 +208,14 @@ def test_verify_never_asks_for_more_than_a_chunk(
     assert ledger.verify(chunk_size=CHUNK).clean
     assert loaded == [3, 3, 3, 1]
     assert set(asked) == {CHUNK}
+
+
+def test_a_chunk_read_in_slices_holds_every_row(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off PostgreSQL a chunk's ids go in ``IN`` slices: with slices of 2, a chunk of all ten
+    accounts still holds every event, entry, payment and balance."""
+    monkeypatch.setattr(reads, "IN_LIST_SLICE", 2)
+    chunk = ledger.store.accounts_snapshot(ACCOUNTS)
+    counts = (len(chunk.events), len(chunk.entries), len(chunk.payments), len(chunk.balances))
+    assert counts == (55, 55, 55, 10)
