@@ -76,7 +76,7 @@ def test_every_v1_balance_is_kept(migrated_v1: Ledger) -> None:
 
 def test_account_months_hold_the_v1_points_uncapped(migrated_v1: Ledger) -> None:
     """Each payment counts in its anchor's JST month; credited = earned (v1 had no cap)."""
-    months = {m.ref: m for m in migrated_v1.store.snapshot().months}
+    months = {m.ref: m for m in migrated_v1.store.accounts_snapshot(["acct-1", "acct-2"]).months}
     october, november = MonthRef("acct-1", "2026-10"), MonthRef("acct-1", "2026-11")
     assert months[october] == MonthRecord(october, Points(7, 0), Points(7, 0))
     assert months[november] == MonthRecord(november, Points(0, 15), Points(0, 15))
