@@ -256,16 +256,22 @@ class _Batch:
 
 
 def _anchor_months(items: list[StoredEvent]) -> list[MonthRef]:
-    """The account-months the round's events could move their payments' anchors to: the
-    month of each payment's earliest event of the round (the only possible new anchor)."""
-    earliest: dict[str, EventFacts] = {}
+    """The account-months the round's events could move their payments' anchors to.
+
+    Events apply in batch order, so a payment's anchor passes through every event that is
+    earlier than all its events before it in the round (a running minimum), not only the
+    earliest: each such event's month may be credited on the way, and must be locked.
+    """
+    running: dict[str, EventFacts] = {}
+    months: set[MonthRef] = set()
     for item in items:
         facts = item.facts
         if isinstance(facts, EventFacts):
-            known = earliest.get(facts.payment_id)
+            known = running.get(facts.payment_id)
             if known is None or facts.anchor_key < known.anchor_key:
-                earliest[facts.payment_id] = facts
-    return [MonthRef(f.account_id, account_month(f.occurred_at)) for f in earliest.values()]
+                running[facts.payment_id] = facts
+                months.add(MonthRef(facts.account_id, account_month(facts.occurred_at)))
+    return sorted(months)
 
 
 def _by_hash(stored_hash: str, item: StoredEvent) -> Result:
