@@ -47,7 +47,7 @@ from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, StoredEvent
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 #: Where a ledger gets the rules for a batch: called once per transaction.
 RulesProvider = Callable[[], Rules]
@@ -77,7 +77,7 @@ class PointsLedger:
         """The rules a batch applied now would use."""
         return self._rules()
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
         if not events:
             return []

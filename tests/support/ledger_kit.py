@@ -22,7 +22,7 @@ from consumers.points.tables import (
     ledger_payments,
 )
 from schemas.envelope import decode_body, parse_event
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_months, ledger_balances)
 
@@ -40,7 +40,7 @@ def wipe(engine: Engine) -> None:
             connection.execute(sa.delete(table))
 
 
-def events_of(documents: Iterable[dict[str, Any]]) -> list[PaymentEvent]:
+def events_of(documents: Iterable[dict[str, Any]]) -> list[Event]:
     """Wire dicts through the real decoder, as the worker would get them."""
     return [decode_body(json.dumps(d)) for d in documents]
 
