@@ -5,11 +5,9 @@ balances — and ``verify`` agrees; expiry included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -17,7 +15,11 @@ from sqlalchemy.engine import Engine
 from consumers.bootstrap import Ledger
 from tests.support import reference_v2 as reference
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import apply_batches, migrated_engine, wipe
+from tests.support.ledger_kit import (
+    apply_batches,
+    both_databases,  # noqa: F401 (the engine fixture)
+    wipe,
+)
 from tests.support.stories import batches
 from tests.support.stories_v2 import deliveries, rules_documents, stories
 from tests.support.v2_kit import rules_of
@@ -29,16 +31,6 @@ SETTINGS: dict[str, Any] = dict(
 )
 #: Long after every story: every payment still open is expirable.
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    engine = migrated_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def ledger_view(ledger: Ledger, accounts: list[str]) -> dict[str, Any]:

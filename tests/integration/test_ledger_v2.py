@@ -5,7 +5,6 @@ on batching. One behaviour per test (visa 100 bp unless a rule says otherwise)."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,19 +20,13 @@ from consumers.points.store.records import MonthRecord
 from consumers.points.tables import ledger_balances, ledger_months
 from tests.support.factories import make_event, make_grant
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import ledger_state, migrated_engine, outcomes
+from tests.support.ledger_kit import (
+    both_databases,  # noqa: F401 (the engine fixture)
+    ledger_state,
+    outcomes,
+)
 
 NOV, DEC = MonthRef("acct-1", "2026-11"), MonthRef("acct-1", "2026-12")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    engine = migrated_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def rules(cap: int | None = None, campaigns: list[dict[str, Any]] | None = None) -> Rules:

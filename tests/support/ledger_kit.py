@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -31,6 +32,19 @@ def migrated_engine(url: str) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine
+
+
+@pytest.fixture(
+    name="engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def both_databases(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated engine on SQLite, then on PostgreSQL (import it as a pytest fixture)."""
+    url: str = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    )
+    engine = migrated_engine(url)
+    yield engine
+    engine.dispose()
 
 
 def wipe(engine: Engine) -> None:
