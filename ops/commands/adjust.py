@@ -24,8 +24,8 @@ from infra.aws import sns_client
 from infra.resolve import topic_arn
 from infra.settings import Config
 from ops.audit import audited
-from ops.commands.common import JsonFlag, one_line_errors, require_reason, say
-from ops.output import console, fail, print_json
+from ops.commands.common import ReasonOption, one_line_errors, require_reason, say
+from ops.output import JsonFlag, console, fail, print_json
 from producers.publish import publish_event
 from producers.publisher import PublishError, PublishUnavailable, SnsPublisher
 from schemas.envelope import summarise_validation_error
@@ -43,9 +43,7 @@ def adjust(
     points: Annotated[
         int, typer.Option("--points", help="Points to add; negative takes points back (not 0).")
     ],
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why (recorded in the operator audit).")
-    ] = None,
+    reason: ReasonOption = None,
     event_id: Annotated[
         str | None,
         typer.Option("--id", help="The event_id (default: a new one). Reuse it to retry."),
