@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from consumers.points.domain import Points, as_utc, is_expirable, points
+from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
 from consumers.points.store.records import Entry, EntryKind, PaymentRecord
@@ -34,7 +35,7 @@ class Expired:
 
 def expire(
     store: LedgerStore,
-    rules: Rules,
+    rules: Rules | RulesSource,
     *,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
@@ -45,12 +46,13 @@ def expire(
     ``now`` is the as-of instant that decides eligibility; the entries are recorded at the
     wall clock of their write, like every other entry.
     """
+    source = fixed(rules) if isinstance(rules, Rules) else rules
     cutoff = as_utc(now) - ttl
     candidates = retry.call(_candidates, store, cutoff)
     released: list[Expired] = []
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
-        released += retry.call(_expire_chunk, store, rules, chunk, cutoff)
+        released += retry.call(_expire_chunk, store, source, chunk, cutoff)
     return released
 
 
@@ -60,13 +62,14 @@ def _candidates(store: LedgerStore, cutoff: datetime) -> list[str]:
 
 
 def _expire_chunk(
-    store: LedgerStore, rules: Rules, payment_ids: list[str], cutoff: datetime
+    store: LedgerStore, source: RulesSource, payment_ids: list[str], cutoff: datetime
 ) -> list[Expired]:
     released: list[Expired] = []
     entries: list[Entry] = []
     records: list[PaymentRecord] = []
     deltas: dict[str, Points] = {}
     with store.unit_of_work() as uow:
+        rules = source(uow)  # the rules lock first, then the payments
         for facts in uow.lock_payments(payment_ids).values():
             if not is_expirable(facts, rules, cutoff):
                 continue  # changed since it was a candidate: re-checked under the lock

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
 from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
+from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
@@ -52,13 +53,14 @@ def stored_event(event: PaymentEvent) -> StoredEvent:
 class PointsLedger:
     """Applies batches of v1 payment events to the points ledger (the ``Handler`` port).
 
-    Thread-safe: it holds only the store (a connection pool) and immutable rules, so one
+    Thread-safe: it holds only the store (a connection pool) and where rules come from
+    (asked first thing in each transaction: ``PublishedRules`` in production), so one
     instance may serve several worker threads.
     """
 
-    def __init__(self, store: LedgerStore, rules: Rules = DEFAULT_RULES) -> None:
+    def __init__(self, store: LedgerStore, rules: Rules | RulesSource = DEFAULT_RULES) -> None:
         self.store = store
-        self.rules = rules
+        self.rules_source: RulesSource = fixed(rules) if isinstance(rules, Rules) else rules
 
     def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
@@ -81,7 +83,7 @@ class PointsLedger:
 
     def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
         with self.store.unit_of_work() as uow:
-            return _Batch(uow, self.rules, incoming).run()
+            return _Batch(uow, self.rules_source(uow), incoming).run()
 
 
 @dataclass

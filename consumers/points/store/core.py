@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from consumers.db import raise_classified
 from consumers.points.domain import PaymentFacts, Points, as_utc
-from consumers.points.store import rows
+from consumers.points.store import rows, rule_rows
 from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import (
     Balance,
@@ -179,6 +179,16 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         result = self.connection.execute(query).mappings()
         return {row["payment_id"]: rows.facts_from_row(row) for row in result}
 
+    def lock_rules(self, *, exclusive: bool = False) -> int:
+        rule_rows.lock_rules(self.connection, exclusive=exclusive)
+        return rule_rows.rules_revision(self.connection)
+
+    def published_versions(self) -> list[rule_rows.PublishedVersion]:
+        return rule_rows.published_versions(self.connection)
+
+    def append_publication(self, publication: rule_rows.NewPublication) -> int:
+        return rule_rows.append_publication(self.connection, publication, self.now)
+
     def _write_and_commit(
         self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
     ) -> None:
@@ -264,6 +274,14 @@ class CoreLedgerStore(LedgerStore):
             )
             for row in self._read(query)
         ]
+
+    def published_versions(self) -> list[rule_rows.PublishedVersion]:
+        try:
+            with self.engine.connect() as connection:
+                return rule_rows.published_versions(connection)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
 
     def snapshot(self) -> Snapshot:
         try:

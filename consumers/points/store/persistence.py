@@ -37,6 +37,7 @@ from consumers.points.store.records import (
     Snapshot,
     StoredEvent,
 )
+from consumers.points.store.rule_rows import NewPublication, PublishedVersion
 
 
 class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
@@ -89,6 +90,26 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
         """Row-lock existing payments (``payment_id`` order) and return their facts."""
 
+    # --- rules (DESIGN §4.6; see ``rule_rows``) ------------------------------------
+
+    @abstractmethod
+    def lock_rules(self, *, exclusive: bool = False) -> int:
+        """Take the rules lock to the end of the transaction — shared to apply rules,
+        exclusive to publish — then return the rules revision (0: nothing published).
+
+        The first statement of any unit of work that computes points: the rules lock comes
+        before every row lock (rules → payments → account-months → balances).
+        """
+
+    @abstractmethod
+    def published_versions(self) -> list[PublishedVersion]:
+        """Every published rule version, in publication order."""
+
+    @abstractmethod
+    def append_publication(self, publication: NewPublication) -> int:
+        """Append a publication and its versions at once (not deferred); returns the new
+        revision. Call with the rules lock held exclusive."""
+
     # --- writes, deferred to commit ---------------------------------------------------
 
     def append(self, entries: Sequence[Entry]) -> None:
@@ -137,6 +158,10 @@ class LedgerStore(ABC):
     @abstractmethod
     def history(self, account_id: str) -> list[HistoryEntry]:
         """An account's entries in the order they were recorded."""
+
+    @abstractmethod
+    def published_versions(self) -> list[PublishedVersion]:
+        """Every published rule version, in publication order (``points rules list``)."""
 
     @abstractmethod
     def snapshot(self) -> Snapshot:
