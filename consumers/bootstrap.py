@@ -192,16 +192,18 @@ def bootstrap_ledger(
     driver: Driver = "auto",
     migrate: bool = False,
     kind: Kind = "job",
+    check_rules: bool = True,
 ) -> Ledger:
     """The ledger of ``config.points.database_url``, refused unless migrated (or migrated
     first with ``migrate``); the rules published in it unless ``rules`` are given (then
-    ``POINTS_RULES_FILE`` must agree with them: ``check_rules_file``)."""
+    ``POINTS_RULES_FILE`` must agree with them: ``check_rules_file``, skipped by
+    ``check_rules=False`` for ``points rules``, which publishes what the file lacks)."""
     rules_file = config.points.rules_file
     engine = database(config.points.database_url, kind)
     try:
         ready(engine, migrate=migrate, rules_file=rules_file, retry=retry, wait_seconds=0.0)
         store = open_store(engine, driver)
-        if rules is None:
+        if rules is None and check_rules:
             check_rules_file(store, rules_file)
     except BaseException:
         engine.dispose()

@@ -76,6 +76,7 @@ COMMANDS: Final = {
     "worker": ("ops.commands.worker", "worker", False),
     "replay": ("ops.commands.replay", "replay", False),
     "audit": ("ops.commands.audit", "audit", False),
+    "rules": ("ops.commands.rules", "app", True),
 }
 #: Root options that take a value (their value is not a command name).
 _VALUE_OPTIONS: Final = frozenset(
