@@ -47,7 +47,13 @@ from consumers.points.published import (
 )
 from consumers.points.rules import Rules
 from consumers.points.store import Driver, LedgerStore, open_store
-from consumers.points.verify import VerifyReport, verify
+from consumers.points.verify import (
+    DEFAULT_CHUNK_SIZE,
+    WHOLE_LEDGER,
+    Scope,
+    VerifyReport,
+    verify,
+)
 from consumers.retries import DEFAULT_POLICY, RetryPolicy
 from infra.settings import Config
 from schemas.events import PaymentEvent
@@ -170,8 +176,12 @@ class Ledger:
         with self.store.unit_of_work() as uow:
             return self.handler.rules_source(uow)
 
-    def verify(self) -> VerifyReport:
-        return self.retry.call(verify, self.store, self.current_rules())
+    def verify(
+        self,
+        scope: Scope = WHOLE_LEDGER,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> VerifyReport:
+        return self.retry.call(verify, self.store, self.current_rules(), scope, chunk_size)
 
     def close(self) -> None:
         self.store.close()
