@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from consumers.db import raise_classified
 from consumers.points.domain import PaymentFacts, Points
-from consumers.points.store import reads, rows, rule_rows
+from consumers.points.store import reads, rows, rule_rows, story_rows
 from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import (
     Balance,
@@ -253,6 +253,14 @@ class CoreLedgerStore(LedgerStore):
         try:
             with self.engine.connect() as connection:
                 return rule_rows.published_versions(connection)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def account_story(self, account_id: str) -> story_rows.AccountStory:
+        try:
+            with self.engine.connect() as connection:
+                return story_rows.account_story(connection, account_id)
         except Exception as exc:
             raise_classified(exc)
             raise

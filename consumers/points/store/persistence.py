@@ -38,6 +38,7 @@ from consumers.points.store.records import (
     StoredEvent,
 )
 from consumers.points.store.rule_rows import NewPublication, PublishedVersion
+from consumers.points.store.story_rows import AccountStory
 
 
 class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
@@ -173,6 +174,10 @@ class LedgerStore(ABC):
     @abstractmethod
     def published_versions(self) -> list[PublishedVersion]:
         """Every published rule version, in publication order (``points rules list``)."""
+
+    @abstractmethod
+    def account_story(self, account_id: str) -> AccountStory:
+        """The account's applied events and expired payments (``points ledger explain``)."""
 
     # --- verify's streaming reads -----------------------------------------------------
 
