@@ -4,10 +4,9 @@ Pure and order-free: a payment's facts are sums, an "or" (``final``), a minimum 
 anchor) and a maximum (the latest approved authorization) over its *distinct* events, so
 folding its events in any order, with any duplicates, gives the same facts.
 
-This is the v2 successor of ``consumers.points.domain``'s ``EventFacts``/``PaymentFacts``
-(phase 2 of issue #13 switches the ledger over and retires those). It defines the domain's
-own ``PaymentEventType`` until ``schemas.events`` carries the three new types; the values
-are the wire names, so ``PaymentEventType(str(event.event_type))`` converts.
+It defines the domain's own ``PaymentEventType`` (the values are the wire names, so
+``PaymentEventType(str(event.event_type))`` converts); ``consumers.points.intake`` maps
+validated wire events to these facts.
 """
 
 from __future__ import annotations

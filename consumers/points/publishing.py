@@ -6,19 +6,19 @@ what is added (the same version twice is a no-op; another version at a published
 ``effective_from`` is refused). A version taking effect before ``now + lead`` is
 *backdated*: refused unless the caller allows it, because payments already applied may
 earn differently under it; an allowed backdated publication recomputes what it changes
-in the same transaction (``recompute_changes``), so the ledger never shows a state that
+in the same transaction (``consumers.points.backdate``), so the ledger never shows a state that
 mixes the two rule sets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from consumers.points.backdate import recompute_changes
 from consumers.points.publication import backdated, plan_publication
 from consumers.points.rules import InvalidRules, Rules, RuleVersion, with_default
-from consumers.points.store import LedgerStore, LedgerUnitOfWork
+from consumers.points.store import LedgerStore
 from consumers.points.store.rule_rows import NewPublication
 
 
@@ -26,11 +26,6 @@ class BackdateRefused(InvalidRules):
     """A version would take effect before ``now + POINTS_RULES_LEAD`` without ``--backdate``."""
 
     code = "rules_backdated"
-
-
-#: Recomputes, inside the publishing unit of work, what moving from the first rule set to
-#: the second changes; returns how many payments it corrected.
-Recompute = Callable[[LedgerUnitOfWork, Rules, Rules], int]
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,6 @@ def publish_rules(
     now: datetime,
     lead: timedelta,
     allow_backdate: bool = False,
-    recompute: Recompute | None = None,
 ) -> Published:
     """Append ``incoming``'s new versions (see the module docstring)."""
     with store.unit_of_work() as uow:
@@ -75,9 +69,7 @@ def publish_rules(
         )
         corrected = 0
         if early:
-            if recompute is None:
-                raise BackdateRefused("this ledger cannot recompute a backdated publication")
             before, after = with_default(published), with_default([*published, *plan.added])
-            corrected = recompute(uow, before, after)
+            corrected = recompute_changes(uow, before, after)
         uow.commit()
     return Published(plan.added, plan.unchanged, early, revision, corrected)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from consumers.db import metadata
-from consumers.points.tables import ID_TYPE
+from consumers.points.tables import ID_TYPE, ledger_months, ledger_payments
 
 ledger_rule_publications = sa.Table(
     "ledger_rule_publications",
@@ -42,3 +42,8 @@ ledger_rule_versions = sa.Table(
         index=True,
     ),
 )
+
+# What a backdated publication reads (``store.correction_rows``): payments by anchor
+# instant, account-months by month.
+sa.Index("ix_ledger_payments_anchor_occurred_at", ledger_payments.c.anchor_occurred_at)
+sa.Index("ix_ledger_months_month", ledger_months.c.month)

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from consumers.bootstrap import bootstrap_ledger
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.explain import Explanation, MonthLine
 from consumers.points.months import month_start
 from consumers.points.story import explain_story

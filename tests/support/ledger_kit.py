@@ -14,11 +14,17 @@ from consumers.bootstrap import Ledger
 from consumers.db import make_engine, upgrade
 from consumers.handler import Outcome, Result
 from consumers.points.store import open_store
-from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_months,
+    ledger_payments,
+)
 from schemas.envelope import decode_body, parse_event
 from schemas.events import PaymentEvent
 
-LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_balances)
+LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_months, ledger_balances)
 
 
 def migrated_engine(url: str) -> Engine:

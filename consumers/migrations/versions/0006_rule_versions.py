@@ -1,7 +1,8 @@
-"""Rules are data: published rule versions and their publications (DESIGN §4.6).
+"""Rules are data: published rule versions and their publications (DESIGN §4.6), and the
+indexes a backdated publication reads by (payments by anchor instant, months by month).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -50,7 +51,17 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_index(
+        "ix_ledger_payments_anchor_occurred_at",
+        "ledger_payments",
+        ["anchor_occurred_at"],
+        unique=False,
+    )
+    op.create_index("ix_ledger_months_month", "ledger_months", ["month"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_index("ix_ledger_months_month", table_name="ledger_months")
+    op.drop_index("ix_ledger_payments_anchor_occurred_at", table_name="ledger_payments")
     op.drop_table("ledger_rule_versions")
     op.drop_table("ledger_rule_publications")

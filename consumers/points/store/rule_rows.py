@@ -19,7 +19,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from consumers.points.domain import as_utc
+from consumers.points.amounts import as_utc
 from consumers.points.rule_tables import ledger_rule_publications, ledger_rule_versions
 from consumers.points.rules import (
     RuleVersion,
