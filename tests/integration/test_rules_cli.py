@@ -81,3 +81,19 @@ def test_a_refused_publication_is_one_line(
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert points_json("rules", "list", env=env) == []
+
+
+def test_backdate_publishes_a_version_in_the_past(env: dict[str, str], tmp_path: Path) -> None:
+    """With --backdate a version taking effect in the past is published (and listed as
+    backdated); an empty ledger has nothing to recompute."""
+    path = tmp_path / "past.json"
+    path.write_text(
+        '{"versions": [{"effective_from": "2020-01-01T00:00:00Z",'
+        ' "rates_bp": {"visa": 1, "quicpay": 1}}]}'
+    )
+    published = points_json(
+        "rules", "publish", str(path), "--backdate", "--reason", "INC-7", env=env
+    )
+    listed = points_json("rules", "list", env=env)
+    assert (published["added"], published["backdated"]) == (1, 1)  # type: ignore[index]
+    assert [v["backdated"] for v in listed] == [True]  # type: ignore[attr-defined]
