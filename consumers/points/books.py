@@ -44,6 +44,8 @@ class Books:
     balances: dict[str, Points] = field(default_factory=dict)
     changed_payments: set[str] = field(default_factory=set)
     changed_months: set[MonthRef] = field(default_factory=set)
+    #: Caps by month, looked up once per transaction (a version search per month).
+    caps: dict[MonthKey, int | None] = field(default_factory=dict)
 
     def lock(self, payments: dict[str, PaymentRecord], months: dict[MonthRef, MonthRecord]) -> None:
         """Add rows a unit of work locked; rows already here keep their in-memory state."""
@@ -81,7 +83,9 @@ class Books:
         if month is None:
             raise LookupError(f"account-month {ref} changed without being locked")
         earned = month.earned + earned_delta
-        now = credited(earned, self.rules.cap_of(ref.month))
+        if ref.month not in self.caps:
+            self.caps[ref.month] = self.rules.cap_of(ref.month)
+        now = credited(earned, self.caps[ref.month])
         self.months[ref] = MonthRecord(ref, earned, now)
         self.changed_months.add(ref)
         return now - month.credited

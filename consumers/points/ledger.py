@@ -222,7 +222,8 @@ class _Batch:
         match facts:
             case EventFacts():
                 before = self.books.payments[facts.payment_id].facts
-                if before.event_count == 0:
+                identity = (facts.account_id, facts.brand)
+                if before.event_count == 0 and (before.account_id, before.brand) != identity:
                     before = replace(before, account_id=facts.account_id, brand=facts.brand)
                 change = self.books.change(apply_event(before, facts))
                 entry = Entry(

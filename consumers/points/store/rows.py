@@ -165,9 +165,27 @@ def payment_row(record: PaymentRecord, now: datetime) -> Row:
 
 def placeholder_rows(payments: Iterable[PaymentFacts], now: datetime) -> list[Row]:
     """Rows that lock (or create as ``event_count = 0``) payments, in ``payment_id`` order:
-    concurrent batches lock in one global order and cannot deadlock on payments."""
+    concurrent batches lock in one global order and cannot deadlock on payments. Only the
+    columns without a default are sent (the row is never committed as it is)."""
     unique = {facts.payment_id: facts for facts in reversed(list(payments))}
-    return [payment_row(PaymentRecord(unique[p]), now) for p in sorted(unique)]
+    return [
+        {
+            "payment_id": p,
+            "account_id": unique[p].account_id,
+            "brand": str(unique[p].brand),
+            "authorized": 0,
+            "reversed": 0,
+            "cleared": 0,
+            "refunded": 0,
+            "final": False,
+            "expired": False,
+            "event_count": 0,
+            "confirmed": 0,
+            "provisional": 0,
+            "updated_at": now,
+        }
+        for p in sorted(unique)
+    ]
 
 
 def facts_from_row(row: Mapping[Any, Any]) -> PaymentFacts:

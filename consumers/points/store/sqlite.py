@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Final, Self
 
 import sqlalchemy as sa
@@ -32,7 +33,13 @@ from consumers.points.store.core import (
 )
 from consumers.points.store.persistence import LedgerUnitOfWork, Writes
 from consumers.points.store.records import Claim, MonthRecord, PaymentRecord, StoredEvent
-from consumers.points.tables import ledger_events, ledger_months, ledger_payments
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_months,
+    ledger_payments,
+)
 
 #: Rows per statement: far below SQLite's bound-parameter limit (32,766) for every table.
 CHUNK: Final = 500
@@ -48,6 +55,11 @@ def _stored(value: Any) -> Any:
 _PAYMENT_TIMES: Final = tuple(
     c.name for c in ledger_payments.columns if isinstance(c.type, sa.DateTime)
 )
+#: Timestamp columns by table: the only values the batch path converts.
+_TIMES: Final = {
+    table.name: frozenset(c.name for c in table.columns if isinstance(c.type, sa.DateTime))
+    for table in (ledger_events, ledger_entries, ledger_payments, ledger_months, ledger_balances)
+}
 
 
 def _loaded(row: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +140,17 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         if not values:
             return []
         keys = tuple(values[0])
+        row_values = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        times = [i for i, key in enumerate(keys) if key in _TIMES[table.name]]
         out: list[Any] = []
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
-            params = [_stored(row[key]) for row in chunk for key in keys]
+            params: list[Any] = []
+            for row in chunk:
+                stored = list(row_values(row))
+                for i in times:  # only timestamps need converting: one C call per row else
+                    stored[i] = _stored(stored[i])
+                params += stored
             cursor = self.raw.execute(
                 _insert_sql(table.name, keys, len(chunk), on_conflict, returning), params
             )
