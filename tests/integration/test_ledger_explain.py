@@ -23,7 +23,7 @@ from infra.settings import Config
 from tests.support.cli import run_points
 from tests.support.factories import event_dict
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import apply_batches, migrated_engine
+from tests.support.ledger_kit import apply_batches, migrated_engine_for
 
 #: A version of 2099 (future-dated whenever these tests run): a cap and a campaign.
 RULES_2099 = """{"versions": [{"effective_from": "2099-01-01T00:00:00+09:00",
@@ -34,9 +34,7 @@ RULES_2099 = """{"versions": [{"effective_from": "2099-01-01T00:00:00+09:00",
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url: str = request.getfixturevalue(name)
-    engine = migrated_engine(url)
+    engine = migrated_engine_for(request)
     yield engine
     engine.dispose()
 
@@ -49,6 +47,18 @@ def cleared(payment_id: str, amount: int, at: str, mcc: str = "5411") -> list[di
         event_dict("authorization", event_id=f"{payment_id}-a", **common),
         event_dict("clearing", event_id=f"{payment_id}-c", final=True, **common),
     ]
+
+
+def publish_2099(ledger: Ledger) -> None:
+    """Publish ``RULES_2099`` (future-dated: nothing to recompute)."""
+    publish_rules(
+        ledger.store,
+        parse_rules(RULES_2099),
+        actor="t",
+        reason="t",
+        now=datetime.now(UTC),
+        lead=timedelta(minutes=5),
+    )
 
 
 def explained(ledger: Ledger, month: str | None = None) -> Explanation:
@@ -84,14 +94,7 @@ def test_balance_is_the_months_credited_plus_grants(engine: Engine) -> None:
 def test_a_capped_month_credits_the_cap(engine: Engine) -> None:
     """Two payments earning 20 in a month capped at 15: earned 20, credited 15."""
     with ledger_on(engine) as ledger:
-        publish_rules(
-            ledger.store,
-            parse_rules(RULES_2099),
-            actor="t",
-            reason="t",
-            now=datetime.now(UTC),
-            lead=timedelta(minutes=5),
-        )
+        publish_2099(ledger)
         apply_batches(
             ledger,
             [
@@ -108,14 +111,7 @@ def test_a_campaign_payment_shows_its_rate_and_campaign(engine: Engine) -> None:
     """A konbini payment inside the campaign earns base + bonus and names the campaign;
     one outside the campaign's MCCs earns the base rate with none."""
     with ledger_on(engine) as ledger:
-        publish_rules(
-            ledger.store,
-            parse_rules(RULES_2099),
-            actor="t",
-            reason="t",
-            now=datetime.now(UTC),
-            lead=timedelta(minutes=5),
-        )
+        publish_2099(ledger)
         apply_batches(
             ledger,
             [

@@ -27,7 +27,7 @@ from consumers.points.store.records import EntryKind
 from tests.support import reference_v2
 from tests.support.factories import event_dict
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import apply_batches, migrated_engine
+from tests.support.ledger_kit import apply_batches, migrated_engine, migrated_engine_for
 
 #: Backdated: effective from October 2026 (before these tests run), a cap on October and
 #: November (their first instants are after it), a konbini campaign from 2026-10-15.
@@ -51,9 +51,7 @@ EXPECTED_RULES = {"versions": [reference_v2.BUILT_IN, BACKDATED]}
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    url: str = request.getfixturevalue(name)
-    engine = migrated_engine(url)
+    engine = migrated_engine_for(request)
     yield engine
     engine.dispose()
 

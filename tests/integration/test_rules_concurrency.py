@@ -7,19 +7,17 @@ the lock exclusive until it commits.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.points.rules import parse_rules
 from consumers.points.store.rule_rows import NewPublication
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine, wait_for_lock_wait
 
 pytestmark = pytest.mark.postgres
 
@@ -32,21 +30,6 @@ def engine(postgres_url: str) -> Iterator[Engine]:
     engine = migrated_engine(postgres_url)
     yield engine
     engine.dispose()
-
-
-def wait_for_advisory_lock_wait(engine: Engine, timeout: float = 30.0) -> None:
-    """Block until some session of this database waits on an advisory lock."""
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.execute(query).scalar_one():
-                return
-        time.sleep(0.02)
-    raise AssertionError("no session ever waited on the rules lock")
 
 
 def test_a_batch_waits_for_a_publication_and_computes_with_its_rules(engine: Engine) -> None:
@@ -62,7 +45,7 @@ def test_a_batch_waits_for_a_publication_and_computes_with_its_rules(engine: Eng
         versions = parse_rules(DECEMBER).versions
         uow.append_publication(NewPublication(versions, "tester", "test", backdated=False))
         batch = pool.submit(ledger.handle_batch, [december])
-        wait_for_advisory_lock_wait(engine)
+        wait_for_lock_wait(engine)
         assert not batch.done()
         uow.commit()
         batch.result()

@@ -22,7 +22,7 @@ from consumers.points.store import LedgerStore
 from infra.settings import Config
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine_for
 
 #: "Now" of the publications in these tests: well before the versions they publish.
 EARLY = datetime(2026, 1, 1, tzinfo=UTC)
@@ -32,10 +32,7 @@ DECEMBER = """{"versions": [{"effective_from": "2026-12-01T00:00:00+09:00",
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    engine = migrated_engine(url)
+    engine = migrated_engine_for(request)
     yield engine
     engine.dispose()
 
