@@ -67,6 +67,13 @@ class Books:
         self.credit(facts.account_id, moved)
         return Change(record, moved, record.month)
 
+    def recap(self, ref: MonthRef) -> Points:
+        """Re-settle a locked month under its cap with no earned change (a rules correction
+        that changed the cap); returns what its credited points moved by."""
+        moved = self._settle(ref, Points())
+        self.credit(ref.account_id, moved)
+        return moved
+
     def credit(self, account_id: str, delta: Points) -> None:
         """Add to an account's balance delta (a grant, or what a change credited)."""
         self.balances[account_id] = self.balances.get(account_id, Points()) + delta
