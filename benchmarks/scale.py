@@ -1,0 +1,193 @@
+"""``make bench-scale``: a ledger of millions of events, measured as it grows (issue #16).
+
+``python -m benchmarks.scale [--events N] [--hot-events N] [--keep]`` writes one JSON
+document to ``benchmarks/scale.json``:
+
+1. grows a fresh PostgreSQL ledger to ``--events`` applied events (default 5,000,000)
+   through the bootstrapped ledger (``consumers.bootstrap.bootstrap_ledger``, as the worker
+   and the CLI get it) in batches of 100, from ``benchmarks.scale_workload`` (the chaos
+   workload's stories over 100,000 accounts and six months, caps and campaigns published
+   as the ledger's rules), and reports the apply rate of every million
+   (``apply_rate_per_million``) and the last over the first;
+2. on the full ledger: storage per applied event (``pg_total_relation_size`` of every
+   ledger table with its indexes and TOAST), ``points ledger verify`` as a process (wall
+   time, peak RSS) and the p50/p99 of the operator's queries (``benchmarks.scale_reads``);
+3. a hot-account run (``--hot-events``, half of the stories on one account) against a
+   uniform run of the same size, each on a fresh database with ``--loaders`` concurrent
+   loaders, and the lock waits sampled during each (``hot_account_rate_ratio``).
+
+Databases are named ``points_scale_<UTC timestamp>_<part>`` and dropped at the end
+unless ``--keep``. Progress goes to stderr; the document to the file and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from benchmarks import scale_db, scale_load, scale_reads, scale_report
+from benchmarks.scale_workload import RULES, Mix, ScaleWorkload
+from consumers.bootstrap import Ledger, bootstrap_ledger
+from infra.settings import Config
+
+OUTPUT: Final = Path(__file__).with_name("scale.json")
+FULL_RUN_EVENTS: Final = 5_000_000
+MILLION: Final = 1_000_000
+#: The apply rate this machine (2 shared vCPUs) reached in a 100k-event run under the
+#: load of other test suites: what the announced duration is computed from.
+EXPECTED_EVENTS_PER_S: Final = 3_000
+#: ``verify`` and the queries on the full ledger, per million events (same machine).
+EXPECTED_READ_SECONDS_PER_MILLION: Final = 60
+
+
+def log(message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%H:%M:%S")
+    print(f"[bench-scale {stamp}] {message}", file=sys.stderr, flush=True)
+
+
+def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__)
+    parser.add_argument("--events", type=int, default=FULL_RUN_EVENTS)
+    parser.add_argument("--hot-events", type=int, default=MILLION)
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--loaders", type=int, default=4, help="for the hot/uniform runs")
+    parser.add_argument("--samples", type=int, default=1000, help="per query")
+    parser.add_argument(
+        "--v2",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="v2 stories (chargebacks, refund reversals, grants): auto = on when the "
+        "ledger on this commit applies them",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--server",
+        default=os.environ.get("POINTS_BENCH_POSTGRES_URL", scale_db.DEFAULT_SERVER),
+        help="PostgreSQL server URL (POINTS_BENCH_POSTGRES_URL)",
+    )
+    return parser.parse_args(argv)
+
+
+def window_size(events: int) -> int:
+    """A million events per window; a fifth of a smaller (smoke) run."""
+    return MILLION if events >= 2 * MILLION else max(1, events // 5)
+
+
+@contextmanager
+def ledger_on(url: str, rules_file: Path) -> Iterator[Ledger]:
+    """The ledger as production bootstraps it, its rules from ``POINTS_RULES_FILE``."""
+    config = Config.resolve(database_url=url)
+    config.points = config.points.model_copy(update={"rules_file": rules_file})
+    with bootstrap_ledger(config, migrate=True) as ledger:
+        yield ledger
+
+
+def main_run(args: argparse.Namespace, mix: Mix, name: str, rules_file: Path) -> dict[str, Any]:
+    """Grow one ledger to ``--events``, then measure storage, verify and the queries."""
+    with (
+        scale_db.fresh_database(args.server, name, keep=args.keep) as url,
+        ledger_on(url, rules_file) as ledger,
+    ):
+        workload = ScaleWorkload(mix)
+        log(f"growing {name} to {args.events:,} applied events (1 loader, batches of 100)")
+        load = scale_load.grow(
+            ledger, workload, args.events, window=window_size(args.events), progress=log
+        )
+        sizes = scale_db.table_sizes(ledger.engine)
+        log(f"applied {load.applied:,} at {load.rate:,.0f} ev/s; running verify")
+        verify = scale_reads.verify_process(url, rules_file)
+        log(f"verify: {verify['seconds']} s, peak RSS {verify['peak_rss_mb']} MB; queries")
+        latency = scale_reads.query_latency(ledger, workload, args.samples)
+        return {
+            "database": name,
+            "load": load.as_dict(),
+            "workload": {"mix": mix.__dict__, "payments": workload.payments}
+            | {"delivered": dict(sorted(workload.stats.items()))},
+            "table_bytes": sizes,
+            "verify": verify,
+            "query_latency_ms": latency,
+        }
+
+
+def contention_run(
+    args: argparse.Namespace, mix: Mix, name: str, rules_file: Path
+) -> dict[str, Any]:
+    """``--hot-events`` applied by ``--loaders`` concurrent loaders, lock waits sampled."""
+    with (
+        scale_db.fresh_database(args.server, name, keep=args.keep) as url,
+        ledger_on(url, rules_file) as ledger,
+    ):
+        log(f"{name}: {args.hot_events:,} events, {args.loaders} loaders")
+        with scale_db.LockSampler(ledger.engine) as sampler:
+            load = scale_load.grow(
+                ledger,
+                ScaleWorkload(mix),
+                args.hot_events,
+                window=max(1, args.hot_events),
+                loaders=args.loaders,
+                progress=log,
+            )
+        return {"database": name, "load": load.as_dict(), "lock_waits": sampler.as_dict()}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    v2, v2_reason = scale_report.v2_switch(args.v2)
+    expected = scale_report.expected_minutes(
+        args.events, args.hot_events, EXPECTED_EVENTS_PER_S, EXPECTED_READ_SECONDS_PER_MILLION
+    )
+    log(
+        f"expected duration ~{expected:.0f} min on a 2-core shared machine (at "
+        f"~{EXPECTED_EVENTS_PER_S:,} ev/s): {args.events:,} events, then verify and queries, "
+        f"then 2 × {args.hot_events:,} (uniform, hot account). v2 stories: {v2_reason}"
+    )
+    document: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "smoke": args.events < FULL_RUN_EVENTS,
+        "machine": scale_report.machine(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    mix = Mix(events=args.events, accounts=args.accounts, v2=v2)
+    hot_mix = replace(mix, events=args.hot_events)
+    with tempfile.TemporaryDirectory(prefix="points-scale-") as workdir:
+        rules_file = Path(workdir) / "rules.json"
+        rules_file.write_text(json.dumps(RULES, indent=2))
+        main = main_run(args, mix, f"points_scale_{stamp}_main", rules_file)
+        uniform = contention_run(
+            args, replace(hot_mix, skewed=False), f"points_scale_{stamp}_uniform", rules_file
+        )
+        hot_only = replace(hot_mix, skewed=False, hot_share=0.5)
+        hot = contention_run(args, hot_only, f"points_scale_{stamp}_hot", rules_file)
+    document |= {
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "duration_seconds": round(time.perf_counter() - started),
+        "v2_stories": {"on": v2, "why": v2_reason},
+        "runs": {"main": main, "uniform": uniform, "hot": hot},
+    }
+    return scale_report.summarise(document)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = arguments(argv)
+    document = run(args)
+    text = json.dumps(document, indent=2) + "\n"
+    args.output.write_text(text)
+    print(text)
+    log(f"wrote {args.output} in {document['duration_seconds'] / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
