@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import scale_db, scale_load, scale_reads, scale_report
+from benchmarks import report, scale_db, scale_load, scale_reads, scale_report
 from benchmarks.scale_workload import RULES, Mix, ScaleWorkload
 from consumers.bootstrap import Ledger, bootstrap_ledger
 from infra.settings import Config
@@ -43,11 +43,13 @@ from infra.settings import Config
 OUTPUT: Final = Path(__file__).with_name("scale.json")
 FULL_RUN_EVENTS: Final = 5_000_000
 MILLION: Final = 1_000_000
-#: The apply rate this machine (2 shared vCPUs) reached in a 100k-event run under the
-#: load of other test suites: what the announced duration is computed from.
-EXPECTED_EVENTS_PER_S: Final = 3_000
+#: Apply rates this machine (2 shared vCPUs) reached in 100k-event runs: alone, and
+#: under the load of other engineers' test suites (load average 6-8). The announced
+#: duration is computed from both.
+QUIET_EVENTS_PER_S: Final = 4_000
+LOADED_EVENTS_PER_S: Final = 900
 #: ``verify`` and the queries on the full ledger, per million events (same machine).
-EXPECTED_READ_SECONDS_PER_MILLION: Final = 60
+READ_SECONDS_PER_MILLION: Final = 60
 
 
 def log(message: str) -> None:
@@ -111,6 +113,7 @@ def main_run(args: argparse.Namespace, mix: Mix, name: str, rules_file: Path) ->
         latency = scale_reads.query_latency(ledger, workload, args.samples)
         return {
             "database": name,
+            "server": scale_db.server_context(ledger.engine),
             "load": load.as_dict(),
             "workload": {"mix": mix.__dict__, "payments": workload.payments}
             | {"delivered": dict(sorted(workload.stats.items()))},
@@ -145,13 +148,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     v2, v2_reason = scale_report.v2_switch(args.v2)
-    expected = scale_report.expected_minutes(
-        args.events, args.hot_events, EXPECTED_EVENTS_PER_S, EXPECTED_READ_SECONDS_PER_MILLION
+    quiet, loaded = (
+        scale_report.expected_minutes(args.events, args.hot_events, rate, READ_SECONDS_PER_MILLION)
+        for rate in (QUIET_EVENTS_PER_S, LOADED_EVENTS_PER_S)
     )
     log(
-        f"expected duration ~{expected:.0f} min on a 2-core shared machine (at "
-        f"~{EXPECTED_EVENTS_PER_S:,} ev/s): {args.events:,} events, then verify and queries, "
-        f"then 2 × {args.hot_events:,} (uniform, hot account). v2 stories: {v2_reason}"
+        f"expected duration on this 2-core machine: ~{quiet:.0f} min when it is quiet "
+        f"(~{QUIET_EVENTS_PER_S:,} ev/s), up to ~{loaded:.0f} min under other suites' load "
+        f"(~{LOADED_EVENTS_PER_S:,} ev/s); progress every 15 s. {args.events:,} events, then "
+        f"verify and queries, then 2 × {args.hot_events:,} (uniform, hot account). "
+        f"v2 stories: {v2_reason}"
     )
     document: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -170,6 +176,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         hot_only = replace(hot_mix, skewed=False, hot_share=0.5)
         hot = contention_run(args, hot_only, f"points_scale_{stamp}_hot", rules_file)
+    document["machine"]["postgresql"] = main.pop("server")
     document |= {
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "duration_seconds": round(time.perf_counter() - started),
@@ -186,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(text)
     print(text)
     log(f"wrote {args.output} in {document['duration_seconds'] / 60:.1f} min")
+    if args.output.resolve() == OUTPUT.resolve():
+        report.main([])
+        log("README Performance (At scale) regenerated")
     return 0
 
 

@@ -35,6 +35,7 @@ class Load:
 
     target: int
     window: int
+    loaders: int = 1
     applied: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -58,6 +59,7 @@ class Load:
     def as_dict(self) -> dict[str, Any]:
         return {
             "applied_events": self.applied,
+            "loaders": self.loaders,
             "delivered_events": self.delivered,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
@@ -95,7 +97,7 @@ def grow(
 ) -> Load:
     """Apply batches until ``target`` events are applied (a few batches more with several
     loaders: those in flight finish)."""
-    load = Load(target, window)
+    load = Load(target, window, loaders)
     ahead: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=AHEAD_PER_LOADER * loaders)
     done = threading.Event()
     lock = threading.Lock()
