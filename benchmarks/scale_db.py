@@ -7,6 +7,7 @@ or writes anyone else's; they are dropped at the end unless ``--keep``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -52,6 +53,26 @@ def table_sizes(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return {name: int(size) for name, size in rows if name.startswith(LEDGER_TABLE_PREFIXES)}
+
+
+def backend_cpu_seconds(engine: Engine) -> float | None:
+    """CPU seconds (user + system) the server's backends of this database have used so far,
+    from ``/proc/<pid>/stat`` (the server runs on this machine); None when unreadable."""
+    query = sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+    with engine.connect() as connection:
+        pids = list(connection.execute(query).scalars())
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / ticks
 
 
 def server_context(engine: Engine) -> dict[str, Any]:

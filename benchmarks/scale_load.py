@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from benchmarks.scale_db import backend_cpu_seconds
 from consumers.bootstrap import Ledger
 from consumers.handler import Outcome
 
@@ -44,6 +45,9 @@ class Load:
     seconds: float = 0.0
     ledger_seconds: float = 0.0
     generator_cpu_seconds: float = 0.0
+    #: CPU of this whole process (loaders and generator) and of the server's backends.
+    process_cpu_seconds: float = 0.0
+    postgres_cpu_seconds: float | None = None
     #: (applied events, seconds) of each full window, in order.
     windows: list[tuple[int, float]] = field(default_factory=list)
     _window_start: float = 0.0
@@ -70,6 +74,25 @@ class Load:
             "apply_rate_per_window": [round(r) for r in self.window_rates()],
             "ledger_busy_seconds": round(self.ledger_seconds, 1),
             "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
+            "process_cpu_seconds": round(self.process_cpu_seconds, 1),
+            "postgres_backend_cpu_seconds": _rounded(self.postgres_cpu_seconds),
+            "cpu_ms_per_applied_event": self.cpu_split(),
+        }
+
+    def cpu_split(self) -> dict[str, float | None]:
+        """Where an applied event's time went: our process (the generator's share apart),
+        the server's backends, and wall time (the rest is waiting: for a core on a busy
+        machine, for the disk's fsync at commit)."""
+        per = 1000 / max(1, self.applied)
+        return {
+            "ledger_process": round(
+                (self.process_cpu_seconds - self.generator_cpu_seconds) * per, 3
+            ),
+            "generator": round(self.generator_cpu_seconds * per, 3),
+            "postgres_backends": _rounded(
+                None if self.postgres_cpu_seconds is None else self.postgres_cpu_seconds * per, 3
+            ),
+            "wall": round(self.seconds * per, 3),
         }
 
     def _record(self, results: Sequence[Any], started: float, finished: float) -> None:
@@ -84,6 +107,10 @@ class Load:
         if self._window_applied >= self.window:
             self.windows.append((self._window_applied, finished - self._window_start))
             self._window_start, self._window_applied = finished, 0
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def grow(
@@ -145,6 +172,8 @@ def grow(
 
     producer = threading.Thread(target=produce, name="scale-generator", daemon=True)
     workers = [threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(loaders)]
+    backends_before = backend_cpu_seconds(ledger.engine)
+    cpu_before = time.process_time()
     began = load._window_start = time.perf_counter()
     producer.start()
     for worker in workers:
@@ -155,6 +184,10 @@ def grow(
     load.seconds = time.perf_counter() - began
     done.set()
     producer.join()
+    load.process_cpu_seconds = time.process_time() - cpu_before
+    backends_after = backend_cpu_seconds(ledger.engine)
+    if backends_before is not None and backends_after is not None:
+        load.postgres_cpu_seconds = backends_after - backends_before
     if errors:
         raise errors[0]
     return load
