@@ -41,7 +41,13 @@ from consumers.points.expiry import DEFAULT_TTL, Expired, expire
 from consumers.points.ledger import PointsLedger
 from consumers.points.rules import Rules, load_rules
 from consumers.points.store import Driver, LedgerStore, open_store
-from consumers.points.verify import VerifyReport, verify
+from consumers.points.verify import (
+    DEFAULT_CHUNK_SIZE,
+    WHOLE_LEDGER,
+    Scope,
+    VerifyReport,
+    verify,
+)
 from consumers.retries import DEFAULT_POLICY, RetryPolicy
 from infra.settings import Config
 from schemas.events import PaymentEvent
@@ -145,8 +151,12 @@ class Ledger:
     def expire(self, *, now: datetime, ttl: timedelta = DEFAULT_TTL) -> list[Expired]:
         return expire(self.store, self.rules, now=now, ttl=ttl, retry=self.retry)
 
-    def verify(self) -> VerifyReport:
-        return self.retry.call(verify, self.store, self.rules)
+    def verify(
+        self,
+        scope: Scope = WHOLE_LEDGER,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> VerifyReport:
+        return self.retry.call(verify, self.store, self.rules, scope, chunk_size)
 
     def close(self) -> None:
         self.store.close()

@@ -1,4 +1,4 @@
-"""``points ledger verify``: recompute everything from the stored events and entries.
+"""``points ledger verify``: recompute the projections from the stored events and entries.
 
 Checks, each reported as a ``Drift``:
 
@@ -9,21 +9,32 @@ Checks, each reported as a ``Drift``:
 - each payment's entries sum to its points;
 - each account's balance equals the sum of its entries.
 
-It reads one consistent snapshot; the whole ledger is held in memory, which is fine for
-the sizes this tool is meant for (millions of events would want a streaming variant).
+It streams: accounts in keyset order, ``chunk_size`` at a time, each chunk read in one
+consistent snapshot (its balances, entries, payments and their events), checked, then
+dropped — memory is bounded by the chunk, not the ledger. Every check above stays inside
+one account (a payment's events and entries all belong to its account), so chunks need
+not be read at one instant. A whole-ledger run ends with the events no account reaches
+(no payment row, no entry), checked the same way.
+
+Three parts, kept apart so the ledger's next version extends one: ``derive`` (a chunk's
+events and entries → the projection rows they imply), ``compare`` (stored rows against
+them) and ``verify`` (chunking, counting, reporting).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import assert_never
+from typing import Final, assert_never
 
 from consumers.points.domain import EventFacts, PaymentFacts, Points, fold, points
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
-from consumers.points.store.records import EntryKind, Snapshot
+from consumers.points.store.records import EntryKind, PaymentRecord, Snapshot
+
+#: Accounts per chunk: a few MB of rows at the ledger's usual tens of events per account.
+DEFAULT_CHUNK_SIZE: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -48,93 +59,138 @@ class VerifyReport:
         return not self.drifts
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which accounts to verify: ``first``..``last`` inclusive, either end open."""
+
+    first: str | None = None
+    last: str | None = None
+
+    @classmethod
+    def account(cls, account_id: str) -> Scope:
+        return cls(account_id, account_id)
+
+    @property
+    def whole(self) -> bool:
+        return self.first is None and self.last is None
+
+
+WHOLE_LEDGER: Final = Scope()
+
+
 @dataclass
-class _Snapshot:
-    events: dict[str, list[EventFacts]] = field(default_factory=lambda: defaultdict(list))
-    event_ids: set[str] = field(default_factory=set)
-    entry_sums: dict[str, Points] = field(default_factory=dict)
-    account_sums: dict[str, Points] = field(default_factory=dict)
-    entered_events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    expired: set[str] = field(default_factory=set)
-    payments: dict[str, PaymentFacts] = field(default_factory=dict)
-    payment_points: dict[str, Points] = field(default_factory=dict)
+class Derived:
+    """What a chunk's stored projections must be, from its events and entries alone."""
+
+    #: payment_id → the record its events fold to (payments with at least one event).
+    payments: dict[str, PaymentRecord] = field(default_factory=dict)
+    #: payment_id → Σ its entries (must equal the payment's points).
+    payment_entries: dict[str, Points] = field(default_factory=dict)
+    #: account_id → Σ its entries (must equal the balance row).
     balances: dict[str, Points] = field(default_factory=dict)
 
 
-def verify(store: LedgerStore, rules: Rules) -> VerifyReport:
-    """Recompute the projections and compare; ``report.clean`` is the verdict."""
+def verify(
+    store: LedgerStore,
+    rules: Rules,
+    scope: Scope = WHOLE_LEDGER,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> VerifyReport:
+    """Recompute the projections of ``scope`` chunk by chunk; ``report.clean`` is the verdict."""
     report = VerifyReport()
-    snapshot = _sums(store.snapshot(), report)
-    report.entries = sum(snapshot.entered_events.values()) + len(snapshot.expired)
-    report.payments = len(snapshot.payments)
-    report.accounts = len(snapshot.balances)
-    _check_entries_cover_events(snapshot, report)
-    _check_payments(snapshot, rules, report)
-    _check_balances(snapshot, report)
+    after: str | None = None
+    while accounts := store.account_ids(
+        chunk_size, after=after, first=scope.first, last=scope.last
+    ):
+        _check_chunk(store.accounts_snapshot(accounts), rules, report)
+        after = accounts[-1]
+    if scope.whole:
+        last_event: str | None = None
+        while orphans := store.orphan_events(chunk_size, after=last_event):
+            _check_chunk(Snapshot(events=orphans), rules, report)
+            last_event = orphans[-1].facts.event_id
     return report
 
 
-def _sums(ledger: Snapshot, report: VerifyReport) -> _Snapshot:
-    snapshot = _Snapshot()
-    for event in ledger.events:
-        report.events += 1
-        snapshot.event_ids.add(event.facts.event_id)
-        snapshot.events[event.facts.payment_id].append(event.facts)
-        digest = hashlib.sha256(event.body.encode("utf-8")).hexdigest()
-        if digest != event.content_hash:
-            report.drifts.append(
-                Drift("event_hash", event.facts.event_id, "body does not match hash")
-            )
-    for entry in ledger.entries:
-        snapshot.entry_sums[entry.payment_id] = (
-            snapshot.entry_sums.get(entry.payment_id, Points()) + entry.delta
+def _check_chunk(chunk: Snapshot, rules: Rules, report: VerifyReport) -> None:
+    report.events += len(chunk.events)
+    report.entries += len(chunk.entries)
+    report.payments += len(chunk.payments)
+    report.accounts += len(chunk.balances)
+    report.drifts.extend(_check_events(chunk))
+    report.drifts.extend(compare(chunk, derive(chunk, rules)))
+
+
+def derive(chunk: Snapshot, rules: Rules) -> Derived:
+    """The projection rows a chunk's events and entries imply (the v1 ledger's semantics)."""
+    derived = Derived()
+    expired: set[str] = set()
+    for entry in chunk.entries:
+        payment, account = entry.payment_id, entry.account_id
+        derived.payment_entries[payment] = (
+            derived.payment_entries.get(payment, Points()) + entry.delta
         )
-        snapshot.account_sums[entry.account_id] = (
-            snapshot.account_sums.get(entry.account_id, Points()) + entry.delta
-        )
+        derived.balances[account] = derived.balances.get(account, Points()) + entry.delta
         match entry.kind:
             case EntryKind.EVENT:
-                snapshot.entered_events[entry.event_id or ""] += 1
+                pass
             case EntryKind.EXPIRY:
-                snapshot.expired.add(entry.payment_id)
+                expired.add(payment)
             case _:
                 assert_never(entry.kind)
-    for record in ledger.payments:
-        snapshot.payments[record.facts.payment_id] = record.facts
-        snapshot.payment_points[record.facts.payment_id] = record.earned
-    for balance in ledger.balances:
-        snapshot.balances[balance.account_id] = Points(balance.confirmed, balance.provisional)
-    return snapshot
+    events: dict[str, list[EventFacts]] = {}
+    for event in chunk.events:
+        events.setdefault(event.facts.payment_id, []).append(event.facts)
+    for payment_id, facts in events.items():
+        expected = fold(payment_id, facts, expired=payment_id in expired)
+        derived.payments[payment_id] = PaymentRecord(expected, points(expected, rules))
+    return derived
 
 
-def _check_entries_cover_events(snapshot: _Snapshot, report: VerifyReport) -> None:
-    for event_id in sorted(snapshot.event_ids | set(snapshot.entered_events)):
-        count = snapshot.entered_events.get(event_id, 0)
-        if event_id not in snapshot.event_ids:
-            report.drifts.append(Drift("entry_without_event", event_id, f"{count} entries"))
+def compare(chunk: Snapshot, derived: Derived) -> list[Drift]:
+    """The stored projections of ``chunk`` against what ``derive`` made of it."""
+    return _compare_payments(chunk, derived) + _compare_balances(chunk, derived)
+
+
+def _check_events(chunk: Snapshot) -> list[Drift]:
+    """Each event's body matches its hash and has exactly one entry; no entry lacks one."""
+    drifts = []
+    entered = Counter(e.event_id or "" for e in chunk.entries if e.kind == EntryKind.EVENT)
+    event_ids = set()
+    for event in chunk.events:
+        event_ids.add(event.facts.event_id)
+        digest = hashlib.sha256(event.body.encode("utf-8")).hexdigest()
+        if digest != event.content_hash:
+            drifts.append(Drift("event_hash", event.facts.event_id, "body does not match hash"))
+    for event_id in sorted(event_ids | set(entered)):
+        count = entered.get(event_id, 0)
+        if event_id not in event_ids:
+            drifts.append(Drift("entry_without_event", event_id, f"{count} entries"))
         elif count != 1:
-            report.drifts.append(Drift("event_entries", event_id, f"{count} entries, expected 1"))
+            drifts.append(Drift("event_entries", event_id, f"{count} entries, expected 1"))
+    return drifts
 
 
-def _check_payments(snapshot: _Snapshot, rules: Rules, report: VerifyReport) -> None:
-    for payment_id in sorted(set(snapshot.events) | set(snapshot.payments)):
-        events = snapshot.events.get(payment_id)
-        stored = snapshot.payments.get(payment_id)
-        if not events:
-            report.drifts.append(Drift("payment_without_events", payment_id, "no stored events"))
+def _compare_payments(chunk: Snapshot, derived: Derived) -> list[Drift]:
+    drifts = []
+    stored = {record.facts.payment_id: record for record in chunk.payments}
+    for payment_id in sorted(set(derived.payments) | set(stored)):
+        expected, found = derived.payments.get(payment_id), stored.get(payment_id)
+        if expected is None:
+            drifts.append(Drift("payment_without_events", payment_id, "no stored events"))
             continue
-        expected = fold(payment_id, events, expired=payment_id in snapshot.expired)
-        earned = points(expected, rules)
-        if stored is None:
-            report.drifts.append(Drift("payment_missing", payment_id, f"expected {expected}"))
-        elif stored != expected:
-            report.drifts.append(Drift("payment_facts", payment_id, _diff(expected, stored)))
-        elif snapshot.payment_points[payment_id] != earned:
-            got = snapshot.payment_points[payment_id]
-            report.drifts.append(Drift("payment_points", payment_id, f"{got} != {earned}"))
-        entered = snapshot.entry_sums.get(payment_id, Points())
-        if entered != earned:
-            report.drifts.append(Drift("payment_entries", payment_id, f"{entered} != {earned}"))
+        if found is None:
+            drifts.append(Drift("payment_missing", payment_id, f"expected {expected.facts}"))
+        elif found.facts != expected.facts:
+            drifts.append(Drift("payment_facts", payment_id, _diff(expected.facts, found.facts)))
+        elif found.earned != expected.earned:
+            detail = f"{found.earned} != {expected.earned}"
+            drifts.append(Drift("payment_points", payment_id, detail))
+        entered = derived.payment_entries.get(payment_id, Points())
+        if entered != expected.earned:
+            detail = f"{entered} != {expected.earned}"
+            drifts.append(Drift("payment_entries", payment_id, detail))
+    return drifts
 
 
 def _diff(expected: PaymentFacts, stored: PaymentFacts) -> str:
@@ -146,11 +202,11 @@ def _diff(expected: PaymentFacts, stored: PaymentFacts) -> str:
     )
 
 
-def _check_balances(snapshot: _Snapshot, report: VerifyReport) -> None:
-    for account_id in sorted(set(snapshot.account_sums) | set(snapshot.balances)):
-        entered = snapshot.account_sums.get(account_id)
-        stored = snapshot.balances.get(account_id)
-        if entered != stored:
-            report.drifts.append(
-                Drift("balance", account_id, f"stored {stored}, entries {entered}")
-            )
+def _compare_balances(chunk: Snapshot, derived: Derived) -> list[Drift]:
+    drifts = []
+    stored = {b.account_id: Points(b.confirmed, b.provisional) for b in chunk.balances}
+    for account_id in sorted(set(derived.balances) | set(stored)):
+        entered, found = derived.balances.get(account_id), stored.get(account_id)
+        if entered != found:
+            drifts.append(Drift("balance", account_id, f"stored {found}, entries {entered}"))
+    return drifts

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.table import Table
@@ -19,8 +19,9 @@ from rich.table import Table
 from consumers.bootstrap import Ledger, bootstrap_ledger
 from consumers.points.expiry import DEFAULT_TTL
 from consumers.points.store.records import HistoryEntry
+from consumers.points.verify import Scope
 from infra.settings import Config
-from ops.output import console, exit_with, fail, print_json
+from ops.output import console, err_console, exit_with, fail, print_json
 from schemas.errors import ConfigurationError, TransientError
 from schemas.events import parse_rfc3339
 
@@ -44,20 +45,54 @@ def _ledger(ctx: typer.Context) -> Iterator[Ledger]:
             fail(f"{exc.code}: {exc}")
 
 
+DEFAULT_BALANCES_LIMIT: Final = 1000
+DEFAULT_HISTORY_LIMIT: Final = 50
+
+
 @app.command("balances")
-def balances_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Confirmed and provisional points of every account, sorted by account id."""
+def balances_command(
+    ctx: typer.Context,
+    account_id: Annotated[str | None, typer.Option("--account", help="Only this account.")] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", help=f"At most this many accounts (default {DEFAULT_BALANCES_LIMIT})."
+        ),
+    ] = DEFAULT_BALANCES_LIMIT,
+    after: Annotated[
+        str | None,
+        typer.Option("--after", help="Start after this account id (the next page's cursor)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Confirmed and provisional points per account, sorted by account id, a page at a time."""
+    _require_positive("--limit", limit)
+    if account_id is not None and after is not None:
+        fail("--account names one account: it takes no --after")
     with _ledger(ctx) as ledger:
-        rows = ledger.store.balances()
+        rows = ledger.store.balances(account_id, after=after, limit=limit + 1)
+    page = rows[:limit]
     if as_json:
-        print_json([asdict(row) for row in rows])
-        return
-    table = Table(title="balances")
-    for column in ("account_id", "confirmed", "provisional"):
-        table.add_column(column, justify="left" if column == "account_id" else "right")
-    for row in rows:
-        table.add_row(row.account_id, f"{row.confirmed:,}", f"{row.provisional:,}")
-    console.print(table)
+        print_json([asdict(row) for row in page])
+    else:
+        table = Table(title="balances")
+        for column in ("account_id", "confirmed", "provisional"):
+            table.add_column(column, justify="left" if column == "account_id" else "right")
+        for row in page:
+            table.add_row(row.account_id, f"{row.confirmed:,}", f"{row.provisional:,}")
+        console.print(table)
+    if len(rows) > limit:
+        say(f"more accounts: next page with --after {page[-1].account_id}")
+
+
+def say(text: str) -> None:
+    """A hint for the operator on stderr (never mixed into --json output)."""
+    err_console.print(text, highlight=False)
+
+
+def _require_positive(flag: str, value: int) -> None:
+    if value < 1:
+        fail(f"{flag} {value}: expected a positive number")
 
 
 @app.command("payment")
@@ -84,14 +119,41 @@ def payment_command(
 def history_command(
     ctx: typer.Context,
     account_id: Annotated[str, typer.Argument(help="The account_id of the events.")],
+    limit: Annotated[
+        int,
+        typer.Option(
+            "--limit", help=f"At most this many entries (default {DEFAULT_HISTORY_LIMIT})."
+        ),
+    ] = DEFAULT_HISTORY_LIMIT,
+    after: Annotated[
+        int | None, typer.Option("--after", help="Entries after this entry id (#), oldest first.")
+    ] = None,
+    before: Annotated[
+        int | None, typer.Option("--before", help="The entries just before this entry id (#).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """An account's ledger entries (one per applied event, one per expiry), oldest first."""
+    """An account's ledger entries (one per applied event, one per expiry), oldest first,
+    a page at a time: the first ``--limit``, or those after/before an entry id."""
+    _require_positive("--limit", limit)
+    if after is not None and before is not None:
+        fail("--after and --before: pass one cursor")
     with _ledger(ctx) as ledger:
-        entries = ledger.store.history(account_id)
+        found = ledger.store.history(account_id, after=after, before=before, limit=limit + 1)
+    # One row beyond the page says whether more remain; --before reads backwards from it.
+    entries = found[-limit:] if before is not None else found[:limit]
     if as_json:
         print_json([_history_json(entry) for entry in entries])
-        return
+    else:
+        _print_history(account_id, entries)
+    if len(found) > limit:
+        if before is not None:
+            say(f"earlier entries: previous page with --before {entries[0].entry_id}")
+        else:
+            say(f"more entries: next page with --after {entries[-1].entry_id}")
+
+
+def _print_history(account_id: str, entries: list[HistoryEntry]) -> None:
     table = Table(title=f"history of {account_id}")
     for column in ("#", "recorded", "kind", "payment", "event", "type", "amount", "conf", "prov"):
         table.add_column(column)
@@ -160,10 +222,26 @@ def _parse_now(now: str | None) -> datetime:
 
 
 @app.command("verify")
-def verify_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
-    """Recompute payments from stored events and balances from entries; exit 1 on drift."""
+def verify_command(
+    ctx: typer.Context,
+    account_id: Annotated[
+        str | None, typer.Option("--account", help="Check this account only.")
+    ] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="Check accounts from this id on (inclusive).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Check accounts up to this id (inclusive).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recompute payments from stored events and balances from entries; exit 1 on drift.
+
+    Streams through the accounts in id order, a bounded chunk at a time.
+    """
+    scope = _verify_scope(account_id, first, last)
     with _ledger(ctx) as ledger:
-        report = ledger.verify()
+        report = ledger.verify(scope)
     if as_json:
         print_json(
             {
@@ -186,3 +264,13 @@ def verify_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         )
     if not report.clean:
         exit_with(1)
+
+
+def _verify_scope(account_id: str | None, first: str | None, last: str | None) -> Scope:
+    if account_id is not None:
+        if first is not None or last is not None:
+            fail("--account checks one account: it takes no --from/--to")
+        return Scope.account(account_id)
+    if first is not None and last is not None and first > last:
+        fail(f"--from {first!r} sorts after --to {last!r}: no account is in that range")
+    return Scope(first, last)

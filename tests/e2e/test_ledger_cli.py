@@ -211,3 +211,93 @@ def test_balances_on_postgresql(postgres_url: str) -> None:
     assert json.loads(result.stdout) == [
         {"account_id": "acct-1", "confirmed": 0, "provisional": 50}
     ]
+
+
+def test_balances_page_and_next_page_hint(database: dict[str, str]) -> None:
+    """``balances --limit 1 --json``: the §6 list of the first account only, and on stderr
+    the ``--after`` that gives the next page; the last page has no hint."""
+    first = invoke("ledger", "balances", "--limit", "1", "--json", env=database)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) == [{"account_id": "alice", "confirmed": 15, "provisional": 0}]
+    assert "--after alice" in first.stderr
+    second = invoke(
+        "ledger", "balances", "--limit", "1", "--after", "alice", "--json", env=database
+    )
+    assert [row["account_id"] for row in json.loads(second.stdout)] == ["bob"]
+    assert second.stderr == ""
+
+
+def test_balances_of_one_account_on_the_command_line(database: dict[str, str]) -> None:
+    """``balances --account bob``: that account's row only."""
+    result = invoke("ledger", "balances", "--account", "bob", "--json", env=database)
+    assert json.loads(result.stdout) == [{"account_id": "bob", "confirmed": 0, "provisional": 10}]
+
+
+def test_history_pages_with_after_and_before(database: dict[str, str]) -> None:
+    """``history --limit 1``: the oldest entry and a ``--after`` hint; ``--after`` gives the
+    next; ``--before`` the one before it, with a ``--before`` hint only while more remain."""
+    first = invoke("ledger", "history", "alice", "--limit", "1", "--json", env=database)
+    [oldest] = json.loads(first.stdout)
+    assert oldest["event_id"] == "a2"
+    assert f"--after {oldest['entry_id']}" in first.stderr
+    cursor = str(oldest["entry_id"])
+    second = invoke("ledger", "history", "alice", "--after", cursor, "--json", env=database)
+    [newest] = json.loads(second.stdout)
+    assert (newest["event_id"], second.stderr) == ("c2", "")
+    back = invoke(
+        "ledger", "history", "alice", "--before", str(newest["entry_id"]), "--json", env=database
+    )
+    assert [e["event_id"] for e in json.loads(back.stdout)] == ["a2"]
+    assert back.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--account", "bob"], (1, 1)),
+        (["--from", "alice", "--to", "alice"], (1, 2)),
+        (["--from", "b"], (1, 1)),
+    ],
+    ids=["account", "range", "open-range"],
+)
+def test_verify_of_an_account_or_range(
+    database: dict[str, str], flags: list[str], expected: tuple[int, int]
+) -> None:
+    """``verify --account``/``--from``/``--to``: the §6 report over those accounts only
+    (bob has one event, alice two)."""
+    result = invoke("ledger", "verify", *flags, "--json", env=database)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert list(report) == ["clean", "events", "entries", "payments", "accounts", "drifts"]
+    assert (report["accounts"], report["events"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["balances", "--limit", "0"], "--limit 0: expected a positive number"),
+        (["balances", "--limit", "-5"], "--limit -5: expected a positive number"),
+        (["balances", "--account", "bob", "--after", "a"], "takes no --after"),
+        (["history", "alice", "--limit", "-1"], "--limit -1: expected a positive number"),
+        (["history", "alice", "--after", "1", "--before", "3"], "pass one cursor"),
+        (["verify", "--account", "bob", "--to", "c"], "takes no --from/--to"),
+        (["verify", "--from", "b", "--to", "a"], "sorts after --to"),
+    ],
+    ids=["zero", "negative", "account-after", "history-negative", "two-cursors", "mixed", "range"],
+)
+def test_bad_paging_values_are_refused(
+    database: dict[str, str], args: list[str], expected: str
+) -> None:
+    """Bad limits, cursors and ranges are operator errors (exit 2) naming the flag."""
+    result = invoke("ledger", *args, env=database)
+    assert isinstance(result.exception, CliError)
+    assert result.exception.exit_code == 2
+    assert expected in str(result.exception)
+
+
+def test_a_bad_limit_is_one_line_on_the_command_line(database: dict[str, str]) -> None:
+    """``balances --limit -1`` through the real script: one line, exit 2, no traceback."""
+    result = run_points("ledger", "balances", "--limit", "-1", env=database)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "--limit -1" in result.stderr

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.db import raise_classified
-from consumers.points.domain import PaymentFacts, Points, as_utc
-from consumers.points.store import rows
+from consumers.points.domain import PaymentFacts, Points
+from consumers.points.store import reads, rows
 from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import (
     Balance,
@@ -215,14 +215,11 @@ class CoreLedgerStore(LedgerStore):
             raise_classified(exc)
             raise
 
-    def balances(self, account_id: str | None = None) -> list[Balance]:
-        b = ledger_balances.c
-        query = sa.select(b.account_id, b.confirmed, b.provisional).order_by(b.account_id)
-        if account_id is not None:
-            query = query.where(b.account_id == account_id)
-        return [
-            Balance(r["account_id"], r["confirmed"], r["provisional"]) for r in self._read(query)
-        ]
+    def balances(
+        self, account_id: str | None = None, *, after: str | None = None, limit: int | None = None
+    ) -> list[Balance]:
+        query = reads.balances_query(account_id, after, limit)
+        return [reads.balance_from_row(row) for row in self._read(query)]
 
     def payment(self, payment_id: str) -> PaymentView | None:
         p = ledger_payments.c
@@ -230,65 +227,47 @@ class CoreLedgerStore(LedgerStore):
         found = self._read(query)
         return PaymentView.of(rows.record_from_row(found[0])) if found else None
 
-    def history(self, account_id: str) -> list[HistoryEntry]:
-        e, v = ledger_entries.c, ledger_events.c
-        query = (
-            sa.select(
-                e.id,
-                e.recorded_at,
-                e.kind,
-                e.payment_id,
-                e.event_id,
-                v.event_type,
-                v.amount,
-                v.occurred_at,
-                e.confirmed_delta,
-                e.provisional_delta,
-            )
-            .select_from(ledger_entries.outerjoin(ledger_events, e.event_id == v.event_id))
-            .where(e.account_id == account_id)
-            .order_by(e.id)
-        )
-        return [
-            HistoryEntry(
-                entry_id=row["id"],
-                recorded_at=as_utc(row["recorded_at"]),
-                kind=row["kind"],
-                payment_id=row["payment_id"],
-                event_id=row["event_id"],
-                event_type=row["event_type"],
-                amount=row["amount"],
-                occurred_at=None if row["occurred_at"] is None else as_utc(row["occurred_at"]),
-                confirmed_delta=row["confirmed_delta"],
-                provisional_delta=row["provisional_delta"],
-            )
-            for row in self._read(query)
-        ]
+    def history(
+        self,
+        account_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
+        found = self._read(reads.history_query(account_id, after, before, limit))
+        entries = [reads.history_entry(row) for row in found]
+        return entries[::-1] if before is not None else entries
 
-    def snapshot(self) -> Snapshot:
+    def account_ids(
+        self,
+        limit: int,
+        *,
+        after: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> list[str]:
         try:
             with self.engine.connect() as connection:
-                if connection.dialect.name == "postgresql":
-                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-                return _snapshot(connection)
+                return reads.account_ids(connection, limit, after, first, last)
         except Exception as exc:
             raise_classified(exc)
             raise
 
+    def accounts_snapshot(self, account_ids: Sequence[str]) -> Snapshot:
+        try:
+            with self.engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                return reads.accounts_snapshot(connection, account_ids)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def orphan_events(self, limit: int, *, after: str | None = None) -> list[StoredEvent]:
+        return [
+            rows.event_from_row(row) for row in self._read(reads.orphan_events_query(after, limit))
+        ]
+
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _snapshot(connection: sa.Connection) -> Snapshot:
-    def select(table: sa.Table) -> sa.Result[Any]:
-        return connection.execute(sa.select(table))
-
-    return Snapshot(
-        events=[rows.event_from_row(row) for row in select(ledger_events).mappings()],
-        entries=[rows.entry_from_row(row) for row in select(ledger_entries).mappings()],
-        payments=[rows.record_from_row(row) for row in select(ledger_payments).mappings()],
-        balances=[
-            Balance(row["account_id"], row["confirmed"], row["provisional"])
-            for row in select(ledger_balances).mappings()
-        ],
-    )

@@ -127,20 +127,51 @@ class LedgerStore(ABC):
     def unit_of_work(self) -> LedgerUnitOfWork: ...
 
     @abstractmethod
-    def balances(self, account_id: str | None = None) -> list[Balance]:
-        """Balances sorted by ``account_id`` (one account's, or all)."""
+    def balances(
+        self, account_id: str | None = None, *, after: str | None = None, limit: int | None = None
+    ) -> list[Balance]:
+        """Balances sorted by ``account_id``: one account's, or the ``limit`` (default all)
+        accounts after ``after`` (keyset paging)."""
 
     @abstractmethod
     def payment(self, payment_id: str) -> PaymentView | None:
         """A payment with at least one applied event, or ``None``."""
 
     @abstractmethod
-    def history(self, account_id: str) -> list[HistoryEntry]:
-        """An account's entries in the order they were recorded."""
+    def history(
+        self,
+        account_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[HistoryEntry]:
+        """An account's entries in the order they were recorded (``entry_id``): the first
+        ``limit`` after the entry ``after``, or the last ``limit`` before ``before``."""
+
+    # --- verify's streaming reads -----------------------------------------------------
 
     @abstractmethod
-    def snapshot(self) -> Snapshot:
-        """The whole ledger from one consistent read (events, entries, projections)."""
+    def account_ids(
+        self,
+        limit: int,
+        *,
+        after: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> list[str]:
+        """The next ``limit`` accounts (sorted) with a balance, payment or entry: after
+        ``after``, within ``first``..``last`` (inclusive; either open)."""
+
+    @abstractmethod
+    def accounts_snapshot(self, account_ids: Sequence[str]) -> Snapshot:
+        """The rows of these accounts from one consistent read: their balances, entries and
+        payments, and the stored events of those payments."""
+
+    @abstractmethod
+    def orphan_events(self, limit: int, *, after: str | None = None) -> list[StoredEvent]:
+        """The next ``limit`` events (by ``event_id``) that no payment row or entry names,
+        which no account's snapshot holds."""
 
     @abstractmethod
     def close(self) -> None:

@@ -1,0 +1,163 @@
+"""The store's keyset reads (SQLAlchemy Core, every dialect): pages of balances and of an
+account's history, and the per-account chunks ``verify`` streams through.
+
+Every page is a keyset (``WHERE key > :after ORDER BY key LIMIT :n``) on an indexed key —
+``ledger_balances``' primary key, ``ledger_entries``' ``(account_id)`` index and primary
+key, ``ledger_payments``' ``(account_id)`` index — so a page costs the same on page 1 and
+page 1,000, and nothing reads a table whole except ``orphan_events`` (one anti-join scan
+when the whole ledger is verified).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from consumers.points.domain import as_utc
+from consumers.points.store import rows
+from consumers.points.store.records import Balance, HistoryEntry, Snapshot
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_payments,
+)
+
+
+def balances_query(account_id: str | None, after: str | None, limit: int | None) -> sa.Select[Any]:
+    b = ledger_balances.c
+    query = sa.select(b.account_id, b.confirmed, b.provisional).order_by(b.account_id)
+    if account_id is not None:
+        query = query.where(b.account_id == account_id)
+    if after is not None:
+        query = query.where(b.account_id > after)
+    return query.limit(limit)
+
+
+def balance_from_row(row: sa.RowMapping) -> Balance:
+    return Balance(row["account_id"], row["confirmed"], row["provisional"])
+
+
+def history_query(
+    account_id: str, after: int | None, before: int | None, limit: int | None
+) -> sa.Select[Any]:
+    """An account's entries after ``after`` (ascending) or before ``before`` (descending,
+    so the limit keeps the ones nearest the cursor; the caller turns them around)."""
+    e, v = ledger_entries.c, ledger_events.c
+    query = (
+        sa.select(
+            e.id,
+            e.recorded_at,
+            e.kind,
+            e.payment_id,
+            e.event_id,
+            v.event_type,
+            v.amount,
+            v.occurred_at,
+            e.confirmed_delta,
+            e.provisional_delta,
+        )
+        .select_from(ledger_entries.outerjoin(ledger_events, e.event_id == v.event_id))
+        .where(e.account_id == account_id)
+    )
+    if after is not None:
+        query = query.where(e.id > after)
+    if before is not None:
+        return query.where(e.id < before).order_by(e.id.desc()).limit(limit)
+    return query.order_by(e.id).limit(limit)
+
+
+def history_entry(row: sa.RowMapping) -> HistoryEntry:
+    return HistoryEntry(
+        entry_id=row["id"],
+        recorded_at=as_utc(row["recorded_at"]),
+        kind=row["kind"],
+        payment_id=row["payment_id"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        amount=row["amount"],
+        occurred_at=None if row["occurred_at"] is None else as_utc(row["occurred_at"]),
+        confirmed_delta=row["confirmed_delta"],
+        provisional_delta=row["provisional_delta"],
+    )
+
+
+def account_ids(
+    connection: sa.Connection, limit: int, after: str | None, first: str | None, last: str | None
+) -> list[str]:
+    """The next ``limit`` accounts (sorted) that any projection or entry names.
+
+    An account is in the ledger if it has a balance, a payment or an entry (a drift may
+    leave one without the others, and verify must see it): the first ``limit`` of each
+    table's keyset, merged, are the first ``limit`` of their union.
+    """
+    found: set[str] = set()
+    for column in (ledger_balances.c.account_id, ledger_payments.c.account_id):
+        found.update(connection.execute(_next_keys(column, limit, after, first, last)).scalars())
+    entries = _next_keys(ledger_entries.c.account_id, limit, after, first, last).distinct()
+    found.update(connection.execute(entries).scalars())
+    return sorted(found)[:limit]
+
+
+def _next_keys(
+    column: sa.Column[str], limit: int, after: str | None, first: str | None, last: str | None
+) -> sa.Select[tuple[str]]:
+    query = sa.select(column).order_by(column).limit(limit)
+    if after is not None:
+        query = query.where(column > after)
+    if first is not None:
+        query = query.where(column >= first)
+    if last is not None:
+        query = query.where(column <= last)
+    return query
+
+
+def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Snapshot:
+    """Balances, entries and payments of ``accounts``, and every event of their payments.
+
+    Events are found through their payments (``ledger_events`` has no account index, and a
+    payment's events all belong to its account: the ledger rejects the others).
+    """
+    ids = sorted(accounts)
+    p, n, b = ledger_payments.c, ledger_entries.c, ledger_balances.c
+    payment_ids = sa.union(
+        sa.select(p.payment_id).where(p.account_id.in_(ids)),
+        sa.select(n.payment_id).where(n.account_id.in_(ids)),
+    )
+    events = sa.select(ledger_events).where(ledger_events.c.payment_id.in_(payment_ids))
+
+    def select(query: sa.Select[Any]) -> sa.MappingResult:
+        return connection.execute(query).mappings()
+
+    return Snapshot(
+        events=[rows.event_from_row(row) for row in select(events)],
+        entries=[
+            rows.entry_from_row(row)
+            for row in select(sa.select(ledger_entries).where(n.account_id.in_(ids)))
+        ],
+        payments=[
+            rows.record_from_row(row)
+            for row in select(sa.select(ledger_payments).where(p.account_id.in_(ids)))
+        ],
+        balances=[
+            balance_from_row(row)
+            for row in select(sa.select(ledger_balances).where(b.account_id.in_(ids)))
+        ],
+    )
+
+
+def orphan_events_query(after: str | None, limit: int) -> sa.Select[Any]:
+    """Events no payment row and no entry refer to (no account chunk reaches them)."""
+    e, p, n = ledger_events.c, ledger_payments.c, ledger_entries.c
+    query = (
+        sa.select(ledger_events)
+        .where(
+            ~sa.exists().where(p.payment_id == e.payment_id),
+            ~sa.exists().where(n.payment_id == e.payment_id),
+        )
+        .order_by(e.event_id)
+        .limit(limit)
+    )
+    return query if after is None else query.where(e.event_id > after)

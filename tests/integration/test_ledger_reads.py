@@ -1,0 +1,209 @@
+"""Operator reads that scale, on real SQLite and PostgreSQL: keyset pages of balances and
+history, and ``verify`` streaming through accounts in bounded chunks (DESIGN §6, #16)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from consumers.bootstrap import Ledger
+from consumers.points.store.records import Snapshot
+from consumers.points.tables import ledger_balances, ledger_entries, ledger_payments
+from consumers.points.verify import Scope
+from tests.support.factories import make_event
+from tests.support.ledger import ledger_on
+from tests.support.ledger_kit import migrated_engine
+
+ACCOUNTS = [f"acct-{n:02d}" for n in range(10)]
+CHUNK = 3  # four chunks over ten accounts: 3, 3, 3, 1
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    url: str = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    )
+    engine = migrated_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> Iterator[Ledger]:
+    """Ten accounts applied in scrambled order; account n has n+1 payments of ¥1,000·(n+1)."""
+    with ledger_on(engine) as ledger:
+        events = [
+            make_event(
+                event_id=f"{account}-{p}",
+                account_id=account,
+                payment_id=f"{account}-pay-{p}",
+                amount=1000 * (n + 1),
+            )
+            for n, account in enumerate(ACCOUNTS)
+            for p in range(n + 1)
+        ]
+        ledger.handle_batch(events[::-1])
+        yield ledger
+
+
+def tamper_balance(engine: Engine, account_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(ledger_balances)
+            .where(ledger_balances.c.account_id == account_id)
+            .values(confirmed=ledger_balances.c.confirmed + 7)
+        )
+
+
+def test_balance_pages_return_every_account_once_in_order(ledger: Ledger) -> None:
+    """Pages of 3 with ``after`` at each page's last account: all ten, sorted, no repeats."""
+    seen: list[str] = []
+    after: str | None = None
+    while page := ledger.store.balances(after=after, limit=3):
+        assert len(page) <= 3
+        seen.extend(b.account_id for b in page)
+        after = page[-1].account_id
+    assert seen == ACCOUNTS
+
+
+def test_balances_of_one_account(ledger: Ledger) -> None:
+    """``account_id`` answers that account's balance only."""
+    [found] = ledger.store.balances("acct-04")
+    assert (found.account_id, found.provisional) == ("acct-04", 5 * 50)
+
+
+def test_history_pages_forward_and_backward_in_entry_order(ledger: Ledger) -> None:
+    """An account's entries in pages of 2, forwards with ``after`` and backwards with
+    ``before``, are its whole history in entry order either way."""
+    whole = ledger.store.history("acct-06")
+    assert [e.entry_id for e in whole] == sorted(e.entry_id for e in whole)
+    assert len(whole) == 7
+    forward: list[int] = []
+    after: int | None = None
+    while page := ledger.store.history("acct-06", after=after, limit=2):
+        forward.extend(e.entry_id for e in page)
+        after = page[-1].entry_id
+    backward: list[int] = []
+    before = whole[-1].entry_id + 1
+    while page := ledger.store.history("acct-06", before=before, limit=2):
+        assert [e.entry_id for e in page] == sorted(e.entry_id for e in page)
+        backward[:0] = [e.entry_id for e in page]
+        before = page[0].entry_id
+    assert forward == backward == [e.entry_id for e in whole]
+
+
+def test_account_ids_page_through_the_union_of_projections_and_entries(
+    ledger: Ledger, engine: Engine
+) -> None:
+    """An account with entries but no balance row is still one of the ledger's accounts."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.delete(ledger_balances).where(ledger_balances.c.account_id == "acct-09")
+        )
+    assert ledger.store.account_ids(CHUNK, after="acct-07") == ["acct-08", "acct-09"]
+    assert ledger.store.account_ids(CHUNK, first="acct-02", last="acct-03") == [
+        "acct-02",
+        "acct-03",
+    ]
+
+
+def test_streaming_verify_is_clean_and_counts_the_whole_ledger(ledger: Ledger) -> None:
+    """Chunks of 3 accounts add up to the whole ledger's counts, and nothing drifted."""
+    report = ledger.verify(chunk_size=CHUNK)
+    assert report.clean, report.drifts
+    assert (report.events, report.entries, report.payments, report.accounts) == (55, 55, 55, 10)
+
+
+@pytest.mark.parametrize("account_id", [ACCOUNTS[-1], ACCOUNTS[0]], ids=["last-chunk", "first"])
+def test_streaming_verify_catches_a_drift_in_the_first_and_last_chunk(
+    ledger: Ledger, engine: Engine, account_id: str
+) -> None:
+    """A balance altered for the last account in keyset order (alone in the fourth chunk)
+    or the first is reported, and exactly that one."""
+    tamper_balance(engine, account_id)
+    report = ledger.verify(chunk_size=CHUNK)
+    assert [(d.check, d.key) for d in report.drifts] == [("balance", account_id)]
+
+
+def test_verify_of_one_account_checks_only_that_account(ledger: Ledger, engine: Engine) -> None:
+    """``Scope.account``: the drift of another account is not looked at, its own is."""
+    tamper_balance(engine, "acct-05")
+    clean = ledger.verify(Scope.account("acct-04"), chunk_size=CHUNK)
+    assert clean.clean
+    assert (clean.events, clean.payments, clean.accounts) == (5, 5, 1)
+    drifted = ledger.verify(Scope.account("acct-05"), chunk_size=CHUNK)
+    assert [d.key for d in drifted.drifts] == ["acct-05"]
+
+
+def test_verify_of_a_range_checks_the_accounts_in_it(ledger: Ledger, engine: Engine) -> None:
+    """``Scope(first, last)`` is inclusive at both ends and sees drifts at either end."""
+    tamper_balance(engine, "acct-02")
+    tamper_balance(engine, "acct-05")
+    tamper_balance(engine, "acct-06")
+    report = ledger.verify(Scope("acct-02", "acct-05"), chunk_size=CHUNK)
+    assert report.accounts == 4
+    assert [d.key for d in report.drifts] == ["acct-02", "acct-05"]
+
+
+def test_verify_sees_a_payment_row_whose_account_lost_everything_else(
+    ledger: Ledger, engine: Engine
+) -> None:
+    """A payment projection moved to an account that has no balance or entries is found
+    there (its chunk comes from the payments' keyset too)."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(ledger_payments)
+            .where(ledger_payments.c.payment_id == "acct-00-pay-0")
+            .values(account_id="zz-nobody")
+        )
+    checks = {(d.check, d.key) for d in ledger.verify(chunk_size=CHUNK).drifts}
+    assert ("payment_facts", "acct-00-pay-0") in checks
+
+
+def test_verify_reports_events_no_account_reaches(ledger: Ledger, engine: Engine) -> None:
+    """Events whose payment row and entries are gone are still checked (the orphan pass)."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.delete(ledger_entries).where(ledger_entries.c.payment_id == "acct-03-pay-1")
+        )
+        connection.execute(
+            sa.delete(ledger_payments).where(ledger_payments.c.payment_id == "acct-03-pay-1")
+        )
+    report = ledger.verify(chunk_size=CHUNK)
+    assert report.events == 55
+    assert {("payment_missing", "acct-03-pay-1"), ("event_entries", "acct-03-1")} <= {
+        (d.check, d.key) for d in report.drifts
+    }
+
+
+def test_verify_never_asks_for_more_than_a_chunk(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memory bound: every read verify makes is at most one chunk of accounts/events,
+    and the ten accounts take four chunk reads."""
+    store = ledger.store
+    loaded: list[int] = []
+    asked: list[int] = []
+    snapshot, account_ids, orphans = store.accounts_snapshot, store.account_ids, store.orphan_events
+
+    def counting_snapshot(accounts: Sequence[str]) -> Snapshot:
+        loaded.append(len(accounts))
+        return snapshot(accounts)
+
+    def counting_ids(limit: int, **bounds: str | None) -> list[str]:
+        asked.append(limit)
+        return account_ids(limit, **bounds)
+
+    def counting_orphans(limit: int, after: str | None = None) -> list[object]:
+        asked.append(limit)
+        return list(orphans(limit, after=after))
+
+    monkeypatch.setattr(store, "accounts_snapshot", counting_snapshot)
+    monkeypatch.setattr(store, "account_ids", counting_ids)
+    monkeypatch.setattr(store, "orphan_events", counting_orphans)
+    assert ledger.verify(chunk_size=CHUNK).clean
+    assert loaded == [3, 3, 3, 1]
+    assert set(asked) == {CHUNK}
