@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,8 @@ from infra.settings import Config
 OUTPUT: Final = Path(__file__).with_name("scale.json")
 FULL_RUN_EVENTS: Final = 5_000_000
 MILLION: Final = 1_000_000
+#: The hot and uniform runs alternate in this many slices.
+SLICES: Final = 10
 #: Apply rates this machine (2 shared vCPUs) reached in 100k-event runs: alone, and
 #: under the load of other engineers' test suites (load average 6-8). The announced
 #: duration is computed from both.
@@ -103,9 +105,8 @@ def main_run(args: argparse.Namespace, mix: Mix, name: str, rules_file: Path) ->
     ):
         workload = ScaleWorkload(mix)
         log(f"growing {name} to {args.events:,} applied events (1 loader, batches of 100)")
-        load = scale_load.grow(
-            ledger, workload, args.events, window=window_size(args.events), progress=log
-        )
+        load = scale_load.Load(args.events, window_size(args.events))
+        scale_load.grow(ledger, iter(workload), load, args.events, progress=log)
         sizes = scale_db.table_sizes(ledger.engine)
         log(f"applied {load.applied:,} at {load.rate:,.0f} ev/s; running verify")
         verify = scale_reads.verify_process(url, rules_file)
@@ -123,25 +124,38 @@ def main_run(args: argparse.Namespace, mix: Mix, name: str, rules_file: Path) ->
         }
 
 
-def contention_run(
-    args: argparse.Namespace, mix: Mix, name: str, rules_file: Path
-) -> dict[str, Any]:
-    """``--hot-events`` applied by ``--loaders`` concurrent loaders, lock waits sampled."""
-    with (
-        scale_db.fresh_database(args.server, name, keep=args.keep) as url,
-        ledger_on(url, rules_file) as ledger,
-    ):
-        log(f"{name}: {args.hot_events:,} events, {args.loaders} loaders")
-        with scale_db.LockSampler(ledger.engine) as sampler:
-            load = scale_load.grow(
-                ledger,
-                ScaleWorkload(mix),
-                args.hot_events,
-                window=max(1, args.hot_events),
-                loaders=args.loaders,
-                progress=log,
+def contention_runs(
+    args: argparse.Namespace, mixes: dict[str, Mix], stamp: str, rules_file: Path
+) -> dict[str, dict[str, Any]]:
+    """Each mix on a fresh database with ``--loaders`` concurrent loaders, lock waits
+    sampled, applied in ``SLICES`` alternating slices (the order flips every slice) so that
+    the machine's load drifts over all runs alike."""
+    with ExitStack() as stack:
+        runs = {}
+        for part, mix in mixes.items():
+            name = f"points_scale_{stamp}_{part}"
+            url = stack.enter_context(scale_db.fresh_database(args.server, name, keep=args.keep))
+            ledger = stack.enter_context(ledger_on(url, rules_file))
+            sampler = stack.enter_context(scale_db.LockSampler(ledger.engine))
+            load = scale_load.Load(args.hot_events, None, args.loaders)
+            runs[part] = (name, ledger, iter(ScaleWorkload(mix)), load, sampler)
+        log(
+            f"{' and '.join(mixes)}: {args.hot_events:,} events each, {args.loaders} loaders, "
+            f"{SLICES} alternating slices"
+        )
+        for n in range(1, SLICES + 1):
+            until = -(-args.hot_events * n // SLICES)
+            for part in list(runs)[:: 1 if n % 2 else -1]:
+                _, ledger, batches, load, _ = runs[part]
+                scale_load.grow(ledger, batches, load, until)
+            log(
+                f"slice {n}/{SLICES}: "
+                + ", ".join(f"{part} {r[3].rate:,.0f} ev/s" for part, r in runs.items())
             )
-        return {"database": name, "load": load.as_dict(), "lock_waits": sampler.as_dict()}
+        return {
+            part: {"database": name, "load": load.as_dict(), "lock_waits": sampler.as_dict()}
+            for part, (name, _, _, load, sampler) in runs.items()
+        }
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -171,17 +185,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rules_file = Path(workdir) / "rules.json"
         rules_file.write_text(json.dumps(RULES, indent=2))
         main = main_run(args, mix, f"points_scale_{stamp}_main", rules_file)
-        uniform = contention_run(
-            args, replace(hot_mix, skewed=False), f"points_scale_{stamp}_uniform", rules_file
+        uniform = replace(hot_mix, skewed=False)
+        contention = contention_runs(
+            args, {"uniform": uniform, "hot": replace(uniform, hot_share=0.5)}, stamp, rules_file
         )
-        hot_only = replace(hot_mix, skewed=False, hot_share=0.5)
-        hot = contention_run(args, hot_only, f"points_scale_{stamp}_hot", rules_file)
     document["machine"]["postgresql"] = main.pop("server")
     document |= {
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "duration_seconds": round(time.perf_counter() - started),
         "v2_stories": {"on": v2, "why": v2_reason},
-        "runs": {"main": main, "uniform": uniform, "hot": hot},
+        "runs": {"main": main, **contention},
     }
     return scale_report.summarise(document)
 

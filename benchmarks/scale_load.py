@@ -15,7 +15,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,12 +31,33 @@ PROGRESS_SECONDS: Final = 15.0
 Progress = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Window:
+    """One window of applied events: its wall time and the CPU spent in it by this
+    process and by the server's backends (None when their ``/proc`` is unreadable)."""
+
+    applied: int
+    seconds: float
+    process_cpu: float
+    backend_cpu: float | None
+
+    def cpu_ms_per_event(self) -> float | None:
+        if self.backend_cpu is None:
+            return None
+        return round(1000 * (self.process_cpu + self.backend_cpu) / max(1, self.applied), 3)
+
+
+CpuProbe = Callable[[], tuple[float, float | None]]
+
+
 @dataclass
 class Load:
-    """What a load did: counts by outcome, windows, timings."""
+    """What a load did: counts by outcome, windows, timings (accumulated over ``grow``
+    calls that continue the same load)."""
 
     target: int
-    window: int
+    #: Applied events per window; None: no windows (the load is run in slices).
+    window: int | None
     loaders: int = 1
     applied: int = 0
     duplicates: int = 0
@@ -48,17 +70,14 @@ class Load:
     #: CPU of this whole process (loaders and generator) and of the server's backends.
     process_cpu_seconds: float = 0.0
     postgres_cpu_seconds: float | None = None
-    #: (applied events, seconds) of each full window, in order.
-    windows: list[tuple[int, float]] = field(default_factory=list)
-    _window_start: float = 0.0
-    _window_applied: int = 0
+    windows: list[Window] = field(default_factory=list)
+    #: Batches drawn from the workload but not applied yet (a later call applies them).
+    carry: list[Sequence[Any]] = field(default_factory=list)
+    _mark: tuple[int, float, float, float | None] = (0, 0.0, 0.0, None)
 
     @property
     def rate(self) -> float:
         return self.applied / self.seconds if self.seconds else 0.0
-
-    def window_rates(self) -> list[float]:
-        return [applied / seconds for applied, seconds in self.windows if seconds]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,7 +90,8 @@ class Load:
             "seconds": round(self.seconds, 1),
             "apply_rate_events_per_s": round(self.rate),
             "window_events": self.window,
-            "apply_rate_per_window": [round(r) for r in self.window_rates()],
+            "apply_rate_per_window": [round(w.applied / w.seconds) for w in self.windows],
+            "cpu_ms_per_event_per_window": [w.cpu_ms_per_event() for w in self.windows],
             "ledger_busy_seconds": round(self.ledger_seconds, 1),
             "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
             "process_cpu_seconds": round(self.process_cpu_seconds, 1),
@@ -84,14 +104,13 @@ class Load:
         the server's backends, and wall time (the rest is waiting: for a core on a busy
         machine, for the disk's fsync at commit)."""
         per = 1000 / max(1, self.applied)
+        backends = self.postgres_cpu_seconds
         return {
             "ledger_process": round(
                 (self.process_cpu_seconds - self.generator_cpu_seconds) * per, 3
             ),
             "generator": round(self.generator_cpu_seconds * per, 3),
-            "postgres_backends": _rounded(
-                None if self.postgres_cpu_seconds is None else self.postgres_cpu_seconds * per, 3
-            ),
+            "postgres_backends": None if backends is None else round(backends * per, 3),
             "wall": round(self.seconds * per, 3),
         }
 
@@ -103,10 +122,20 @@ class Load:
         self.delivered += len(results)
         self.batches += 1
         self.ledger_seconds += finished - started
-        self._window_applied += applied
-        if self._window_applied >= self.window:
-            self.windows.append((self._window_applied, finished - self._window_start))
-            self._window_start, self._window_applied = finished, 0
+
+    def _open_window(self, at: float, cpu: tuple[float, float | None]) -> None:
+        self._mark = (self.applied, at, *cpu)
+
+    def _maybe_close_window(self, at: float, probe: CpuProbe) -> None:
+        applied, since, process, backend = self._mark
+        if self.window is None or self.applied - applied < self.window:
+            return
+        now_process, now_backend = probe()
+        backend_cpu = None if backend is None or now_backend is None else now_backend - backend
+        self.windows.append(
+            Window(self.applied - applied, at - since, now_process - process, backend_cpu)
+        )
+        self._mark = (self.applied, at, now_process, now_backend)
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
@@ -115,93 +144,108 @@ def _rounded(value: float | None, digits: int = 1) -> float | None:
 
 def grow(
     ledger: Ledger,
-    batches: Iterable[Sequence[Any]],
-    target: int,
+    batches: Iterator[Sequence[Any]],
+    load: Load,
+    until: int,
     *,
-    window: int,
-    loaders: int = 1,
     progress: Progress | None = None,
 ) -> Load:
-    """Apply batches until ``target`` events are applied (a few batches more with several
-    loaders: those in flight finish)."""
-    load = Load(target, window, loaders)
-    ahead: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=AHEAD_PER_LOADER * loaders)
+    """Apply batches until ``load`` counts ``until`` applied events (a few more with
+    several loaders: the batches in flight finish). Batches drawn but not applied are
+    kept for the next call continuing the same load, so slices of a run lose nothing."""
+    ahead: queue.Queue[Sequence[Any]] = queue.Queue(maxsize=AHEAD_PER_LOADER * load.loaders)
     done = threading.Event()
     lock = threading.Lock()
     errors: list[BaseException] = []
+    carried, load.carry = deque(load.carry), []
+    unsent: list[Sequence[Any]] = []
+    generator_cpu = [0.0]
+
+    def probe() -> tuple[float, float | None]:
+        return time.process_time(), backend_cpu_seconds(ledger.engine)
 
     def produce() -> None:
         started = time.thread_time()
         try:
-            for batch in batches:
+            while not done.is_set():
+                batch = carried.popleft() if carried else next(batches, None)
+                if batch is None:
+                    return
                 while not done.is_set():
                     try:
                         ahead.put(batch, timeout=0.2)
                         break
                     except queue.Full:
                         continue
-                if done.is_set():
-                    return
+                else:
+                    unsent.append(batch)
         except BaseException as exc:
             errors.append(exc)
             done.set()
         finally:
-            load.generator_cpu_seconds = time.thread_time() - started
+            generator_cpu[0] = time.thread_time() - started
 
     def apply() -> None:
         try:
-            _apply()
+            while not done.is_set():
+                try:
+                    batch = ahead.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                started = time.perf_counter()
+                results = ledger.handle_batch(batch)
+                finished = time.perf_counter()
+                with lock:
+                    load._record(results, started, finished)
+                    load._maybe_close_window(finished, probe)
+                    if load.applied >= until:
+                        done.set()
         except BaseException as exc:  # a failed load stops every thread, then raises
             errors.append(exc)
             done.set()
 
-    def _apply() -> None:
-        while not done.is_set():
-            try:
-                batch = ahead.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if batch is None:
-                return
-            started = time.perf_counter()
-            results = ledger.handle_batch(batch)
-            with lock:
-                load._record(results, started, time.perf_counter())
-                if load.applied >= target:
-                    done.set()
-
     producer = threading.Thread(target=produce, name="scale-generator", daemon=True)
-    workers = [threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(loaders)]
-    backends_before = backend_cpu_seconds(ledger.engine)
-    cpu_before = time.process_time()
-    began = load._window_start = time.perf_counter()
+    workers = [
+        threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(load.loaders)
+    ]
+    process_before, backends_before = probe()
+    began = time.perf_counter()
+    if not load.batches:
+        load._open_window(began, (process_before, backends_before))
     producer.start()
     for worker in workers:
         worker.start()
-    _report_until_done(load, done, began, progress)
+    _report_until_done(load, until, done, began, progress)
     for worker in workers:
         worker.join()
-    load.seconds = time.perf_counter() - began
+    load.seconds += time.perf_counter() - began
     done.set()
     producer.join()
-    load.process_cpu_seconds = time.process_time() - cpu_before
-    backends_after = backend_cpu_seconds(ledger.engine)
+    while not ahead.empty():
+        load.carry.append(ahead.get())
+    load.carry += unsent + list(carried)  # in the order they were drawn
+    process_after, backends_after = probe()
+    load.process_cpu_seconds += process_after - process_before
+    load.generator_cpu_seconds += generator_cpu[0]
     if backends_before is not None and backends_after is not None:
-        load.postgres_cpu_seconds = backends_after - backends_before
+        load.postgres_cpu_seconds = (load.postgres_cpu_seconds or 0.0) + (
+            backends_after - backends_before
+        )
     if errors:
         raise errors[0]
     return load
 
 
 def _report_until_done(
-    load: Load, done: threading.Event, began: float, progress: Progress | None
+    load: Load, until: int, done: threading.Event, began: float, progress: Progress | None
 ) -> None:
+    applied_before = load.applied
     while not done.wait(PROGRESS_SECONDS):
         if progress is None:
             continue
         seconds = time.perf_counter() - began
-        rate = load.applied / seconds if seconds else 0.0
-        left = (load.target - load.applied) / rate if rate else float("inf")
+        rate = (load.applied - applied_before) / seconds if seconds else 0.0
+        left = (until - load.applied) / rate if rate else float("inf")
         progress(
             f"{load.applied:,} / {load.target:,} applied, {rate:,.0f} ev/s, "
             f"{seconds / 60:.1f} min so far, ~{left / 60:.1f} min left"

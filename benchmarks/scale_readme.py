@@ -70,6 +70,11 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
             f"≥ 0.9: {_verdict(scale, 'apply_rate_ratio_last_to_first')}",
         ],
         [
+            "CPU per applied event, ours + PostgreSQL's, each window (ms)",
+            " → ".join(n(c, 3) for c in scale.get("cpu_ms_per_event_per_million") or []) or "n/a",
+            f"first ÷ last {n(scale.get('cpu_per_event_ratio_first_to_last'), 2)} (1 = flat)",
+        ],
+        [
             "bytes per applied event, every ledger table with its indexes",
             f"{n(scale.get('bytes_per_event'))} B",
             f"pgledger: {n(get(scale, 'reference', 'pgledger_bytes_per_transfer'))} B per transfer",
