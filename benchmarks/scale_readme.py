@@ -75,6 +75,11 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
             f"first ÷ last {n(scale.get('cpu_per_event_ratio_first_to_last'), 2)} (1 = flat)",
         ],
         [
+            "where an applied event's time goes, whole run (ms)",
+            _split(load.get("cpu_ms_per_applied_event") or {}),
+            "the rest of the wall time: waiting for a core or for fsync",
+        ],
+        [
             "bytes per applied event, every ledger table with its indexes",
             f"{n(scale.get('bytes_per_event'))} B",
             f"pgledger: {n(get(scale, 'reference', 'pgledger_bytes_per_transfer'))} B per transfer",
@@ -106,6 +111,14 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
         ]
     )
     return rows
+
+
+def _split(split: dict[str, Any]) -> str:
+    return (
+        f"CPU: ledger process {n(split.get('ledger_process'), 3)}, generator "
+        f"{n(split.get('generator'), 3)}, PostgreSQL {n(split.get('postgres_backends'), 3)}; "
+        f"wall {n(split.get('wall'), 3)}"
+    )
 
 
 def storage(scale: dict[str, Any]) -> list[list[str]]:

@@ -11,6 +11,7 @@ the import of the CLI and printing are excluded, a pooled connection is reused.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import json
 import os
@@ -21,7 +22,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -96,13 +96,25 @@ def _history(ledger: Ledger) -> tuple[Query, str]:
 
 
 def _explain(ledger: Ledger) -> tuple[Query | None, str]:
-    """Explain's query when the ledger has one (``ledger explain`` is being added)."""
+    """What ``ledger explain ACCOUNT --month`` runs after bootstrapping, when this commit
+    has the command: the account's stored events, its stored balance, the published rules,
+    then the explanation (``consumers.points.story``)."""
     store: Any = ledger.store
-    for name in ("explanation", "explain"):
-        method = getattr(store, name, None)
-        if method is not None:
-            return partial(method, month=EXPLAIN_MONTH), f"store.{name}(account, month)"
-    return None, "not measured: `ledger explain` is not on this commit's ledger store"
+    current_rules = getattr(ledger, "current_rules", None)
+    try:
+        story = importlib.import_module("consumers.points.story")
+    except ModuleNotFoundError:
+        story = None
+    if story is None or current_rules is None or not hasattr(store, "account_story"):
+        return None, "not measured: `ledger explain` is not on this commit"
+
+    def explain(account: str) -> object:
+        events = store.account_story(account)
+        store.balances(account)
+        return story.explain_story(account, events, current_rules(), EXPLAIN_MONTH)
+
+    how = "store.account_story + store.balances + explain_story(month) (the command's body)"
+    return explain, how
 
 
 def query_latency(
