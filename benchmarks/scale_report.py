@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks import scale_db
+from benchmarks.targets import judge
 
 TARGETS: Final = {
     "apply_rate_ratio_last_to_first": (">=", 0.9),
@@ -99,18 +100,6 @@ def machine() -> dict[str, Any]:
     }
 
 
-def judge(numbers: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, (op, target) in TARGETS.items():
-        value = numbers.get(name)
-        if not isinstance(value, (int, float)):
-            out[name] = "not measured"
-            continue
-        met = {">=": value >= target, "<": value < target}[op]
-        out[name] = f"{'met' if met else 'MISSED'} ({value} {op} {target} wanted)"
-    return out
-
-
 def summarise(document: dict[str, Any]) -> dict[str, Any]:
     """The issue's numbers at the top of the document, their verdicts, then the detail."""
     main = document["runs"]["main"]
@@ -152,7 +141,7 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         **numbers,
-        "targets": judge(numbers),
+        "targets": judge(numbers, TARGETS),
         "extrapolation_500m": extrapolate(main),
         **document,
     }
