@@ -10,8 +10,9 @@ document to ``benchmarks/scale.json``:
    as the ledger's rules), and reports the apply rate of every million
    (``apply_rate_per_million``) and the last over the first;
 2. on the full ledger: storage per applied event (``pg_total_relation_size`` of every
-   ledger table with its indexes and TOAST), ``points ledger verify`` as a process (wall
-   time, peak RSS) and the p50/p99 of the operator's queries (``benchmarks.scale_reads``);
+   ledger table with its indexes and TOAST), then after ``ANALYZE`` ``points ledger
+   verify`` as a process (wall time, peak RSS) and the p50/p99 of the operator's queries
+   (``benchmarks.scale_reads``);
 3. a hot-account run (``--hot-events``, half of the stories on one account) against a
    uniform run of the same size, each on a fresh database with ``--loaders`` concurrent
    loaders, and the lock waits sampled during each (``hot_account_rate_ratio``).
@@ -108,7 +109,8 @@ def main_run(args: argparse.Namespace, mix: Mix, name: str, rules_file: Path) ->
         load = scale_load.Load(args.events, window_size(args.events))
         scale_load.grow(ledger, iter(workload), load, args.events, progress=log)
         sizes = scale_db.table_sizes(ledger.engine)
-        log(f"applied {load.applied:,} at {load.rate:,.0f} ev/s; running verify")
+        scale_db.analyze(ledger.engine)
+        log(f"applied {load.applied:,} at {load.rate:,.0f} ev/s; analyzed; running verify")
         verify = scale_reads.verify_process(url, rules_file)
         log(f"verify: {verify['seconds']} s, peak RSS {verify['peak_rss_mb']} MB; queries")
         latency = scale_reads.query_latency(ledger, workload, args.samples)

@@ -147,7 +147,9 @@ def prose(scale: dict[str, Any]) -> list[str]:
         f"{n(get(main, 'load', 'seconds'), 1)} s). Queries: {n(samples)} "
         "random payments or accounts each, timed in-process on the store methods the "
         "commands call (Python start-up, imports and printing excluded); `verify` runs as "
-        "`points ledger verify --json` in its own process, its peak RSS read by `wait4`.",
+        "`points ledger verify --json` in its own process, its peak RSS read by `wait4`. "
+        "Sizes are taken as loaded (dead versions of updated projection rows included, as "
+        "between two autovacuums), then `ANALYZE` runs, as autovacuum would have by then.",
         "",
         f"**500 M events on paper** (linear in the measured bytes per event): "
         f"{n(paper.get('total_gb'), 1)} GB, of which the inbox (`ledger_events`, the event "
