@@ -27,14 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, TYPE_CHECKING, Final, TextIO
 
 import boto3
 import psutil
 
 from infra.aws import botocore_config
-from infra.local import DUMMY_CREDENTIALS, LOOPBACK, free_port
+from infra.local import DUMMY_CREDENTIALS, LOOPBACK, free_port, stop_process
 from infra.settings import DEFAULT_REGION
 from infra.topology import DEFAULT_TOPOLOGY, redrive_policy
 
@@ -101,19 +100,9 @@ class Fauxqs:
             raise BackboneUnavailable(f"fauxqs did not start (said {line!r})")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+    def __exit__(self, *exc_info: object) -> None:
+        if self._process is not None:
+            stop_process(self._process)
         if self._stdout is not None:
             self._stdout.close()
         self._process = None

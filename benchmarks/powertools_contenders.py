@@ -13,7 +13,6 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Self, cast
 
 from benchmarks.backbones import json_logs_to_devnull
@@ -73,12 +72,7 @@ class Contender:
         self.stack.callback(self.ledger.close)
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stack.close()
 
     def run(self, bodies: Sequence[str], offset: int) -> float:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+#: Every command's ``--json`` (here rather than in ``ops.commands.common`` because commands
+#: that must start fast import only this module).
+JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 class CliError(Exception):

@@ -16,7 +16,7 @@ from producers.publisher import (
     PublisherBase,
     build_entries,
     chunk_by_size,
-    publish_failure,
+    publish_failures,
 )
 from schemas.events import PaymentEvent
 
@@ -53,13 +53,8 @@ class AsyncSnsPublisher(PublisherBase["SNSClient"]):
     async def _with_retries(
         self, call: Callable[[], Awaitable[T]], message_ids: Sequence[str]
     ) -> T:
-        try:
+        with publish_failures(message_ids):
             async for attempt in self._retry.async_retrying():
                 with attempt:
                     return await call()
-        except Exception as exc:
-            failure = publish_failure(exc, message_ids)
-            if failure is exc:
-                raise
-            raise failure from exc
         raise AssertionError("unreachable")  # pragma: no cover

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Final, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Protocol, TypeVar
 
 from pydantic import ValidationError
 
 from schemas.envelope import summarise_validation_error
 from schemas.errors import PermanentError
-from schemas.events import Brand, Merchant
+from schemas.events import SCHEMA_VERSION, Brand, Merchant
 
 MAX_ID_LENGTH: Final = 128
 #: Parts kept readable in ids; anything else (":" included, which separates parts) is hashed.
@@ -58,3 +60,47 @@ def build(model: type[E], **fields: object) -> E:
     except ValidationError as exc:
         name = getattr(model, "__name__", "event")
         raise InvalidBrandRecord(f"{name}: {summarise_validation_error(exc)}") from None
+
+
+class BrandRecord(Protocol):
+    """The fields every brand's records carry under the same names."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def merchant_name(self) -> str: ...
+    @property
+    def mcc(self) -> str: ...
+    @property
+    def merchant_country(self) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Payment:
+    """What every event made from one brand record carries, whatever its type."""
+
+    brand: Brand
+    payment_id: str
+    amount: int
+    record: BrandRecord
+
+
+def payment_event(
+    model: type[E], event_id: str, occurred_at: datetime, payment: Payment, **extra: object
+) -> E:
+    """The v1 event ``model`` for ``payment``; ``extra`` holds the type's own fields."""
+    return build(
+        model,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        schema_version=SCHEMA_VERSION,
+        brand=payment.brand,
+        payment_id=payment.payment_id,
+        account_id=payment.record.account_id,
+        amount=payment.amount,
+        currency="JPY",
+        merchant=merchant(
+            payment.record.merchant_name, payment.record.mcc, payment.record.merchant_country
+        ),
+        **extra,
+    )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
@@ -228,16 +229,21 @@ class BatchProgress:
             )
 
 
-def publish_failure(
-    exc: BaseException, message_ids: Sequence[str]
-) -> PublishError | PublishUnavailable:
-    """The exception a caller sees for whatever ended the retry loop."""
-    if isinstance(exc, (PublishError, PublishUnavailable)):
-        return exc
-    if isinstance(exc, RetryError):
+@contextmanager
+def publish_failures(message_ids: Sequence[str]) -> Iterator[None]:
+    """Whatever ends the retry loop reaches the caller as ``PublishError``/``Unavailable``.
+
+    ``message_ids`` (what went out before the failure) travel with the error.
+    """
+    try:
+        yield
+    except (PublishError, PublishUnavailable):
+        raise
+    except RetryError as exc:
         last = exc.last_attempt.exception()
-        return PublishUnavailable(f"SNS unavailable after retries: {last}", message_ids)
-    return PublishError(f"SNS refused the message: {exc}", message_ids)
+        raise PublishUnavailable(f"SNS unavailable after retries: {last}", message_ids) from exc
+    except Exception as exc:
+        raise PublishError(f"SNS refused the message: {exc}", message_ids) from exc
 
 
 ClientT = TypeVar("ClientT")
@@ -293,13 +299,8 @@ class SnsPublisher(PublisherBase["SNSClient"]):
         progress.absorb(self._sns.publish_batch(**progress.request()))
 
     def _with_retries(self, call: Callable[[], T], message_ids: Sequence[str]) -> T:
-        try:
+        with publish_failures(message_ids):
             for attempt in self._retry.retrying():
                 with attempt:
                     return call()
-        except Exception as exc:
-            failure = publish_failure(exc, message_ids)
-            if failure is exc:
-                raise
-            raise failure from exc
         raise AssertionError("unreachable")  # pragma: no cover

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import assert_never
 
-from producers.brand import brand_key, build, merchant
+from producers.brand import Payment, brand_key, payment_event
 from schemas.events import (
     Authorization,
     AuthorizationReversal,
     Brand,
     Clearing,
-    EventType,
     PaymentEvent,
     Refund,
 )
@@ -54,11 +53,16 @@ class QuicPayAuthorization(_QuicPayRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
-class QuicPayAuthorizationCancel(_QuicPayRecord):
-    """An authorized transaction cancelled before its sales data was sent."""
+class _QuicPayCancelRecord(_QuicPayRecord):
+    """A cancel: its own sequence number names the event, the original one the payment."""
 
     cancel_sequence: str
     cancelled_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuicPayAuthorizationCancel(_QuicPayCancelRecord):
+    """An authorized transaction cancelled before its sales data was sent."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,11 +74,8 @@ class QuicPaySale(_QuicPayRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
-class QuicPayCancel(_QuicPayRecord):
+class QuicPayCancel(_QuicPayCancelRecord):
     """A line of cancel data: (part of) a sale returned."""
-
-    cancel_sequence: str
-    cancelled_at: datetime
 
 
 QuicPayRecord = QuicPayAuthorization | QuicPayAuthorizationCancel | QuicPaySale | QuicPayCancel
@@ -100,46 +101,26 @@ def to_event(record: QuicPayRecord) -> PaymentEvent:
 
 
 def authorization(record: QuicPayAuthorization) -> Authorization:
-    return build(
-        Authorization,
-        event_type=EventType.AUTHORIZATION,
-        event_id=_event_id("authorization", record),
-        occurred_at=record.authorized_at,
-        approved=record.approved,
-        **_common(record),
+    event_id = _event_id("authorization", record)
+    return payment_event(
+        Authorization, event_id, record.authorized_at, _payment(record), approved=record.approved
     )
 
 
 def authorization_cancel(record: QuicPayAuthorizationCancel) -> AuthorizationReversal:
-    return build(
-        AuthorizationReversal,
-        event_type=EventType.AUTHORIZATION_REVERSAL,
-        event_id=_event_id("authorization_reversal", record, record.cancel_sequence),
-        occurred_at=record.cancelled_at,
-        **_common(record),
-    )
+    event_id = _event_id("authorization_reversal", record, record.cancel_sequence)
+    return payment_event(AuthorizationReversal, event_id, record.cancelled_at, _payment(record))
 
 
 def sale(record: QuicPaySale) -> Clearing:
     """Online and offline sales map alike: the sale is the clearing, and it is final."""
-    return build(
-        Clearing,
-        event_type=EventType.CLEARING,
-        event_id=_event_id("clearing", record),
-        occurred_at=record.sold_at,
-        final=True,
-        **_common(record),
-    )
+    event_id = _event_id("clearing", record)
+    return payment_event(Clearing, event_id, record.sold_at, _payment(record), final=True)
 
 
 def cancel(record: QuicPayCancel) -> Refund:
-    return build(
-        Refund,
-        event_type=EventType.REFUND,
-        event_id=_event_id("refund", record, record.cancel_sequence),
-        occurred_at=record.cancelled_at,
-        **_common(record),
-    )
+    event_id = _event_id("refund", record, record.cancel_sequence)
+    return payment_event(Refund, event_id, record.cancelled_at, _payment(record))
 
 
 def _triple(terminal_id: str, business_date: date, sequence: str) -> tuple[str, str, str]:
@@ -151,15 +132,10 @@ def _event_id(kind: str, record: _QuicPayRecord, *extra: str) -> str:
     return brand_key(Brand.QUICPAY, kind, *triple, *extra)
 
 
-def _common(record: _QuicPayRecord) -> dict[str, object]:
-    return {
-        "schema_version": 1,
-        "brand": Brand.QUICPAY,
-        "payment_id": payment_id(
-            record.terminal_id, record.business_date, record.terminal_sequence
-        ),
-        "account_id": record.account_id,
-        "amount": record.amount,
-        "currency": "JPY",
-        "merchant": merchant(record.merchant_name, record.mcc, record.merchant_country),
-    }
+def _payment(record: _QuicPayRecord) -> Payment:
+    return Payment(
+        brand=Brand.QUICPAY,
+        payment_id=payment_id(record.terminal_id, record.business_date, record.terminal_sequence),
+        amount=record.amount,
+        record=record,
+    )

@@ -13,7 +13,7 @@ known ``event_id``) and the expected balances below hold.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Final
+from typing import Final, TypedDict
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -58,40 +58,34 @@ def visa_story(at: datetime = DEMO_START) -> list[visa.VisaRecord]:
     ]
 
 
+class _QuicPayTerminal(TypedDict):
+    """What bob's QUICPay records share: one terminal, one business day, one account."""
+
+    terminal_id: str
+    business_date: date
+    account_id: str
+    mcc: str
+
+
+class _QuicPayPurchase(TypedDict):
+    terminal_sequence: str
+    amount: int
+    merchant_name: str
+
+
 def quicpay_story(at: datetime = DEMO_START) -> list[quicpay.QuicPayRecord]:
-    terminal, day = "QP0012345", date(2026, 11, 21)
+    terminal = _QuicPayTerminal(
+        terminal_id="QP0012345",
+        business_date=date(2026, 11, 21),
+        account_id=QUICPAY_ACCOUNT,
+        mcc="5411",
+    )
+    aeon = _QuicPayPurchase(terminal_sequence="00042", amount=3000, merchant_name="AEON")
+    lawson = _QuicPayPurchase(terminal_sequence="00043", amount=800, merchant_name="LAWSON")
     return [
-        quicpay.QuicPayAuthorization(
-            terminal_id=terminal,
-            business_date=day,
-            terminal_sequence="00042",
-            account_id=QUICPAY_ACCOUNT,
-            amount=3000,
-            merchant_name="AEON",
-            mcc="5411",
-            authorized_at=at,
-        ),
-        quicpay.QuicPaySale(
-            terminal_id=terminal,
-            business_date=day,
-            terminal_sequence="00042",
-            account_id=QUICPAY_ACCOUNT,
-            amount=3000,
-            merchant_name="AEON",
-            mcc="5411",
-            sold_at=at + timedelta(hours=1),
-        ),
-        quicpay.QuicPaySale(
-            terminal_id=terminal,
-            business_date=day,
-            terminal_sequence="00043",
-            account_id=QUICPAY_ACCOUNT,
-            amount=800,
-            merchant_name="LAWSON",
-            mcc="5411",
-            sold_at=at + timedelta(hours=2),
-            offline=True,
-        ),
+        quicpay.QuicPayAuthorization(**terminal, **aeon, authorized_at=at),
+        quicpay.QuicPaySale(**terminal, **aeon, sold_at=at + timedelta(hours=1)),
+        quicpay.QuicPaySale(**terminal, **lawson, sold_at=at + timedelta(hours=2), offline=True),
     ]
 
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, assert_never
 
-from producers.brand import InvalidBrandRecord, brand_key, build, merchant
+from producers.brand import InvalidBrandRecord, Payment, brand_key, payment_event
 from schemas.events import (
     Authorization,
     AuthorizationReversal,
     Brand,
     Clearing,
-    EventType,
     PaymentEvent,
     Refund,
 )
@@ -102,26 +101,16 @@ def to_event(record: VisaRecord) -> PaymentEvent:
 
 
 def authorization(record: VisaAuthorization) -> Authorization:
-    return build(
-        Authorization,
-        event_type=EventType.AUTHORIZATION,
-        event_id=brand_key(Brand.VISA, "authorization", record.transaction_id, record.stan),
-        occurred_at=record.transmitted_at,
-        approved=record.response_code in APPROVED_CODES,
-        **_common(record),
+    event_id = brand_key(Brand.VISA, "authorization", record.transaction_id, record.stan)
+    approved = record.response_code in APPROVED_CODES
+    return payment_event(
+        Authorization, event_id, record.transmitted_at, _payment(record), approved=approved
     )
 
 
 def reversal(record: VisaReversal) -> AuthorizationReversal:
-    return build(
-        AuthorizationReversal,
-        event_type=EventType.AUTHORIZATION_REVERSAL,
-        event_id=brand_key(
-            Brand.VISA, "authorization_reversal", record.transaction_id, record.stan
-        ),
-        occurred_at=record.transmitted_at,
-        **_common(record),
-    )
+    event_id = brand_key(Brand.VISA, "authorization_reversal", record.transaction_id, record.stan)
+    return payment_event(AuthorizationReversal, event_id, record.transmitted_at, _payment(record))
 
 
 def clearing(record: VisaClearing) -> Clearing:
@@ -129,37 +118,24 @@ def clearing(record: VisaClearing) -> Clearing:
         raise InvalidBrandRecord(
             f"Visa clearing: sequence {record.clearing_sequence} of {record.clearing_count}"
         )
-    return build(
-        Clearing,
-        event_type=EventType.CLEARING,
-        event_id=brand_key(Brand.VISA, "clearing", record.acquirer_reference_number),
-        occurred_at=record.processed_at,
-        final=record.clearing_sequence == record.clearing_count,
-        **_common(record),
-    )
+    event_id = brand_key(Brand.VISA, "clearing", record.acquirer_reference_number)
+    final = record.clearing_sequence == record.clearing_count
+    return payment_event(Clearing, event_id, record.processed_at, _payment(record), final=final)
 
 
 def credit(record: VisaCredit) -> Refund:
-    return build(
-        Refund,
-        event_type=EventType.REFUND,
-        event_id=brand_key(Brand.VISA, "refund", record.acquirer_reference_number),
-        occurred_at=record.processed_at,
-        **_common(record),
-    )
+    event_id = brand_key(Brand.VISA, "refund", record.acquirer_reference_number)
+    return payment_event(Refund, event_id, record.processed_at, _payment(record))
 
 
-def _common(record: _VisaRecord) -> dict[str, object]:
+def _payment(record: _VisaRecord) -> Payment:
     if record.billing_currency != JPY_NUMERIC:
         raise InvalidBrandRecord(
             f"Visa billing currency {record.billing_currency!r} is not JPY ({JPY_NUMERIC})"
         )
-    return {
-        "schema_version": 1,
-        "brand": Brand.VISA,
-        "payment_id": payment_id(record.transaction_id),
-        "account_id": record.account_id,
-        "amount": record.billing_amount,
-        "currency": "JPY",
-        "merchant": merchant(record.merchant_name, record.mcc, record.merchant_country),
-    }
+    return Payment(
+        brand=Brand.VISA,
+        payment_id=payment_id(record.transaction_id),
+        amount=record.billing_amount,
+        record=record,
+    )

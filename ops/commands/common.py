@@ -19,13 +19,13 @@ from infra.resolve import ResourceNotFound
 from ops.errors import OpsError
 from ops.interrupt import EXIT_INTERRUPTED, stop_on_signals
 from ops.output import CliError, err_console, exit_with
+from ops.output import JsonFlag as JsonFlag  # re-exported: the commands take their options here
 from ops.progress import Advance, progress_bar
 from ops.scan import ScanEnd
 
 EXIT_FAILED: Final = 1
 EXIT_INCOMPLETE: Final = 3
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 WideFlag = Annotated[
     bool, typer.Option("--wide", help="Every column, however wide (piped output is TSV).")
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
 import sqlalchemy as sa
 import typer
@@ -13,7 +12,7 @@ from sqlalchemy.engine import Engine
 from consumers.bootstrap import database
 from consumers.db import classify_db_error, current_revision, db_reason, head_revision, upgrade
 from infra.settings import Config
-from ops.output import console, fail, print_json
+from ops.output import JsonFlag, console, fail, print_json
 
 app = typer.Typer(help="The ledger database schema (Alembic migrations).")
 
@@ -34,7 +33,7 @@ def _database(config: Config) -> Iterator[Engine]:
 @app.command("upgrade")
 def upgrade_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Migrate the database to the schema this code needs (idempotent)."""
     config: Config = ctx.obj
@@ -51,7 +50,7 @@ def upgrade_command(
 @app.command("current")
 def current_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the schema revision of the database and the one this code needs."""
     config: Config = ctx.obj

@@ -19,11 +19,9 @@ from infra.cloudformation import render_template, to_json, to_yaml
 from infra.local import LOOPBACK, EmbeddedAws
 from infra.resolve import topology
 from infra.settings import Config
-from ops.output import console, fail, print_json
+from ops.output import JsonFlag, console, fail, print_json
 
 app = typer.Typer(help="The messaging topology.")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("apply")

@@ -18,13 +18,11 @@ from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import bootstrap_relay, database
 from infra.settings import Config
-from ops.output import console, fail, print_json
+from ops.output import JsonFlag, console, fail, print_json
 from producers.outbox import create_outbox_table, has_outbox_table, outbox_ddl, outbox_status
 from producers.relay import RelayReport, RelaySettings
 
 app = typer.Typer(help="The transactional outbox: relay events to SNS, inspect the backlog.")
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("relay")
@@ -38,7 +36,7 @@ def relay(
     retention_hours: Annotated[
         float, typer.Option(min=0, help="Sent rows older than this are pruned.")
     ] = 168.0,
-    as_json: JsonOption = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Publish pending outbox rows in order and mark them sent (until SIGTERM/Ctrl-C)."""
     config: Config = ctx.obj
@@ -56,7 +54,7 @@ def relay(
 
 
 @app.command("status")
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def status(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Pending, failing and sent rows, and the age of the oldest pending row."""
     engine = _outbox_engine(ctx.obj, require_table=True)
     with engine.connect() as conn:
@@ -69,7 +67,7 @@ def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 
 @app.command("init")
-def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def init(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Create the outbox table if missing (demo, tests; payment services use migrations)."""
     engine = _outbox_engine(ctx.obj, require_table=False)
     existed = has_outbox_table(engine)
@@ -83,7 +81,7 @@ def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("ddl")
 def ddl(
     dialect: Annotated[str, typer.Option(help="postgresql or sqlite.")] = "postgresql",
-    as_json: JsonOption = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Print the outbox DDL for a payment service's own migration.
 

@@ -10,7 +10,7 @@ import typer
 from infra.aws import sns_client
 from infra.resolve import topic_arn
 from infra.settings import Config
-from ops.output import console, fail, print_json
+from ops.output import JsonFlag, console, fail, print_json
 from producers.publisher import SnsPublisher
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
@@ -20,7 +20,7 @@ from schemas.events import PaymentEvent
 def publish(
     ctx: typer.Context,
     file: Annotated[Path, typer.Option("--file", help="JSON lines, one v1 event per line.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Validate every line first, then publish them all (nothing is published if one is bad)."""
     config: Config = ctx.obj

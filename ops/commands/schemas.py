@@ -8,13 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from ops.output import console, exit_with, fail, print_json
+from ops.output import JsonFlag, console, exit_with, fail, print_json
 from schemas.asyncapi import render_asyncapi
 from schemas.compatibility import breaking_changes
 from schemas.jsonschema import payment_event_schema, render_schema
 
 app = typer.Typer(help="The event contract: JSON Schema, AsyncAPI, compatibility gate.")
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @app.command("export")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import Ledger
+from consumers.points.store import reads
 from consumers.points.store.records import Snapshot
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_payments
 from consumers.points.verify import Scope
@@ -58,12 +59,14 @@ def tamper_balance(engine: Engine, account_id: str) -> None:
         )
 
 
-def test_balance_pages_return_every_account_once_in_order(ledger: Ledger) -> None:
-    """Pages of 3 with ``after`` at each page's last account: all ten, sorted, no repeats."""
+@pytest.mark.parametrize("limit", [1, 3, 5, 10, 11])
+def test_balance_pages_return_every_account_once_in_order(ledger: Ledger, limit: int) -> None:
+    """Pages of ``limit`` with ``after`` at each page's last account (pages that divide ten
+    evenly, one page exactly, one page too big): all ten, sorted, no repeats."""
     seen: list[str] = []
     after: str | None = None
-    while page := ledger.store.balances(after=after, limit=3):
-        assert len(page) <= 3
+    while page := ledger.store.balances(after=after, limit=limit):
+        assert len(page) <= limit
         seen.extend(b.account_id for b in page)
         after = page[-1].account_id
     assert seen == ACCOUNTS
@@ -117,14 +120,18 @@ def test_streaming_verify_is_clean_and_counts_the_whole_ledger(ledger: Ledger) -
     assert (report.events, report.entries, report.payments, report.accounts) == (55, 55, 55, 10)
 
 
-@pytest.mark.parametrize("account_id", [ACCOUNTS[-1], ACCOUNTS[0]], ids=["last-chunk", "first"])
+@pytest.mark.parametrize(
+    ("account_id", "chunk_size"),
+    [(ACCOUNTS[-1], CHUNK), (ACCOUNTS[0], CHUNK), (ACCOUNTS[-1], 5), (ACCOUNTS[-1], 1)],
+    ids=["last-chunk-alone", "first-chunk", "last-of-a-full-chunk", "chunks-of-one"],
+)
 def test_streaming_verify_catches_a_drift_in_the_first_and_last_chunk(
-    ledger: Ledger, engine: Engine, account_id: str
+    ledger: Ledger, engine: Engine, account_id: str, chunk_size: int
 ) -> None:
-    """A balance altered for the last account in keyset order (alone in the fourth chunk)
-    or the first is reported, and exactly that one."""
+    """A balance altered for the last account in keyset order (alone in the fourth chunk of
+    3, last of a full chunk of 5, or in chunks of one) or the first is reported, and only it."""
     tamper_balance(engine, account_id)
-    report = ledger.verify(chunk_size=CHUNK)
+    report = ledger.verify(chunk_size=chunk_size)
     assert [(d.check, d.key) for d in report.drifts] == [("balance", account_id)]
 
 
@@ -207,3 +214,14 @@ def test_verify_never_asks_for_more_than_a_chunk(
     assert ledger.verify(chunk_size=CHUNK).clean
     assert loaded == [3, 3, 3, 1]
     assert set(asked) == {CHUNK}
+
+
+def test_a_chunk_read_in_slices_holds_every_row(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off PostgreSQL a chunk's ids go in ``IN`` slices: with slices of 2, a chunk of all ten
+    accounts still holds every event, entry, payment and balance."""
+    monkeypatch.setattr(reads, "IN_LIST_SLICE", 2)
+    chunk = ledger.store.accounts_snapshot(ACCOUNTS)
+    counts = (len(chunk.events), len(chunk.entries), len(chunk.payments), len(chunk.balances))
+    assert counts == (55, 55, 55, 10)

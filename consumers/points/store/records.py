@@ -117,7 +117,8 @@ class HistoryEntry:
 
 @dataclass
 class Snapshot:
-    """The whole ledger as of one consistent read (``points ledger verify``)."""
+    """Rows of a set of accounts as of one consistent read (a chunk of ``points ledger verify``):
+    their events, entries, payment projections and balances."""
 
     events: list[StoredEvent] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)

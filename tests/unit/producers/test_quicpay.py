@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import TypedDict
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,33 +17,36 @@ AT = datetime(2026, 11, 21, 10, 0, tzinfo=JST)
 DAY = date(2026, 11, 21)
 
 
+class Terminal(TypedDict):
+    """The fields every record of one QUICPay payment carries alike (amount aside)."""
+
+    terminal_id: str
+    business_date: date
+    terminal_sequence: str
+    account_id: str
+    merchant_name: str
+    mcc: str
+
+
+AT_QP1 = Terminal(
+    terminal_id="QP1",
+    business_date=DAY,
+    terminal_sequence="00042",
+    account_id="acct-1",
+    merchant_name="LAWSON",
+    mcc="5411",
+)
+
+
 def sale(
     sequence: str = "00042", *, offline: bool = False, terminal: str = "QP1"
 ) -> quicpay.QuicPaySale:
-    return quicpay.QuicPaySale(
-        terminal_id=terminal,
-        business_date=DAY,
-        terminal_sequence=sequence,
-        account_id="acct-1",
-        amount=800,
-        merchant_name="LAWSON",
-        mcc="5411",
-        sold_at=AT,
-        offline=offline,
-    )
+    at_terminal: Terminal = {**AT_QP1, "terminal_id": terminal, "terminal_sequence": sequence}
+    return quicpay.QuicPaySale(**at_terminal, amount=800, sold_at=AT, offline=offline)
 
 
 def authorization() -> quicpay.QuicPayAuthorization:
-    return quicpay.QuicPayAuthorization(
-        terminal_id="QP1",
-        business_date=DAY,
-        terminal_sequence="00042",
-        account_id="acct-1",
-        amount=800,
-        merchant_name="LAWSON",
-        mcc="5411",
-        authorized_at=AT,
-    )
+    return quicpay.QuicPayAuthorization(**AT_QP1, amount=800, authorized_at=AT)
 
 
 def test_offline_sale_is_a_final_clearing_without_authorization() -> None:
@@ -62,17 +66,7 @@ def test_online_sale_joins_its_authorization() -> None:
 
 def test_cancel_after_sale_is_a_refund_of_the_original_payment() -> None:
     """Cancel data names itself by its own sequence and refunds the original payment."""
-    record = quicpay.QuicPayCancel(
-        terminal_id="QP1",
-        business_date=DAY,
-        terminal_sequence="00042",
-        cancel_sequence="00050",
-        account_id="acct-1",
-        amount=300,
-        merchant_name="LAWSON",
-        mcc="5411",
-        cancelled_at=AT,
-    )
+    record = quicpay.QuicPayCancel(**AT_QP1, cancel_sequence="00050", amount=300, cancelled_at=AT)
     event = quicpay.to_event(record)
     assert event.event_type == EventType.REFUND
     assert event.payment_id == "quicpay:QP1:20261121:00042"
@@ -82,15 +76,7 @@ def test_cancel_after_sale_is_a_refund_of_the_original_payment() -> None:
 def test_authorization_cancel_is_a_reversal() -> None:
     """Cancelled before the sale: the authorized amount is reversed."""
     record = quicpay.QuicPayAuthorizationCancel(
-        terminal_id="QP1",
-        business_date=DAY,
-        terminal_sequence="00042",
-        cancel_sequence="00043",
-        account_id="acct-1",
-        amount=800,
-        merchant_name="LAWSON",
-        mcc="5411",
-        cancelled_at=AT,
+        **AT_QP1, cancel_sequence="00043", amount=800, cancelled_at=AT
     )
     assert quicpay.to_event(record).event_type == EventType.AUTHORIZATION_REVERSAL
 

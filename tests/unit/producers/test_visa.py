@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import given
@@ -19,14 +19,30 @@ AT = datetime(2026, 11, 21, 1, 0, tzinfo=UTC)
 TID = "386112345678901"
 
 
+class Purchase(TypedDict):
+    """The fields every record of one Visa purchase carries alike."""
+
+    transaction_id: str
+    account_id: str
+    billing_amount: int
+    merchant_name: str
+    mcc: str
+    merchant_country: str
+
+
+PURCHASE = Purchase(
+    transaction_id=TID,
+    account_id="acct-1",
+    billing_amount=1200,
+    merchant_name="LAWSON",
+    mcc="5411",
+    merchant_country="JP",
+)
+
+
 def auth(**changes: Any) -> visa.VisaAuthorization:
     record = visa.VisaAuthorization(
-        transaction_id=TID,
-        account_id="acct-1",
-        billing_amount=1200,
-        merchant_name="LAWSON",
-        mcc="5411",
-        merchant_country="JP",
+        **PURCHASE,
         stan="000123",
         response_code="00",
         transmitted_at=AT,
@@ -36,12 +52,7 @@ def auth(**changes: Any) -> visa.VisaAuthorization:
 
 def clearing(**changes: Any) -> visa.VisaClearing:
     record = visa.VisaClearing(
-        transaction_id=TID,
-        account_id="acct-1",
-        billing_amount=1200,
-        merchant_name="LAWSON",
-        mcc="5411",
-        merchant_country="JP",
+        **PURCHASE,
         acquirer_reference_number="24692166327000000000012",
         processed_at=AT,
     )
@@ -79,12 +90,7 @@ def test_last_draft_of_multiple_clearing_is_final() -> None:
 def test_credit_is_a_refund_on_the_original_purchase() -> None:
     """A credit voucher with the purchase's TID refunds that payment."""
     record = visa.VisaCredit(
-        transaction_id=TID,
-        account_id="acct-1",
-        billing_amount=1200,
-        merchant_name="LAWSON",
-        mcc="5411",
-        merchant_country="JP",
+        **PURCHASE,
         acquirer_reference_number="74692166327000000000099",
         processed_at=AT,
     )
@@ -96,12 +102,7 @@ def test_credit_is_a_refund_on_the_original_purchase() -> None:
 def test_reversal_is_named_by_its_own_stan() -> None:
     """A reversal gets an event id of its own, distinct from the authorization's."""
     record = visa.VisaReversal(
-        transaction_id=TID,
-        account_id="acct-1",
-        billing_amount=1200,
-        merchant_name="LAWSON",
-        mcc="5411",
-        merchant_country="JP",
+        **PURCHASE,
         stan="000124",
         transmitted_at=AT,
     )
