@@ -8,6 +8,7 @@ or writes anyone else's; they are dropped at the end unless ``--keep``.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -63,24 +64,36 @@ def analyze(engine: Engine) -> None:
         connection.commit()
 
 
-def backend_cpu_seconds(engine: Engine) -> float | None:
-    """CPU seconds (user + system) the server's backends of this database have used so far,
-    from ``/proc/<pid>/stat`` (the server runs on this machine); None when unreadable."""
-    query = sa.text(
+class BackendCpu:
+    """CPU seconds (user + system) the server's backends of one database have used so far,
+    from ``/proc/<pid>/stat`` (the server runs on this machine). Asked on a connection of
+    its own, so that every backend of the ledger's pool is counted."""
+
+    QUERY: Final = sa.text(
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
         "AND pid <> pg_backend_pid()"
     )
-    with engine.connect() as connection:
-        pids = list(connection.execute(query).scalars())
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    try:
-        for pid in pids:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    except (OSError, IndexError, ValueError):
-        return None
-    return total / ticks
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float | None:
+        """None when a backend's ``/proc`` entry cannot be read (another machine)."""
+        with self.engine.connect() as connection:
+            pids = list(connection.execute(self.QUERY).scalars())
+            connection.rollback()
+        total = 0
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except (OSError, IndexError, ValueError):
+            return None
+        return total / self.ticks
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 def server_context(engine: Engine) -> dict[str, Any]:
@@ -105,17 +118,19 @@ def git_commit() -> dict[str, Any]:
 
 
 ACTIVITY: Final = sa.text(
-    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
 )
+#: The table a waiting ledger statement writes (the pipelined statements are INSERTs).
+WRITES: Final = re.compile(r'INSERT INTO "?(\w+)')
 
 
 @dataclass
 class LockSampler:
     """Samples ``pg_stat_activity`` of one database every ``interval`` seconds: how many of
-    its backends run a statement and what those that wait for a lock wait on (``Lock:
-    transactionid`` is a row held by another transaction, ``Lock:extend`` a table or index
-    being extended by another backend)."""
+    its backends run a statement, and what those waiting for a lock wait on, by the table
+    their statement writes (``Lock:transactionid in ledger_balances``: a balance row held
+    by another transaction; ``Lock:extend``: a table or index another backend extends)."""
 
     engine: Engine
     interval: float = 0.25
@@ -142,9 +157,13 @@ class LockSampler:
             while not self._stop.wait(self.interval):
                 rows = connection.execute(ACTIVITY).all()
                 connection.rollback()
-                waiting = [f"Lock:{event}" for _, kind, event in rows if kind == "Lock"]
+                waiting = [
+                    f"Lock:{event} in {_written(query)}"
+                    for _, kind, event, query in rows
+                    if kind == "Lock"
+                ]
                 self.samples += 1
-                self.busy_samples += int(any(state == "active" for state, _, _ in rows))
+                self.busy_samples += int(any(row[0] == "active" for row in rows))
                 self.lock_wait_samples += int(bool(waiting))
                 self.waiting_backends += len(waiting)
                 self.waits.update(waiting)
@@ -157,6 +176,11 @@ class LockSampler:
             "mean_backends_waiting_for_a_lock": round(self.waiting_backends / busy, 3),
             "lock_waits_by_kind": dict(self.waits.most_common()),
         }
+
+
+def _written(query: str | None) -> str:
+    match = WRITES.search(query or "")
+    return match.group(1) if match else "another statement"
 
 
 def elapsed(started: float) -> float:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from benchmarks.scale_db import backend_cpu_seconds
+from benchmarks.scale_db import BackendCpu
 from consumers.bootstrap import Ledger
 from consumers.handler import Outcome
 
@@ -161,8 +161,10 @@ def grow(
     unsent: list[Sequence[Any]] = []
     generator_cpu = [0.0]
 
+    backends = BackendCpu(ledger.engine)
+
     def probe() -> tuple[float, float | None]:
-        return time.process_time(), backend_cpu_seconds(ledger.engine)
+        return time.process_time(), backends.seconds()
 
     def produce() -> None:
         started = time.thread_time()
@@ -225,6 +227,7 @@ def grow(
         load.carry.append(ahead.get())
     load.carry += unsent + list(carried)  # in the order they were drawn
     process_after, backends_after = probe()
+    backends.close()
     load.process_cpu_seconds += process_after - process_before
     load.generator_cpu_seconds += generator_cpu[0]
     if backends_before is not None and backends_after is not None:
