@@ -63,7 +63,11 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
     window = n(load.get("window_events"))
     rates = " → ".join(n(r) for r in scale.get("apply_rate_per_million") or []) or "n/a"
     rows = [
-        [f"apply rate, each {window} applied events (ev/s)", rates, ""],
+        [
+            f"apply rate, each {window} applied events, {load.get('loaders')} loaders (ev/s)",
+            rates,
+            "",
+        ],
         [
             "last ÷ first",
             f"**{n(scale.get('apply_rate_ratio_last_to_first'), 2)}**",
