@@ -19,10 +19,13 @@ from schemas.events import (
     Authorization,
     AuthorizationReversal,
     Brand,
+    Chargeback,
+    ChargebackReversal,
     Clearing,
     EventType,
     PaymentEvent,
     Refund,
+    RefundReversal,
 )
 
 
@@ -58,6 +61,8 @@ class EventFacts:
                 final = event.final
             case AuthorizationReversal() | Refund():
                 pass
+            case RefundReversal() | Chargeback() | ChargebackReversal():  # issue #13: v2ledger
+                raise ValueError(f"event type {event.event_type.value} is not applied here")
             case _:
                 assert_never(event)
         return cls(
@@ -144,6 +149,13 @@ def apply_event(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
             changes["final"] = facts.final or event.final
         case EventType.REFUND:
             changes["refunded"] = facts.refunded + event.amount
+        case (
+            EventType.REFUND_REVERSAL
+            | EventType.CHARGEBACK
+            | EventType.CHARGEBACK_REVERSAL
+            | EventType.POINTS_GRANT
+        ):  # issue #13: the ledger refuses these before they get here (v2ledger replaces this)
+            raise ValueError(f"event type {event.event_type.value} is not applied by this domain")
         case _:
             assert_never(event.event_type)
     if facts.anchor is None or event.anchor_key < facts.anchor.key:

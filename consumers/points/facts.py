@@ -5,9 +5,10 @@ anchor) and a maximum (the latest approved authorization) over its *distinct* ev
 folding its events in any order, with any duplicates, gives the same facts.
 
 This is the v2 successor of ``consumers.points.domain``'s ``EventFacts``/``PaymentFacts``
-(phase 2 of issue #13 switches the ledger over and retires those). It defines the domain's
-own ``PaymentEventType`` until ``schemas.events`` carries the three new types; the values
-are the wire names, so ``PaymentEventType(str(event.event_type))`` converts.
+(phase 2 of issue #13 switches the ledger over and retires those). ``PaymentEventType`` is
+the domain's own: the payment subset of ``schemas.events.EventType`` (which also names
+``points_grant``); the values are the wire names, so
+``PaymentEventType(str(event.event_type))`` converts. ``GrantReason`` is the contract's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import assert_never
 
-from schemas.events import Brand
+from schemas.events import Brand, GrantReason
 
 
 class PaymentEventType(StrEnum):
@@ -29,13 +30,6 @@ class PaymentEventType(StrEnum):
     REFUND_REVERSAL = "refund_reversal"
     CHARGEBACK = "chargeback"
     CHARGEBACK_REVERSAL = "chargeback_reversal"
-
-
-class GrantReason(StrEnum):
-    REWARD = "reward"
-    REFERRAL = "referral"
-    CAMPAIGN = "campaign"
-    ADJUSTMENT = "adjustment"
 
 
 @dataclass(frozen=True, slots=True)

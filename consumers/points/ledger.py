@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import assert_never
 
 from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
@@ -33,7 +34,47 @@ from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
 from schemas.canonical import canonical_json
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import (
+    Authorization,
+    AuthorizationReversal,
+    Chargeback,
+    ChargebackReversal,
+    Clearing,
+    Event,
+    PointsGrant,
+    Refund,
+    RefundReversal,
+)
+
+# ---- Issue #13 phase A (v2schemas): the contract carries the v2 event types before this
+# ledger applies them; they are dead-lettered with a clear reason. v2ledger replaces this
+# block (``V1PaymentEvent``, ``NotApplied``, ``_v1_payment``, the split in ``handle_batch``).
+V1PaymentEvent = Authorization | AuthorizationReversal | Clearing | Refund
+
+
+class NotApplied(PermanentError):
+    """An event type of the contract that this ledger version does not apply yet."""
+
+    code = "event_type_not_applied"
+
+
+def _v1_payment(event: Event) -> V1PaymentEvent | None:
+    match event:
+        case Authorization() | AuthorizationReversal() | Clearing() | Refund():
+            return event
+        case RefundReversal() | Chargeback() | ChargebackReversal() | PointsGrant():
+            return None
+        case _:
+            assert_never(event)
+
+
+def _not_applied(event: Event) -> Result:
+    return Result.rejected(
+        NotApplied(f"event type {event.event_type.value} is not applied by this ledger version")
+    )
+
+
+# ---- end of the issue #13 phase A block
 
 
 class UnapplicableEvent(PermanentError):
@@ -42,7 +83,7 @@ class UnapplicableEvent(PermanentError):
     code = "unapplicable_event"
 
 
-def stored_event(event: PaymentEvent) -> StoredEvent:
+def stored_event(event: V1PaymentEvent) -> StoredEvent:
     """A validated event with its canonical body and content hash, computed once."""
     body = canonical_json(event)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
@@ -60,8 +101,16 @@ class PointsLedger:
         self.store = store
         self.rules = rules
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
+        v1 = [_v1_payment(event) for event in events]  # issue #13 phase A block
+        applied = iter(self._handle_v1([event for event in v1 if event is not None]))
+        return [
+            _not_applied(event) if known is None else next(applied)
+            for event, known in zip(events, v1, strict=True)
+        ]
+
+    def _handle_v1(self, events: Sequence[V1PaymentEvent]) -> list[Result]:
         if not events:
             return []
         incoming = [stored_event(event) for event in events]

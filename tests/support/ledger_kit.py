@@ -16,7 +16,7 @@ from consumers.handler import Outcome, Result
 from consumers.points.store import open_store
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
 from schemas.envelope import decode_body, parse_event
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_balances)
 
@@ -34,7 +34,7 @@ def wipe(engine: Engine) -> None:
             connection.execute(sa.delete(table))
 
 
-def events_of(documents: Iterable[dict[str, Any]]) -> list[PaymentEvent]:
+def events_of(documents: Iterable[dict[str, Any]]) -> list[Event]:
     """Wire dicts through the real decoder, as the worker would get them."""
     return [decode_body(json.dumps(d)) for d in documents]
 

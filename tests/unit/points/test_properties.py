@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from consumers.points.domain import EventFacts, fold, points
 from consumers.points.rules import DEFAULT_RULES
-from schemas.envelope import parse_event
+from tests.support.factories import payment_event
 from tests.support.reference import payment_state
 from tests.support.stories import deliveries, payment_story
 
 
 def _domain_state(events: list[dict[str, Any]]) -> dict[str, Any]:
-    distinct = {e["event_id"]: EventFacts.of(parse_event(e)) for e in events}
+    distinct = {e["event_id"]: EventFacts.of(payment_event(e)) for e in events}
     facts = fold("pay-0", distinct.values())
     earned = points(facts, DEFAULT_RULES)
     return {
