@@ -34,9 +34,14 @@ from schemas.events import (
     Authorization,
     AuthorizationReversal,
     Brand,
+    Chargeback,
+    ChargebackReversal,
     Clearing,
+    GrantReason,
     Merchant,
+    PointsGrant,
     Refund,
+    RefundReversal,
 )
 
 HOUR: Final = 3600
@@ -206,6 +211,7 @@ V2_WEIGHTS: Final[tuple[tuple[Template, int], ...]] = (
 )
 #: Points grants (rewards, referrals, adjustments) per 1,000 payment stories, with v2.
 GRANTS_PER_MILLE: Final = 20
+GRANT_REASONS: Final = (GrantReason.REWARD, GrantReason.REFERRAL, GrantReason.CAMPAIGN)
 
 
 @dataclass(frozen=True)
@@ -257,18 +263,10 @@ class ScaleWorkload:
             REV: (AuthorizationReversal, ""),
             CLEAR: (Clearing, "final"),
             REFUND: (Refund, ""),
+            REFUND_REV: (RefundReversal, ""),
+            CHARGEBACK: (Chargeback, ""),
+            CHARGEBACK_REV: (ChargebackReversal, ""),
         }
-        self._grant_type: Any = None
-        if mix.v2:
-            from schemas import events  # the v2 types exist once schemas v2 is on main
-
-            self._grant_type = getattr(events, "PointsGrant")  # noqa: B009 - absent before v2
-            for kind, name in (
-                (REFUND_REV, "RefundReversal"),
-                (CHARGEBACK, "Chargeback"),
-                (CHARGEBACK_REV, "ChargebackReversal"),
-            ):
-                self.types[kind] = (getattr(events, name), "")
 
     def __iter__(self) -> Iterator[list[Any]]:
         batch: list[Any] = []
@@ -296,7 +294,7 @@ class ScaleWorkload:
 
     def _start_story(self, now: int) -> None:
         rng = self.rng
-        if self._grant_type is not None and rng.random() * 1000 < GRANTS_PER_MILLE:
+        if self.mix.v2 and rng.random() * 1000 < GRANTS_PER_MILLE:
             self.grants += 1
             self._push(now, "grant", (self.grants, self.account(), now))
         self.payments += 1
@@ -322,14 +320,17 @@ class ScaleWorkload:
         if kind == "again":
             self.stats["redelivered"] += 1
             return payload
-        event = self._grant(*payload) if kind == "grant" else self._payment_event(*payload)
-        roll = self.rng.random()
-        if roll < self.mix.duplicate_share:
+        roll, mix = self.rng.random(), self.mix
+        if kind == "grant":
+            event: Any = self._grant(*payload)
+        else:
+            event = self._payment_event(*payload)
+            if mix.duplicate_share <= roll < mix.duplicate_share + mix.conflict_share:
+                self.stats["conflicting"] += 1
+                other = event.model_copy(update={"amount": event.amount + 1})
+                self._push(due + 60 + int(roll * HOUR), "again", other)
+        if roll < mix.duplicate_share:
             self._push(due + 60 + int(roll * HOUR), "again", event)
-        elif kind == "step" and roll < self.mix.duplicate_share + self.mix.conflict_share:
-            self.stats["conflicting"] += 1
-            other = event.model_copy(update={"amount": event.amount + 1})
-            self._push(due + 60 + int(roll * HOUR), "again", other)
         self.stats[str(event.event_type)] += 1
         return event
 
@@ -352,15 +353,15 @@ class ScaleWorkload:
             common[flag_name] = flag
         return model(**common)
 
-    def _grant(self, n: int, account: str, now: int) -> Any:
+    def _grant(self, n: int, account: str, now: int) -> PointsGrant:
         rng = self.rng
         adjustment = rng.random() < 0.1
-        return self._grant_type(
+        return PointsGrant(
             event_id=f"grant-{n:09d}",
             occurred_at=EPOCH + timedelta(seconds=now),
             account_id=account,
             points=-rng.randint(1, 200) if adjustment else rng.randint(10, 1_000),
-            reason="adjustment" if adjustment else rng.choice(("reward", "referral", "campaign")),
+            reason=GrantReason.ADJUSTMENT if adjustment else rng.choice(GRANT_REASONS),
             source="scale-bench",
         )
 

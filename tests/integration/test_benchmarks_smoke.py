@@ -200,3 +200,20 @@ def test_scale_workload_events_are_valid_and_wait_in_bounded_memory() -> None:
     assert seen >= {"authorization", "authorization_reversal", "clearing", "refund"}
     assert workload.stats["redelivered"] > 0
     assert workload.stats["conflicting"] > 0
+
+
+def test_scale_workload_with_v2_holds_chargebacks_refund_reversals_and_grants() -> None:
+    """With ``v2`` the stream adds chargebacks (some reversed), refund reversals and points
+    grants, every one accepted unchanged by the decoder."""
+    from benchmarks.scale_workload import Mix, ScaleWorkload
+    from schemas.events import EVENT_ADAPTER
+
+    workload = ScaleWorkload(Mix(events=20_000, v2=True))
+    seen: set[str] = set()
+    for n, batch in enumerate(workload):
+        for event in batch:
+            assert EVENT_ADAPTER.validate_python(event.model_dump()) == event
+        seen |= {str(event.event_type) for event in batch}
+        if n == 150:
+            break
+    assert seen >= {"chargeback", "chargeback_reversal", "refund_reversal", "points_grant"}
