@@ -49,6 +49,7 @@ from consumers.points.tables import (
     ledger_balances,
     ledger_entries,
     ledger_events,
+    ledger_months,
     ledger_payments,
 )
 from infra.settings import Config
@@ -182,6 +183,10 @@ def _raw_rows(events: Sequence[PaymentEvent]) -> list[dict[str, Any]]:
             "final": False,
             "body": canonical_json(e),
             "received_at": now,
+            "country": e.merchant.country,
+            "points": None,
+            "reason": None,
+            "source": None,
         }
         for e in events
     ]
@@ -259,7 +264,7 @@ def compare(ledger: Ledger, engine: Engine, events: Sequence[PaymentEvent], size
     The host is shared and its load drifts within seconds; alternating the two in
     ``ROUNDS`` slices (and their order) exposes both to the same conditions.
     """
-    _wipe(engine, (ledger_entries, ledger_events, ledger_payments, ledger_balances))
+    _wipe(engine, (ledger_entries, ledger_events, ledger_payments, ledger_months, ledger_balances))
     metadata = sa.MetaData()
     table, core_table = _raw_table(metadata), _raw_table(metadata, "bench_core_inserts")
     metadata.drop_all(engine)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from consumers.db import RaceLost, raise_classified
 from consumers.handler import Result
 from consumers.notifications.tables import notifications
-from consumers.points.domain import pts
+from consumers.points.amounts import pts
 from consumers.points.rules import Rules
 from schemas.events import (
     Authorization,

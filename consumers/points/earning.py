@@ -54,7 +54,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from consumers.points.domain import Points, pts
+from consumers.points.amounts import Points, pts
 from consumers.points.facts import Grant, PaymentFacts
 from consumers.points.months import MonthKey, account_month
 from consumers.points.rules import Rate, Rules

@@ -1,10 +1,16 @@
 """The expiry job: release provisional points of payments that never completed.
 
-A payment that is not final, still has provisional points and whose latest approved
-authorization is older than the TTL becomes ``expired``: an append-only ``expiry`` entry
-takes its provisional points back to 0. A later clearing still confirms (confirmed points
-do not depend on ``expired``). Safe to run while workers apply events and safe to re-run:
-each payment is locked in ``payment_id`` order and re-checked under the lock.
+DESIGN §4.5: a payment that is not final, still earns provisional points and whose latest
+*approved* authorization is older than the TTL becomes ``expired``. The clock starts at the
+latest approved authorization (``PaymentFacts.latest_authorized_at``): a declined
+authorization never restarts it, and neither do clearings or refunds. Expiring a payment
+drops its earned provisional points to 0, so its account-month is re-settled under its
+cap (§4.3) and an append-only ``expiry`` entry records what the balance moved by — which
+may be less than the payment's earned points when the month was capped. A later clearing
+still confirms (confirmed points do not depend on ``expired``). Safe to run while workers
+apply events and safe to re-run: payments are locked in ``payment_id`` order, then their
+months in (account, month) order (the ledger's global lock order), and re-checked under
+the lock.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from consumers.points.domain import Points, as_utc, is_expirable, points
+from consumers.points.amounts import as_utc
+from consumers.points.books import Books
+from consumers.points.earning import is_expirable
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
-from consumers.points.store.records import Entry, EntryKind, PaymentRecord
+from consumers.points.store.core import stored_months
+from consumers.points.store.records import Entry, EntryKind
 from consumers.retries import DEFAULT_POLICY, RetryPolicy
 
 DEFAULT_TTL: Final = timedelta(days=30)
@@ -64,21 +73,31 @@ def _expire_chunk(
 ) -> list[Expired]:
     released: list[Expired] = []
     entries: list[Entry] = []
-    records: list[PaymentRecord] = []
-    deltas: dict[str, Points] = {}
+    books = Books(rules)
     with store.unit_of_work() as uow:
-        for facts in uow.lock_payments(payment_ids).values():
+        locked = uow.lock_payments(payment_ids)
+        books.lock(locked, uow.lock_months(stored_months(locked)))
+        for record in locked.values():
+            facts = record.facts
             if not is_expirable(facts, rules, cutoff):
                 continue  # changed since it was a candidate: re-checked under the lock
-            after_facts = replace(facts, expired=True)
-            after = points(after_facts, rules)
-            delta = after - points(facts, rules)
-            entries.append(Entry(EntryKind.EXPIRY, facts.payment_id, facts.account_id, delta))
-            records.append(PaymentRecord(after_facts, after))
-            deltas[facts.account_id] = deltas.get(facts.account_id, Points()) + delta
-            released.append(Expired(facts.payment_id, facts.account_id, -delta.provisional))
+            change = books.change(replace(facts, expired=True))
+            entries.append(
+                Entry(
+                    EntryKind.EXPIRY,
+                    facts.account_id,
+                    change.credited,
+                    facts.payment_id,
+                    month=change.month,
+                )
+            )
+            released.append(
+                Expired(facts.payment_id, facts.account_id, -change.credited.provisional)
+            )
+        payments, months = books.changed()
         uow.append(entries)
-        uow.save_payments(records)
-        uow.add_to_balances(deltas)
+        uow.save_payments(payments)
+        uow.save_months(months)
+        uow.add_to_balances(books.balances)
         uow.commit()
     return released

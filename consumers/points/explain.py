@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import Earning, MonthTotals, balance, earning, month_totals
 from consumers.points.facts import Grant, PaymentFacts
 from consumers.points.months import MonthKey, account_month

@@ -4,11 +4,10 @@ Pure and order-free: a payment's facts are sums, an "or" (``final``), a minimum 
 anchor) and a maximum (the latest approved authorization) over its *distinct* events, so
 folding its events in any order, with any duplicates, gives the same facts.
 
-This is the v2 successor of ``consumers.points.domain``'s ``EventFacts``/``PaymentFacts``
-(phase 2 of issue #13 switches the ledger over and retires those). ``PaymentEventType`` is
-the domain's own: the payment subset of ``schemas.events.EventType`` (which also names
-``points_grant``); the values are the wire names, so
-``PaymentEventType(str(event.event_type))`` converts. ``GrantReason`` is the contract's.
+It defines the domain's own ``PaymentEventType``: the payment subset of
+``schemas.events.EventType`` (which also names ``points_grant``); the values are the wire
+names, so ``PaymentEventType(str(event.event_type))`` converts. ``GrantReason`` is the
+contract's. ``consumers.points.intake`` maps validated wire events to these facts.
 """
 
 from __future__ import annotations
@@ -103,33 +102,29 @@ class PaymentFacts:
         return self.refunded - self.refund_reversed + self.charged_back - self.chargeback_reversed
 
 
-def _authorized(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
-    if not event.approved:
-        return facts  # a declined authorization adds nothing (its anchor still counts)
-    latest = facts.latest_authorized_at
-    if latest is None or latest < event.occurred_at:
-        latest = event.occurred_at
-    return replace(facts, authorized=facts.authorized + event.amount, latest_authorized_at=latest)
-
-
-def _with_amount(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
-    """The sums after ``event``; each type adds to its own sum."""
+def _sum_changes(facts: PaymentFacts, event: EventFacts) -> dict[str, object]:
+    """The sums ``event`` changes, by field name; each type adds to its own sum."""
     amount = event.amount
     match event.event_type:
         case PaymentEventType.AUTHORIZATION:
-            return _authorized(facts, event)
+            if not event.approved:
+                return {}  # a declined authorization adds nothing (its anchor still counts)
+            latest = facts.latest_authorized_at
+            if latest is None or latest < event.occurred_at:
+                latest = event.occurred_at
+            return {"authorized": facts.authorized + amount, "latest_authorized_at": latest}
         case PaymentEventType.AUTHORIZATION_REVERSAL:
-            return replace(facts, reversed=facts.reversed + amount)
+            return {"reversed": facts.reversed + amount}
         case PaymentEventType.CLEARING:
-            return replace(facts, cleared=facts.cleared + amount, final=facts.final or event.final)
+            return {"cleared": facts.cleared + amount, "final": facts.final or event.final}
         case PaymentEventType.REFUND:
-            return replace(facts, refunded=facts.refunded + amount)
+            return {"refunded": facts.refunded + amount}
         case PaymentEventType.REFUND_REVERSAL:
-            return replace(facts, refund_reversed=facts.refund_reversed + amount)
+            return {"refund_reversed": facts.refund_reversed + amount}
         case PaymentEventType.CHARGEBACK:
-            return replace(facts, charged_back=facts.charged_back + amount)
+            return {"charged_back": facts.charged_back + amount}
         case PaymentEventType.CHARGEBACK_REVERSAL:
-            return replace(facts, chargeback_reversed=facts.chargeback_reversed + amount)
+            return {"chargeback_reversed": facts.chargeback_reversed + amount}
         case _:
             assert_never(event.event_type)
 
@@ -138,12 +133,13 @@ def apply_event(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
     """The facts after one more *distinct* event (the caller skips known event ids).
 
     Commutative and associative: any order of the same distinct events gives equal facts.
+    One ``replace`` per event: it is the ledger's hottest line.
     """
-    after = _with_amount(facts, event)
+    changes = _sum_changes(facts, event)
+    changes["event_count"] = facts.event_count + 1
     if facts.anchor is None or event.anchor_key < facts.anchor.key:
-        anchor = Anchor(event.occurred_at, event.event_id, event.mcc, event.country)
-        after = replace(after, anchor=anchor)
-    return replace(after, event_count=facts.event_count + 1)
+        changes["anchor"] = Anchor(event.occurred_at, event.event_id, event.mcc, event.country)
+    return replace(facts, **changes)  # type: ignore[arg-type]
 
 
 def fold(payment_id: str, events: Iterable[EventFacts], *, expired: bool = False) -> PaymentFacts:

@@ -1,18 +1,28 @@
-"""The ledger application service: applies payment events exactly once, in any order.
+"""The ledger application service: applies events exactly once, in any order (DESIGN §4).
 
 ``PointsLedger`` implements the ``consumers.handler.Handler`` port. A batch is applied in
-one transaction: payments are locked in ``payment_id`` order, the inbox (event store) rows
+one transaction: its payments and the account-months they can change are locked (payments
+in ``payment_id`` order, months in (account, month) order), the inbox (event store) rows
 are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the append-only
-entries and both projections are written in the same transaction, so the idempotency
-record and the ledger change commit or vanish together.
+entries and the payment, month and balance projections are written in the same
+transaction, so the idempotency record and the ledger change commit or vanish together.
+
+Each applied payment event folds into its payment's facts; the payment's earning before
+and after (rate and month from its anchor, under the batch's ``Rules``) moves the earned
+points of one or two account-months, whose credited points are re-settled under their cap
+(``consumers.points.books``); the event's entry carries what the balance moved by. A
+``points_grant`` is confirmed at once, never capped: its entry is its points.
 
 Duplicates are detected at insert time (``ON CONFLICT DO NOTHING`` skips an ``event_id``
 already stored, whether committed long ago or by a concurrent worker our insert waited
-for) and always classified by content hash: same content is a duplicate, other content an
-``IdempotencyConflict`` (the content check peers forgot on exactly this path). Permanent
-rejections never abort the batch; a database refusal of one event's data (e.g. PostgreSQL
-refusing a NUL character) makes the batch fall back to one transaction per event so that
-the poison event alone is rejected.
+for) and always classified by content hash against what was *stored*: same content is a
+duplicate, other content an ``IdempotencyConflict``. A copy is never judged against a
+rejected copy of its id: when the first copy of an id in a batch is rejected (payment
+conflict) and a later copy differs, that copy is claimed in a further round of the same
+transaction, exactly as it would be in a batch of its own. Permanent rejections never
+abort the batch; a database refusal of one event's data (e.g. PostgreSQL refusing a NUL
+character) makes the batch fall back to one transaction per event so that the poison
+event alone is rejected.
 
 Everything goes through one ``LedgerUnitOfWork`` (``consumers.points.store``); nothing here
 knows SQL, a driver or a retry: a lost race raises ``RaceLost`` and a database that is away
@@ -21,60 +31,26 @@ knows SQL, a driver or a retry: a lost race raises ``RaceLost`` and a database t
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
-from consumers.points.domain import EventFacts, PaymentFacts, Points, apply_event, points
+from consumers.points.amounts import Points
+from consumers.points.books import Books
+from consumers.points.earning import MonthRef
+from consumers.points.facts import EventFacts, Grant, PaymentFacts, apply_event
+from consumers.points.intake import stored_event
+from consumers.points.months import account_month
 from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
-from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
-from schemas.canonical import canonical_json
+from consumers.points.store.records import Entry, EntryKind, StoredEvent
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
-from schemas.events import (
-    Authorization,
-    AuthorizationReversal,
-    Chargeback,
-    ChargebackReversal,
-    Clearing,
-    Event,
-    PointsGrant,
-    Refund,
-    RefundReversal,
-)
+from schemas.events import Event
 
-# ---- Issue #13 phase A (v2schemas): the contract carries the v2 event types before this
-# ledger applies them; they are dead-lettered with a clear reason. v2ledger replaces this
-# block (``V1PaymentEvent``, ``NotApplied``, ``_v1_payment``, the split in ``handle_batch``).
-V1PaymentEvent = Authorization | AuthorizationReversal | Clearing | Refund
-
-
-class NotApplied(PermanentError):
-    """An event type of the contract that this ledger version does not apply yet."""
-
-    code = "event_type_not_applied"
-
-
-def _v1_payment(event: Event) -> V1PaymentEvent | None:
-    match event:
-        case Authorization() | AuthorizationReversal() | Clearing() | Refund():
-            return event
-        case RefundReversal() | Chargeback() | ChargebackReversal() | PointsGrant():
-            return None
-        case _:
-            assert_never(event)
-
-
-def _not_applied(event: Event) -> Result:
-    return Result.rejected(
-        NotApplied(f"event type {event.event_type.value} is not applied by this ledger version")
-    )
-
-
-# ---- end of the issue #13 phase A block
+#: Where a ledger gets the rules for a batch: called once per transaction.
+RulesProvider = Callable[[], Rules]
 
 
 class UnapplicableEvent(PermanentError):
@@ -83,34 +59,26 @@ class UnapplicableEvent(PermanentError):
     code = "unapplicable_event"
 
 
-def stored_event(event: V1PaymentEvent) -> StoredEvent:
-    """A validated event with its canonical body and content hash, computed once."""
-    body = canonical_json(event)
-    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    return StoredEvent(EventFacts.of(event), digest, body)
-
-
 class PointsLedger:
-    """Applies batches of v1 payment events to the points ledger (the ``Handler`` port).
+    """Applies batches of events to the points ledger (the ``Handler`` port).
 
-    Thread-safe: it holds only the store (a connection pool) and immutable rules, so one
-    instance may serve several worker threads.
+    Thread-safe: it holds only the store (a connection pool) and where rules come from, so
+    one instance may serve several worker threads. ``rules`` is a rule set or a provider
+    asked once per transaction (the seam through which rules published in the database
+    reach running workers).
     """
 
-    def __init__(self, store: LedgerStore, rules: Rules = DEFAULT_RULES) -> None:
+    def __init__(self, store: LedgerStore, rules: Rules | RulesProvider = DEFAULT_RULES) -> None:
         self.store = store
-        self.rules = rules
+        self._rules: RulesProvider = rules if callable(rules) else _constant(rules)
+
+    @property
+    def rules(self) -> Rules:
+        """The rules a batch applied now would use."""
+        return self._rules()
 
     def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
-        v1 = [_v1_payment(event) for event in events]  # issue #13 phase A block
-        applied = iter(self._handle_v1([event for event in v1 if event is not None]))
-        return [
-            _not_applied(event) if known is None else next(applied)
-            for event, known in zip(events, v1, strict=True)
-        ]
-
-    def _handle_v1(self, events: Sequence[V1PaymentEvent]) -> list[Result]:
         if not events:
             return []
         incoming = [stored_event(event) for event in events]
@@ -130,7 +98,11 @@ class PointsLedger:
 
     def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
         with self.store.unit_of_work() as uow:
-            return _Batch(uow, self.rules, incoming).run()
+            return _Batch(uow, Books(self._rules()), incoming).run()
+
+
+def _constant(rules: Rules) -> RulesProvider:
+    return lambda: rules
 
 
 @dataclass
@@ -138,149 +110,168 @@ class _Batch:
     """One attempt at applying a batch inside one unit of work (discarded on rollback)."""
 
     uow: LedgerUnitOfWork
-    rules: Rules
+    books: Books
     incoming: list[StoredEvent]
     results: list[Result | None] = field(init=False)
-    payments: dict[str, PaymentFacts] = field(init=False, default_factory=dict)
+    #: Content hash of every event id known to be stored (found, or inserted by us).
+    stored: dict[str, str] = field(init=False, default_factory=dict)
+    #: Rejections of copies that were never stored, by (event id, content hash).
+    refused: dict[tuple[str, str], Result] = field(init=False, default_factory=dict)
+    entries: list[Entry] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.results = [None] * len(self.incoming)
 
     def run(self) -> list[Result]:
-        primaries, echoes = self._split_copies()
-        claim = self.uow.claim(self._placeholders(), [self.incoming[i] for i in primaries])
-        self.payments = claim.payments
-        stored = self._settle_known(primaries, claim.recorded)
-        applied = self._check_payments([i for i in primaries if self._id(i) in claim.recorded])
-        self._apply_events(applied)
-        self._settle_echoes(echoes, stored)
+        pending = list(range(len(self.incoming)))
+        while pending:
+            firsts, later = self._first_copies(pending)
+            self._claim(firsts)
+            pending = self._judge_copies(later)
+        placeholders = [p for p, r in self.books.payments.items() if r.facts.event_count == 0]
+        self.uow.forget_placeholders(placeholders)
+        if self.entries:
+            payments, months = self.books.changed()
+            self.uow.append(self.entries)
+            self.uow.save_payments(payments)
+            self.uow.save_months(months)
+            self.uow.add_to_balances(self.books.balances)
         self.uow.commit()
         return [result for result in self.results if result is not None]
 
     def _id(self, index: int) -> str:
         return self.incoming[index].facts.event_id
 
-    def _placeholders(self) -> list[PaymentFacts]:
-        """One per payment of the batch, from its first event: locks it, creates a new one."""
+    def _first_copies(self, pending: list[int]) -> tuple[list[int], list[int]]:
+        """First copy of each event id (claimed this round) and later copies, in order."""
+        firsts: list[int] = []
+        later: list[int] = []
+        seen: set[str] = set()
+        for index in pending:
+            if self._id(index) in seen:
+                later.append(index)
+            else:
+                seen.add(self._id(index))
+                firsts.append(index)
+        return firsts, later
+
+    def _judge_copies(self, later: list[int]) -> list[int]:
+        """Later copies: judged against the stored content, or share the verdict on a
+        rejected copy of the same content; the rest are claimed in the next round."""
+        pending: list[int] = []
+        for index in later:
+            item = self.incoming[index]
+            stored_hash = self.stored.get(item.facts.event_id)
+            refused = self.refused.get((item.facts.event_id, item.content_hash))
+            if stored_hash is not None:
+                self.results[index] = _by_hash(stored_hash, item)
+            elif refused is not None:
+                self.results[index] = refused
+            else:
+                pending.append(index)
+        return pending
+
+    def _claim(self, firsts: list[int]) -> None:
+        """One round: lock, insert, classify known ids, apply the inserted events."""
+        items = [self.incoming[i] for i in firsts]
+        claim = self.uow.claim(self._placeholders(items), items, _anchor_months(items))
+        self.books.lock(claim.payments, claim.months)
+        known = [i for i in firsts if self._id(i) not in claim.recorded]
+        if known:
+            hashes = self.uow.stored_hashes([self._id(i) for i in known])
+            for index in known:
+                if self._id(index) not in hashes:
+                    raise RaceLost(self._id(index))  # vanished between insert and read: replan
+                self.stored[self._id(index)] = hashes[self._id(index)]
+                self.results[index] = _by_hash(hashes[self._id(index)], self.incoming[index])
+        self._apply_inserted([i for i in firsts if self._id(i) in claim.recorded])
+
+    def _placeholders(self, items: list[StoredEvent]) -> list[PaymentFacts]:
+        """One per payment of the round, from its first event: locks it, creates a new one."""
         first: dict[str, PaymentFacts] = {}
-        for item in self.incoming:
+        for item in items:
             facts = item.facts
-            if facts.payment_id not in first:
+            if isinstance(facts, EventFacts) and facts.payment_id not in first:
                 first[facts.payment_id] = PaymentFacts.empty(
                     facts.payment_id, facts.account_id, facts.brand
                 )
         return list(first.values())
 
-    def _split_copies(self) -> tuple[list[int], list[int]]:
-        """First copy of each event id (primaries) and later copies (echoes), in order."""
-        primaries: list[int] = []
-        echoes: list[int] = []
-        seen: set[str] = set()
-        for index, item in enumerate(self.incoming):
-            if item.facts.event_id in seen:
-                echoes.append(index)
-            else:
-                seen.add(item.facts.event_id)
-                primaries.append(index)
-        return primaries, echoes
-
-    def _settle_known(self, primaries: list[int], inserted: set[str]) -> dict[str, str]:
-        """Events already stored: same content is a duplicate, other content a conflict.
-
-        This is the one place duplicates are classified, whether the row was committed
-        long ago or by a concurrent worker while our insert waited: never assumed equal.
-        """
-        known = [i for i in primaries if self._id(i) not in inserted]
-        if not known:
-            return {}
-        stored = self.uow.stored_hashes([self._id(i) for i in known])
-        for index in known:
-            if self._id(index) not in stored:
-                raise RaceLost(self._id(index))  # vanished between insert and read: replan
-            self.results[index] = _by_hash(stored[self._id(index)], self.incoming[index])
-        return stored
-
-    def _check_payments(self, inserted: list[int]) -> list[int]:
-        """Reject events whose account or brand differ from their payment's; keep the rest.
+    def _apply_inserted(self, inserted: list[int]) -> None:
+        """Apply the events this round inserted, in batch order, but reject those whose
+        account or brand differ from their payment's.
 
         A payment's identity is that of its stored events, or for a new payment that of
-        its first event in this batch. Rejected events' inbox rows (inserted by this very
+        its first applied event. Rejected events' inbox rows (inserted by this very
         transaction) are deleted again: a rejected event is never stored.
         """
-        identity = {
-            pid: (f.account_id, str(f.brand)) for pid, f in self.payments.items() if f.event_count
-        }
-        accepted: list[int] = []
         rejected: list[str] = []
         for index in inserted:
-            facts = self.incoming[index].facts
-            ours = (facts.account_id, str(facts.brand))
-            theirs = identity.setdefault(facts.payment_id, ours)
-            if theirs == ours:
-                accepted.append(index)
-            else:
-                self.results[index] = Result.rejected(_payment_conflict(facts, theirs))
-                rejected.append(facts.event_id)
-        self.uow.forget_events(rejected)
-        return accepted
-
-    def _apply_events(self, applied: list[int]) -> None:
-        """Fold each applied event into its payment; one entry of point deltas per event."""
-        entries: list[Entry] = []
-        balance_deltas: dict[str, Points] = {}
-        touched: set[str] = set()
-        for index in applied:
-            facts = self.incoming[index].facts
-            before = self.payments[facts.payment_id]
-            if before.event_count == 0:
-                before = replace(before, account_id=facts.account_id, brand=facts.brand)
-            after = apply_event(before, facts)
-            delta = points(after, self.rules) - points(before, self.rules)
-            self.payments[facts.payment_id] = after
-            touched.add(facts.payment_id)
-            entries.append(
-                Entry(EntryKind.EVENT, facts.payment_id, facts.account_id, delta, facts.event_id)
-            )
-            balance_deltas[facts.account_id] = (
-                balance_deltas.get(facts.account_id, Points()) + delta
-            )
-            self.results[index] = Result.applied()
-        # Placeholders of payments none of whose events applied must not outlive us.
-        self.uow.forget_placeholders([p for p, f in self.payments.items() if f.event_count == 0])
-        if entries:
-            self.uow.append(entries)
-            self.uow.save_payments(
-                [
-                    PaymentRecord(self.payments[p], points(self.payments[p], self.rules))
-                    for p in touched
-                ]
-            )
-            self.uow.add_to_balances(balance_deltas)
-
-    def _settle_echoes(self, echoes: list[int], stored: dict[str, str]) -> None:
-        """Later copies of an event id within the batch: judged like redeliveries.
-
-        Against the stored content when there is one; else against the first copy, whose
-        rejection a same-content copy shares.
-        """
-        first_index: dict[str, int] = {}
-        for index, item in enumerate(self.incoming):
-            first_index.setdefault(item.facts.event_id, index)
-        for index in echoes:
             item = self.incoming[index]
-            primary_index = first_index[item.facts.event_id]
-            primary_result = self.results[primary_index]
-            stored_hash = stored.get(item.facts.event_id)
-            if stored_hash is not None:
-                self.results[index] = _by_hash(stored_hash, item)
-            elif (
-                primary_result is not None
-                and primary_result.error is not None
-                and item.content_hash == self.incoming[primary_index].content_hash
-            ):
-                self.results[index] = primary_result
-            else:
-                self.results[index] = _by_hash(self.incoming[primary_index].content_hash, item)
+            facts = item.facts
+            if isinstance(facts, EventFacts):
+                theirs = self._identity(facts)
+                if theirs != (facts.account_id, str(facts.brand)):
+                    result = Result.rejected(_payment_conflict(facts, theirs))
+                    self.results[index] = result
+                    self.refused[(facts.event_id, item.content_hash)] = result
+                    rejected.append(facts.event_id)
+                    continue
+            self.stored[facts.event_id] = item.content_hash
+            self._apply_event(index)
+        self.uow.forget_events(rejected)
+
+    def _identity(self, facts: EventFacts) -> tuple[str, str]:
+        payment = self.books.payments[facts.payment_id].facts
+        if payment.event_count == 0:
+            return (facts.account_id, str(facts.brand))  # the first event decides
+        return (payment.account_id, str(payment.brand))
+
+    def _apply_event(self, index: int) -> None:
+        """Fold one applied event into the books; one entry of what it credited."""
+        facts = self.incoming[index].facts
+        match facts:
+            case EventFacts():
+                before = self.books.payments[facts.payment_id].facts
+                identity = (facts.account_id, facts.brand)
+                if before.event_count == 0 and (before.account_id, before.brand) != identity:
+                    before = replace(before, account_id=facts.account_id, brand=facts.brand)
+                change = self.books.change(apply_event(before, facts))
+                entry = Entry(
+                    EntryKind.EVENT,
+                    facts.account_id,
+                    change.credited,
+                    facts.payment_id,
+                    facts.event_id,
+                    change.month,
+                )
+            case Grant():
+                delta = Points(facts.points, 0)  # confirmed at once, never capped (§4.4)
+                self.books.credit(facts.account_id, delta)
+                entry = Entry(EntryKind.EVENT, facts.account_id, delta, event_id=facts.event_id)
+            case _:
+                assert_never(facts)
+        self.entries.append(entry)
+        self.results[index] = Result.applied()
+
+
+def _anchor_months(items: list[StoredEvent]) -> list[MonthRef]:
+    """The account-months the round's events could move their payments' anchors to.
+
+    Events apply in batch order, so a payment's anchor passes through every event that is
+    earlier than all its events before it in the round (a running minimum), not only the
+    earliest: each such event's month may be credited on the way, and must be locked.
+    """
+    running: dict[str, EventFacts] = {}
+    months: set[MonthRef] = set()
+    for item in items:
+        facts = item.facts
+        if isinstance(facts, EventFacts):
+            known = running.get(facts.payment_id)
+            if known is None or facts.anchor_key < known.anchor_key:
+                running[facts.payment_id] = facts
+                months.add(MonthRef(facts.account_id, account_month(facts.occurred_at)))
+    return sorted(months)
 
 
 def _by_hash(stored_hash: str, item: StoredEvent) -> Result:

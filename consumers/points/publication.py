@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import (
     Earning,
     MonthRef,

@@ -52,11 +52,11 @@ from pydantic import (
     ValidationError,
 )
 
+from consumers.points.amounts import BASIS_POINTS
 from consumers.points.months import MonthKey, month_start
 from schemas.errors import ConfigurationError
 from schemas.events import Brand, Rfc3339
 
-BASIS_POINTS: Final = 10_000
 #: A cap must fit the 64-bit integer columns the ledger keeps points in.
 MAX_CAP_POINTS: Final = 2**63 - 1
 DEFAULT_RATES_BP: Final = MappingProxyType({Brand.VISA: 100, Brand.QUICPAY: 50})

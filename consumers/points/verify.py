@@ -1,19 +1,23 @@
-"""``points ledger verify``: recompute the projections from the stored events and entries.
+"""``points ledger verify``: recompute the projections from the stored events and the rules.
 
 Checks, each reported as a ``Drift``:
 
 - every stored event's body still hashes to its ``content_hash``;
 - every stored event has exactly one ``event`` entry and every such entry an event;
-- each payment projection equals the facts and points folded from its stored events
-  (``expired`` from its ``expiry`` entries) under the current rules;
-- each payment's entries sum to its points;
-- each account's balance equals the sum of its entries.
+- each payment projection equals the facts folded from its stored events (``expired``
+  from its ``expiry`` entries), and its account-month, rate and earned points those the
+  rules give (DESIGN §4.1–4.2; a rate of NULL, last written by the v1 ledger, is not
+  compared);
+- each account-month row equals the earned sums of its payments and the credited points
+  its cap gives (§4.3); a row of zeros and no row are the same;
+- each account's balance equals the sum of its entries, and Σ credited of its months
+  plus Σ its grants (§4.4).
 
 It streams: accounts in keyset order, ``chunk_size`` at a time, each chunk read in one
 consistent snapshot (its balances, entries, payments and their events), checked, then
 dropped — memory is bounded by the chunk, not the ledger. Every check above stays inside
-one account (a payment's events and entries all belong to its account), so chunks need
-not be read at one instant. A whole-ledger run ends with the events no account reaches
+one account (a payment's events, months and entries all belong to its account), so
+chunks need not be read at one instant. A whole-ledger run ends with the events no account reaches
 (no payment row, no entry), checked the same way.
 
 Three parts, kept apart so the ledger's next version extends one: ``derive`` (a chunk's
@@ -28,10 +32,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final, assert_never
 
-from consumers.points.domain import EventFacts, PaymentFacts, Points, fold, points
+from consumers.points.amounts import Points
+from consumers.points.earning import MonthRef, account_months, balance, earning
+from consumers.points.facts import EventFacts, Grant, PaymentFacts, fold
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
-from consumers.points.store.records import EntryKind, PaymentRecord, Snapshot
+from consumers.points.store.records import EntryKind, MonthRecord, PaymentRecord, Snapshot
 
 #: Accounts per chunk: a few MB of rows at the ledger's usual tens of events per account.
 DEFAULT_CHUNK_SIZE: Final = 1000
@@ -80,14 +86,16 @@ WHOLE_LEDGER: Final = Scope()
 
 @dataclass
 class Derived:
-    """What a chunk's stored projections must be, from its events and entries alone."""
+    """What a chunk's stored projections must be, from its events, entries and the rules."""
 
     #: payment_id → the record its events fold to (payments with at least one event).
     payments: dict[str, PaymentRecord] = field(default_factory=dict)
-    #: payment_id → Σ its entries (must equal the payment's points).
-    payment_entries: dict[str, Points] = field(default_factory=dict)
-    #: account_id → Σ its entries (must equal the balance row).
+    #: (account, month) → earned sums and credited points (months with a payment).
+    months: dict[MonthRef, MonthRecord] = field(default_factory=dict)
+    #: account_id → Σ its months' credited points + Σ its grants (§4.4).
     balances: dict[str, Points] = field(default_factory=dict)
+    #: account_id → Σ its entries (must equal the balance row too).
+    entries: dict[str, Points] = field(default_factory=dict)
 
 
 def verify(
@@ -122,34 +130,50 @@ def _check_chunk(chunk: Snapshot, rules: Rules, report: VerifyReport) -> None:
 
 
 def derive(chunk: Snapshot, rules: Rules) -> Derived:
-    """The projection rows a chunk's events and entries imply (the v1 ledger's semantics)."""
+    """The projection rows a chunk's events and entries imply under ``rules`` (DESIGN §4)."""
     derived = Derived()
     expired: set[str] = set()
     for entry in chunk.entries:
-        payment, account = entry.payment_id, entry.account_id
-        derived.payment_entries[payment] = (
-            derived.payment_entries.get(payment, Points()) + entry.delta
-        )
-        derived.balances[account] = derived.balances.get(account, Points()) + entry.delta
+        account = entry.account_id
+        derived.entries[account] = derived.entries.get(account, Points()) + entry.delta
         match entry.kind:
-            case EntryKind.EVENT:
+            case EntryKind.EVENT | EntryKind.RULES:
                 pass
             case EntryKind.EXPIRY:
-                expired.add(payment)
+                expired.add(entry.payment_id or "")
             case _:
                 assert_never(entry.kind)
     events: dict[str, list[EventFacts]] = {}
+    grants: dict[str, list[Grant]] = {}
     for event in chunk.events:
-        events.setdefault(event.facts.payment_id, []).append(event.facts)
-    for payment_id, facts in events.items():
-        expected = fold(payment_id, facts, expired=payment_id in expired)
-        derived.payments[payment_id] = PaymentRecord(expected, points(expected, rules))
+        facts = event.facts
+        match facts:
+            case EventFacts():
+                events.setdefault(facts.payment_id, []).append(facts)
+            case Grant():
+                grants.setdefault(facts.account_id, []).append(facts)
+            case _:
+                assert_never(facts)
+    for payment_id, payment_events in events.items():
+        expected = fold(payment_id, payment_events, expired=payment_id in expired)
+        derived.payments[payment_id] = PaymentRecord.of(expected, earning(expected, rules))
+    months_of: dict[str, list[MonthRecord]] = {}
+    for ref, totals in account_months((r.facts for r in derived.payments.values()), rules).items():
+        derived.months[ref] = MonthRecord(ref, totals.earned, totals.credited)
+        months_of.setdefault(ref.account_id, []).append(derived.months[ref])
+    for account in sorted(set(months_of) | set(grants)):
+        credited = sum((m.credited for m in months_of.get(account, [])), Points())
+        derived.balances[account] = credited + balance([], grants.get(account, []))
     return derived
 
 
 def compare(chunk: Snapshot, derived: Derived) -> list[Drift]:
     """The stored projections of ``chunk`` against what ``derive`` made of it."""
-    return _compare_payments(chunk, derived) + _compare_balances(chunk, derived)
+    return (
+        _compare_payments(chunk, derived)
+        + _compare_months(chunk, derived)
+        + _compare_balances(chunk, derived)
+    )
 
 
 def _check_events(chunk: Snapshot) -> list[Drift]:
@@ -178,18 +202,34 @@ def _compare_payments(chunk: Snapshot, derived: Derived) -> list[Drift]:
         expected, found = derived.payments.get(payment_id), stored.get(payment_id)
         if expected is None:
             drifts.append(Drift("payment_without_events", payment_id, "no stored events"))
-            continue
-        if found is None:
+        elif found is None:
             drifts.append(Drift("payment_missing", payment_id, f"expected {expected.facts}"))
         elif found.facts != expected.facts:
             drifts.append(Drift("payment_facts", payment_id, _diff(expected.facts, found.facts)))
-        elif found.earned != expected.earned:
-            detail = f"{found.earned} != {expected.earned}"
+        elif _earning_of(found) != _earning_of(expected, found.rate is None):
+            detail = f"{_earning_of(found)} != {_earning_of(expected, found.rate is None)}"
             drifts.append(Drift("payment_points", payment_id, detail))
-        entered = derived.payment_entries.get(payment_id, Points())
-        if entered != expected.earned:
-            detail = f"{entered} != {expected.earned}"
-            drifts.append(Drift("payment_entries", payment_id, detail))
+    return drifts
+
+
+def _earning_of(record: PaymentRecord, without_rate: bool = False) -> str:
+    rate = "" if without_rate or record.rate is None else f" at {record.rate}"
+    return f"{record.earned} in {record.month}{rate}"
+
+
+def _compare_months(chunk: Snapshot, derived: Derived) -> list[Drift]:
+    """Month rows against the months recomputed from the payments (zeros = no row)."""
+    drifts = []
+    stored = {record.ref: record for record in chunk.months}
+    for ref in sorted(set(derived.months) | set(stored)):
+        zero = MonthRecord(ref)
+        found, expected = stored.get(ref, zero), derived.months.get(ref, zero)
+        if found != expected:
+            detail = (
+                f"stored earned {found.earned} credited {found.credited}, "
+                f"events say earned {expected.earned} credited {expected.credited}"
+            )
+            drifts.append(Drift("month", f"{ref.account_id} {ref.month}", detail))
     return drifts
 
 
@@ -205,8 +245,11 @@ def _diff(expected: PaymentFacts, stored: PaymentFacts) -> str:
 def _compare_balances(chunk: Snapshot, derived: Derived) -> list[Drift]:
     drifts = []
     stored = {b.account_id: Points(b.confirmed, b.provisional) for b in chunk.balances}
-    for account_id in sorted(set(derived.balances) | set(stored)):
-        entered, found = derived.balances.get(account_id), stored.get(account_id)
+    for account_id in sorted(set(derived.entries) | set(stored) | set(derived.balances)):
+        entered, found = derived.entries.get(account_id), stored.get(account_id)
+        expected = derived.balances.get(account_id, Points())
         if entered != found:
             drifts.append(Drift("balance", account_id, f"stored {found}, entries {entered}"))
+        elif (found or Points()) != expected:
+            drifts.append(Drift("balance", account_id, f"stored {found}, events say {expected}"))
     return drifts

@@ -388,7 +388,7 @@ def test_a_poison_message_with_many_attributes_still_gets_its_reason(
     the copy keeps the reason and the contract's attributes (it used to be refused by SQS,
     cycle until SQS moved it natively, and arrive with neither reason nor journal entry)."""
     engine = migrated_engine(sqlite_url)
-    transport = _AwsLimitedTransport(visibility_timeout=0.05, max_receive_count=3)
+    transport = _AwsLimitedTransport(visibility_timeout=1.0, max_receive_count=3)
     extra = {f"trace.{i}": ("String", "x") for i in range(4)}
     transport.send("{broken", {**extra, **CONTRACT_ATTRIBUTES})
     settings = WorkerSettings(

@@ -10,10 +10,18 @@ import sqlalchemy as sa
 
 from consumers.bootstrap import Ledger
 from consumers.db import DataRefused
-from consumers.points.domain import EventFacts, PaymentFacts, Points
-from consumers.points.store.records import Entry, EntryKind, PaymentRecord, StoredEvent
-from consumers.points.tables import ledger_entries, ledger_events, ledger_payments
-from schemas.events import Brand, EventType
+from consumers.points.amounts import Points
+from consumers.points.earning import MonthRef
+from consumers.points.facts import EventFacts, PaymentEventType, PaymentFacts
+from consumers.points.store.records import (
+    Entry,
+    EntryKind,
+    MonthRecord,
+    PaymentRecord,
+    StoredEvent,
+)
+from consumers.points.tables import ledger_entries, ledger_events, ledger_months, ledger_payments
+from schemas.events import Brand
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
 from tests.support.ledger_kit import migrated_engine
@@ -36,6 +44,9 @@ def ledger(request: pytest.FixtureRequest) -> Iterator[Ledger]:
         yield ledger
 
 
+NOVEMBER = MonthRef("acct-1", "2026-11")
+
+
 def _count(ledger: Ledger, table: sa.Table) -> int:
     with ledger.engine.connect() as connection:
         return int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
@@ -44,13 +55,14 @@ def _count(ledger: Ledger, table: sa.Table) -> int:
 def _event(event_id: str, account_id: str = "acct-1") -> StoredEvent:
     facts = EventFacts(
         event_id=event_id,
-        event_type=EventType.AUTHORIZATION,
+        event_type=PaymentEventType.AUTHORIZATION,
         payment_id="pay-1",
         account_id=account_id,
         brand=Brand.VISA,
         occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
         amount=1000,
         mcc="5411",
+        country="JP",
     )
     return StoredEvent(facts, "0" * 64, "{}")
 
@@ -59,24 +71,41 @@ def test_a_unit_of_work_left_without_commit_leaves_nothing(ledger: Ledger) -> No
     """Claims and deferred writes vanish when the unit of work ends uncommitted."""
     payment = PaymentFacts.empty("pay-1", "acct-1", Brand.VISA)
     with ledger.store.unit_of_work() as uow:
-        claim = uow.claim([payment], [_event("e1")])
+        claim = uow.claim([payment], [_event("e1")], [NOVEMBER])
         assert claim.recorded == {"e1"}
-        uow.append([Entry(EntryKind.EVENT, "pay-1", "acct-1", Points(1, 0), "e1")])
-    assert (_count(ledger, ledger_events), _count(ledger, ledger_payments)) == (0, 0)
+        assert claim.months == {NOVEMBER: MonthRecord(NOVEMBER)}
+        uow.append([Entry(EntryKind.EVENT, "acct-1", Points(1, 0), "pay-1", "e1")])
+    counts = [_count(ledger, t) for t in (ledger_events, ledger_payments, ledger_months)]
+    assert counts == [0, 0, 0]
 
 
 def test_deferred_writes_reach_the_tables_at_commit(ledger: Ledger) -> None:
     """``append``/``save_payments``/``add_to_balances`` are written by ``commit``."""
     payment = PaymentFacts.empty("pay-1", "acct-1", Brand.VISA)
     with ledger.store.unit_of_work() as uow:
-        uow.claim([payment], [_event("e1")])
-        uow.append([Entry(EntryKind.EVENT, "pay-1", "acct-1", Points(3, 4), "e1")])
-        uow.save_payments([PaymentRecord(payment, Points(3, 4))])
+        uow.claim([payment], [_event("e1")], [NOVEMBER])
+        uow.append([Entry(EntryKind.EVENT, "acct-1", Points(3, 4), "pay-1", "e1", "2026-11")])
+        uow.save_payments([PaymentRecord(payment, "2026-11", None, Points(3, 4))])
+        uow.save_months([MonthRecord(NOVEMBER, Points(3, 4), Points(3, 4))])
         uow.add_to_balances({"acct-1": Points(3, 4)})
         uow.add_to_balances({"acct-1": Points(1, 0)})
         uow.commit()
     assert [(b.confirmed, b.provisional) for b in ledger.store.balances()] == [(4, 4)]
     assert _count(ledger, ledger_entries) == 1
+    assert ledger.store.accounts_snapshot(["acct-1"]).months == [
+        MonthRecord(NOVEMBER, Points(3, 4), Points(3, 4))
+    ]
+
+
+def test_a_claim_locks_the_month_a_stored_payment_counts_in(ledger: Ledger) -> None:
+    """Besides the months it is given, a claim locks each locked payment's stored month."""
+    ledger.handle_batch([make_event(amount=1000, occurred_at="2026-11-21T10:00:00+09:00")])
+    payment = PaymentFacts.empty("pay-1", "acct-1", Brand.VISA)
+    december = MonthRef("acct-1", "2026-12")
+    with ledger.store.unit_of_work() as uow:
+        claim = uow.claim([payment], [_event("e9")], [december])
+    assert set(claim.months) == {NOVEMBER, december}
+    assert claim.months[NOVEMBER].credited == Points(0, 10)
 
 
 def test_a_second_claim_of_an_event_records_nothing(ledger: Ledger) -> None:
@@ -84,7 +113,7 @@ def test_a_second_claim_of_an_event_records_nothing(ledger: Ledger) -> None:
     payment = PaymentFacts.empty("pay-1", "acct-1", Brand.VISA)
     for expected in ({"e1"}, set()):
         with ledger.store.unit_of_work() as uow:
-            assert uow.claim([payment], [_event("e1")]).recorded == expected
+            assert uow.claim([payment], [_event("e1")], []).recorded == expected
             uow.commit()
 
 
@@ -113,4 +142,4 @@ def test_data_the_database_refuses_leaves_the_unit_of_work_as_data_refused(
         pytest.raises(DataRefused),
         ledger.store.unit_of_work() as uow,
     ):
-        uow.claim([poison], [_event("e1", "acct\x00")])
+        uow.claim([poison], [_event("e1", "acct\x00")], [])

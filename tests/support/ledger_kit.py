@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -14,17 +15,36 @@ from consumers.bootstrap import Ledger
 from consumers.db import make_engine, upgrade
 from consumers.handler import Outcome, Result
 from consumers.points.store import open_store
-from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_months,
+    ledger_payments,
+)
 from schemas.envelope import decode_body, parse_event
 from schemas.events import Event
 
-LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_balances)
+LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_months, ledger_balances)
 
 
 def migrated_engine(url: str) -> Engine:
     engine = make_engine(url)
     upgrade(engine)
     return engine
+
+
+@pytest.fixture(
+    name="engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def both_databases(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated engine on SQLite, then on PostgreSQL (import it as a pytest fixture)."""
+    url: str = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    )
+    engine = migrated_engine(url)
+    yield engine
+    engine.dispose()
 
 
 def wipe(engine: Engine) -> None:

@@ -16,7 +16,7 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import MonthRef, MonthTotals, earned_changes, earning, settle
 from consumers.points.facts import (
     EventFacts,

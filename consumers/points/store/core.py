@@ -15,14 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.db import raise_classified
-from consumers.points.domain import PaymentFacts, Points
+from consumers.points.earning import MonthRef
+from consumers.points.facts import PaymentFacts
 from consumers.points.store import reads, rows
-from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork
+from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork, Writes
 from consumers.points.store.records import (
     Balance,
     Claim,
-    Entry,
     HistoryEntry,
+    MonthRecord,
     PaymentRecord,
     PaymentView,
     Snapshot,
@@ -32,6 +33,7 @@ from consumers.points.tables import (
     ledger_balances,
     ledger_entries,
     ledger_events,
+    ledger_months,
     ledger_payments,
 )
 
@@ -80,6 +82,35 @@ def _insert_text(
     return statement
 
 
+def stored_months(payments: dict[str, PaymentRecord]) -> list[MonthRef]:
+    """The account-months the locked payments count in now."""
+    return [
+        MonthRef(record.facts.account_id, record.month)
+        for record in payments.values()
+        if record.month is not None
+    ]
+
+
+def write_statements(writes: Writes, now: datetime) -> list[tuple[sa.Table, list[rows.Row], str]]:
+    """The deferred writes as (table, rows, conflict clause), in lock order, empty ones
+    left out: entries, payments, account-months, balances."""
+    statements = [
+        (ledger_entries, [rows.entry_row(e, now) for e in writes.entries], ""),
+        (
+            ledger_payments,
+            [rows.payment_row(p, now) for p in writes.payments],
+            rows.PAYMENT_SAVE_CONFLICT,
+        ),
+        (
+            ledger_months,
+            [rows.month_row(m, now) for m in writes.months],
+            rows.MONTH_SAVE_CONFLICT,
+        ),
+        (ledger_balances, rows.balance_rows(writes.balances, now), rows.BALANCE_CONFLICT),
+    ]
+    return [statement for statement in statements if statement[1]]
+
+
 class CoreUnitOfWork(LedgerUnitOfWork):
     """A unit of work on one pooled connection, through SQLAlchemy Core."""
 
@@ -110,25 +141,33 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         if isinstance(exc := exc_info[1], BaseException):
             raise_classified(exc)
 
-    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
-        locked = multirow_insert(
-            self.connection,
-            ledger_payments,
-            rows.placeholder_rows(list(payments), self.now),
-            rows.PAYMENT_LOCK_CONFLICT,
-            rows.PAYMENT_COLUMNS,
-        )
-        facts = {row["payment_id"]: rows.facts_from_row(row) for row in locked.mappings()}
-        if not events:
-            return Claim(facts, set())
-        inserted = multirow_insert(
-            self.connection,
-            ledger_events,
-            self._event_rows(events),
-            rows.INBOX_CONFLICT,
-            ("event_id",),
-        )
-        return Claim(facts, set(inserted.scalars()))
+    def claim(
+        self,
+        payments: Sequence[PaymentFacts],
+        events: Sequence[StoredEvent],
+        months: Sequence[MonthRef],
+    ) -> Claim:
+        locked: dict[str, PaymentRecord] = {}
+        if payments:
+            result = multirow_insert(
+                self.connection,
+                ledger_payments,
+                rows.placeholder_rows(payments, self.now),
+                rows.PAYMENT_LOCK_CONFLICT,
+                rows.PAYMENT_COLUMNS,
+            )
+            locked = {row["payment_id"]: rows.record_from_row(row) for row in result.mappings()}
+        recorded: set[str] = set()
+        if events:
+            inserted = multirow_insert(
+                self.connection,
+                ledger_events,
+                self._event_rows(events),
+                rows.INBOX_CONFLICT,
+                ("event_id",),
+            )
+            recorded = set(inserted.scalars())
+        return Claim(locked, self.lock_months([*months, *stored_months(locked)]), recorded)
 
     def _event_rows(self, events: Sequence[StoredEvent]) -> list[rows.Row]:
         """Inbox rows in ``event_id`` (lock) order."""
@@ -169,7 +208,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         )
         return list(self.connection.execute(query).scalars())
 
-    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
+    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentRecord]:
         query = (
             sa.select(ledger_payments)
             .where(ledger_payments.c.payment_id.in_(sorted(payment_ids)))
@@ -177,20 +216,24 @@ class CoreUnitOfWork(LedgerUnitOfWork):
             .with_for_update()
         )
         result = self.connection.execute(query).mappings()
-        return {row["payment_id"]: rows.facts_from_row(row) for row in result}
+        return {row["payment_id"]: rows.record_from_row(row) for row in result}
 
-    def _write_and_commit(
-        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
-    ) -> None:
-        if entries:
-            values = [rows.entry_row(entry, self.now) for entry in entries]
-            multirow_insert(self.connection, ledger_entries, values)
-        if payments:
-            values = [rows.payment_row(record, self.now) for record in payments]
-            multirow_insert(self.connection, ledger_payments, values, rows.PAYMENT_SAVE_CONFLICT)
-        if balances:
-            values = rows.balance_rows(balances, self.now)
-            multirow_insert(self.connection, ledger_balances, values, rows.BALANCE_CONFLICT)
+    def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
+        if not months:
+            return {}
+        result = multirow_insert(
+            self.connection,
+            ledger_months,
+            rows.month_rows(months, self.now),
+            rows.MONTH_LOCK_CONFLICT,
+            rows.MONTH_COLUMNS,
+        )
+        found = (rows.month_from_row(row) for row in result.mappings())
+        return {record.ref: record for record in found}
+
+    def _write_and_commit(self, writes: Writes) -> None:
+        for table, values, on_conflict in write_statements(writes, self.now):
+            multirow_insert(self.connection, table, values, on_conflict)
         self._finish()
 
     def _finish(self) -> None:

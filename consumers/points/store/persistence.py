@@ -10,11 +10,12 @@ Implementations: ``core.py`` (SQLAlchemy Core: every dialect, and the reads of a
 ``sqlite.py`` (raw sqlite3 for the batch path) and ``postgres.py`` (psycopg pipeline mode:
 the batch's writes and its COMMIT in one round trip). ``open_store`` picks by driver.
 
-Writes (``append``, ``save_payments``, ``add_to_balances``) are deferred to ``commit()``:
-they are the transaction's last statements, so a driver may send them with the COMMIT.
-Locks are always taken in one global order — payments by ``payment_id``, then inbox rows
-by ``event_id``, then balances by ``account_id`` — whatever order callers pass, so
-concurrent units of work cannot deadlock. Driver errors leave a unit of work already
+Writes (``append``, ``save_payments``, ``save_months``, ``add_to_balances``) are deferred
+to ``commit()``: they are the transaction's last statements, so a driver may send them with
+the COMMIT. Locks are always taken in one global order — payments by ``payment_id``, then
+inbox rows by ``event_id``, then account-months by (``account_id``, ``month``), then
+balances by ``account_id`` — whatever order callers pass, so concurrent units of work
+cannot deadlock. Driver errors leave a unit of work already
 classified (``consumers.db.classify_db_error``): ``DatabaseUnavailable`` (transient),
 ``DataRefused`` (permanent), ``DatabaseMisconfigured`` (configuration).
 """
@@ -24,19 +25,33 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 
-from consumers.points.domain import PaymentFacts, Points
+from consumers.points.amounts import Points
+from consumers.points.earning import MonthRef
+from consumers.points.facts import PaymentFacts
 from consumers.points.store.records import (
     Balance,
     Claim,
     Entry,
     HistoryEntry,
+    MonthRecord,
     PaymentRecord,
     PaymentView,
     Snapshot,
     StoredEvent,
 )
+
+
+@dataclass(frozen=True)
+class Writes:
+    """What a unit of work deferred to its commit, each list in lock order."""
+
+    entries: list[Entry]
+    payments: list[PaymentRecord]
+    months: list[MonthRecord]
+    balances: dict[str, Points]
 
 
 class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
@@ -48,6 +63,7 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     def __init__(self) -> None:
         self._entries: list[Entry] = []
         self._payments: dict[str, PaymentRecord] = {}
+        self._months: dict[MonthRef, MonthRecord] = {}
         self._balances: dict[str, Points] = {}
 
     # __enter__ begins the transaction; __exit__ rolls back unless committed and re-raises
@@ -56,15 +72,23 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     # --- applying events ------------------------------------------------------------
 
     @abstractmethod
-    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
-        """Lock the batch's payments and record its events in the inbox.
+    def claim(
+        self,
+        payments: Sequence[PaymentFacts],
+        events: Sequence[StoredEvent],
+        months: Sequence[MonthRef],
+    ) -> Claim:
+        """Lock the batch's payments and account-months; record its events in the inbox.
 
         ``payments`` are the (empty) facts of each payment the batch touches: a payment
         never seen gets a placeholder row (``event_count == 0``) that ``forget_placeholders``
         removes again if none of its events applies. Events whose ``event_id`` is stored
         already (committed, or by a concurrent unit we waited for) are skipped; the claim
-        names the ids this unit inserted. One step because it is one in the algorithm — the
-        payment locks and the idempotency claim — and a driver may send both at once.
+        names the ids this unit inserted. The account-months locked (created at zero when
+        new) are ``months`` — the months the batch's events could move a payment's anchor
+        to — and the stored month of every locked payment: every month the batch can
+        change. One step because it is one in the algorithm, and a driver may send it all
+        at once.
         """
 
     @abstractmethod
@@ -86,8 +110,12 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         """Payments the projection says may expire (re-checked under lock), sorted."""
 
     @abstractmethod
-    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentFacts]:
-        """Row-lock existing payments (``payment_id`` order) and return their facts."""
+    def lock_payments(self, payment_ids: Sequence[str]) -> dict[str, PaymentRecord]:
+        """Row-lock existing payments (``payment_id`` order) and return them."""
+
+    @abstractmethod
+    def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
+        """Row-lock account-months ((account, month) order), creating missing ones at 0."""
 
     # --- writes, deferred to commit ---------------------------------------------------
 
@@ -100,6 +128,11 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         for record in payments:
             self._payments[record.facts.payment_id] = record
 
+    def save_months(self, months: Sequence[MonthRecord]) -> None:
+        """Write account-month projections (locked by this unit)."""
+        for record in months:
+            self._months[record.ref] = record
+
     def add_to_balances(self, deltas: Mapping[str, Points]) -> None:
         """Add per-account deltas to the balance projection."""
         for account, delta in deltas.items():
@@ -108,13 +141,12 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     def commit(self) -> None:
         """Write what was deferred, then commit (a driver may send both in one go)."""
         payments = [self._payments[p] for p in sorted(self._payments)]
-        self._write_and_commit(self._entries, payments, self._balances)
-        self._entries, self._payments, self._balances = [], {}, {}
+        months = [self._months[m] for m in sorted(self._months)]
+        self._write_and_commit(Writes(self._entries, payments, months, self._balances))
+        self._entries, self._payments, self._months, self._balances = [], {}, {}, {}
 
     @abstractmethod
-    def _write_and_commit(
-        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
-    ) -> None: ...
+    def _write_and_commit(self, writes: Writes) -> None: ...
 
 
 class LedgerStore(ABC):

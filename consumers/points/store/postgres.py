@@ -3,10 +3,12 @@
 Every round trip costs a context switch on both sides, which on a busy host dwarfs the
 statements themselves (measured: ~0.3 ms of server time per statement, 1.5–5 ms per round
 trip under load). The statements of each step do not depend on each other's results, so
-they are sent together: (BEGIN,) lock payments + insert inbox rows (``claim``), then
-entries + payment projections + balances + COMMIT (``commit``: the unit of work deferred
-the writes for exactly this). Their order on the server is the order sent, so the locking
-order (payments, then inbox, then balances, each sorted) is unchanged. Rows travel as one
+they are sent together: (BEGIN,) lock payments + insert inbox rows + lock account-months
+(``claim``; the months the locked payments count in are read by that statement itself,
+so they cost no round trip), then entries + payment projections + account-months +
+balances + COMMIT (``commit``: the unit of work deferred the writes for exactly this).
+Their order on the server is the order sent, so the locking order (payments, inbox,
+account-months, balances, each sorted) holds. Rows travel as one
 JSON document per statement (``json_populate_recordset``), so each statement has one text
 whatever the batch size and the server reuses its prepared plan.
 
@@ -20,17 +22,34 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import psycopg
 import sqlalchemy as sa
 
-from consumers.points.domain import PaymentFacts, Points
+from consumers.points.earning import MonthRef
+from consumers.points.facts import PaymentFacts
 from consumers.points.store import rows
-from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork
-from consumers.points.store.persistence import LedgerUnitOfWork
-from consumers.points.store.records import Claim, Entry, PaymentRecord, StoredEvent
-from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork, write_statements
+from consumers.points.store.persistence import LedgerUnitOfWork, Writes
+from consumers.points.store.records import Claim, PaymentRecord, StoredEvent
+from consumers.points.tables import ledger_events, ledger_payments
+
+#: Lock (creating at zero) the given account-months and those the given payments count
+#: in, in (account, month) order — ``COLLATE "C"`` is code-point order, Python's ``sorted``,
+#: so every path that locks months (``lock_months`` sends them sorted) agrees.
+_LOCK_MONTHS: Final = (
+    "WITH wanted AS ("
+    "SELECT account_id, month FROM json_populate_recordset(NULL::ledger_months, %s::json) "
+    "UNION SELECT account_id, month FROM ledger_payments "
+    "WHERE payment_id = ANY(%s) AND month IS NOT NULL) "
+    "INSERT INTO ledger_months (" + ", ".join(f'"{c}"' for c in rows.MONTH_COLUMNS) + ") "
+    'SELECT account_id, month, 0, 0, 0, 0, %s FROM wanted ORDER BY account_id COLLATE "C", '
+    'month COLLATE "C" '
+    + rows.MONTH_LOCK_CONFLICT
+    + " RETURNING "
+    + ", ".join(f'"{c}"' for c in rows.MONTH_COLUMNS)
+).encode()
 
 
 class PostgresUnitOfWork(CoreUnitOfWork):
@@ -43,23 +62,43 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         self.raw: psycopg.Connection[Any] = raw
         return self
 
-    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
+    def claim(
+        self,
+        payments: Sequence[PaymentFacts],
+        events: Sequence[StoredEvent],
+        months: Sequence[MonthRef],
+    ) -> Claim:
         with self._pipeline():
-            placeholders = rows.placeholder_rows(list(payments), self.now)
+            placeholders = rows.placeholder_rows(payments, self.now)
             locked = self._send(
                 ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
             )
             inbox = self._event_rows(events)
             inserted = self._send(ledger_events, inbox, rows.INBOX_CONFLICT, ("event_id",))
-        facts: dict[str, PaymentFacts] = {}
+            month_lock = self.raw.cursor()
+            month_lock.execute(
+                _LOCK_MONTHS,
+                [
+                    _json(rows.month_rows(months, self.now)),
+                    [row["payment_id"] for row in placeholders],
+                    self.now,
+                ],
+            )
+        records: dict[str, PaymentRecord] = {}
         for row in locked.fetchall() if locked else ():
-            found = rows.facts_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
-            facts[found.payment_id] = found
-        return Claim(facts, {row[0] for row in inserted.fetchall()} if inserted else set())
+            found = rows.record_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
+            records[found.facts.payment_id] = found
+        month_records = (
+            rows.month_from_row(dict(zip(rows.MONTH_COLUMNS, row, strict=True)))
+            for row in month_lock.fetchall()
+        )
+        return Claim(
+            records,
+            {record.ref: record for record in month_records},
+            {row[0] for row in inserted.fetchall()} if inserted else set(),
+        )
 
-    def _write_and_commit(
-        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
-    ) -> None:
+    def _write_and_commit(self, writes: Writes) -> None:
         """The writes and the COMMIT in one round trip.
 
         The SQLAlchemy transaction then commits a connection that is already idle, which
@@ -67,15 +106,8 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         back as for any other error.
         """
         with self._pipeline():
-            self._send(ledger_entries, [rows.entry_row(e, self.now) for e in entries])
-            self._send(
-                ledger_payments,
-                [rows.payment_row(record, self.now) for record in payments],
-                rows.PAYMENT_SAVE_CONFLICT,
-            )
-            self._send(
-                ledger_balances, rows.balance_rows(balances, self.now), rows.BALANCE_CONFLICT
-            )
+            for table, values, on_conflict in write_statements(writes, self.now):
+                self._send(table, values, on_conflict)
             self.raw.commit()
         self._finish()
 
@@ -105,10 +137,13 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             return None
         cursor = self.raw.cursor()
         cursor.execute(
-            _insert_sql(table.name, tuple(values[0]), on_conflict, returning),
-            [json.dumps(values, default=_json_default, separators=(",", ":"))],
+            _insert_sql(table.name, tuple(values[0]), on_conflict, returning), [_json(values)]
         )
         return cursor
+
+
+def _json(values: Sequence[rows.Row]) -> str:
+    return json.dumps(values, default=_json_default, separators=(",", ":"))
 
 
 def _json_default(value: Any) -> Any:

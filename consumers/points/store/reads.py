@@ -16,13 +16,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from consumers.points.domain import as_utc
+from consumers.points.amounts import as_utc
 from consumers.points.store import rows
 from consumers.points.store.records import Balance, HistoryEntry, Snapshot
 from consumers.points.tables import (
     ledger_balances,
     ledger_entries,
     ledger_events,
+    ledger_months,
     ledger_payments,
 )
 
@@ -93,12 +94,16 @@ def account_ids(
 ) -> list[str]:
     """The next ``limit`` accounts (sorted) that any projection or entry names.
 
-    An account is in the ledger if it has a balance, a payment or an entry (a drift may
-    leave one without the others, and verify must see it): the first ``limit`` of each
-    table's keyset, merged, are the first ``limit`` of their union.
+    An account is in the ledger if it has a balance, a payment, an account-month or an
+    entry (a drift may leave one without the others, and verify must see it): the first
+    ``limit`` of each table's keyset, merged, are the first ``limit`` of their union.
     """
     found: set[str] = set()
-    for column in (ledger_balances.c.account_id, ledger_payments.c.account_id):
+    for column in (
+        ledger_balances.c.account_id,
+        ledger_payments.c.account_id,
+        ledger_months.c.account_id,
+    ):
         found.update(connection.execute(_next_keys(column, limit, after, first, last)).scalars())
     entries = _next_keys(ledger_entries.c.account_id, limit, after, first, last).distinct()
     found.update(connection.execute(entries).scalars())
@@ -119,12 +124,14 @@ def _next_keys(
 
 
 def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Snapshot:
-    """Balances, entries and payments of ``accounts``, and every event of their payments.
+    """Balances, entries, payments and account-months of ``accounts``, every event of their
+    payments and their grants.
 
     Events are found through their payments (``ledger_events`` has no account index, and a
     payment's events all belong to its account: the ledger rejects the others) by explicit
     ids: a join or ``IN (subquery)`` let PostgreSQL's planner pick a hash join over the
-    whole events table, one full scan per chunk.
+    whole events table, one full scan per chunk. Grants are found through their entries (a
+    grant without its entry is an orphan event).
     """
     ids = sorted(accounts)
     entries = [
@@ -135,16 +142,29 @@ def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Sna
         rows.record_from_row(row)
         for row in _rows_among(connection, ledger_payments, ledger_payments.c.account_id, ids)
     ]
-    payment_ids = sorted({e.payment_id for e in entries} | {r.facts.payment_id for r in payments})
+    payment_ids = sorted(
+        {e.payment_id for e in entries if e.payment_id is not None}
+        | {r.facts.payment_id for r in payments}
+    )
+    grant_ids = sorted(e.event_id for e in entries if e.payment_id is None and e.event_id)
     events = [
         rows.event_from_row(row)
         for row in _rows_among(connection, ledger_events, ledger_events.c.payment_id, payment_ids)
+    ] + [
+        rows.event_from_row(row)
+        for row in _rows_among(connection, ledger_events, ledger_events.c.event_id, grant_ids)
+    ]
+    months = [
+        rows.month_from_row(row)
+        for row in _rows_among(connection, ledger_months, ledger_months.c.account_id, ids)
     ]
     balances = [
         balance_from_row(row)
         for row in _rows_among(connection, ledger_balances, ledger_balances.c.account_id, ids)
     ]
-    return Snapshot(events=events, entries=entries, payments=payments, balances=balances)
+    return Snapshot(
+        events=events, entries=entries, payments=payments, months=months, balances=balances
+    )
 
 
 def _rows_among(
@@ -164,13 +184,15 @@ def _rows_among(
 
 
 def orphan_events_query(after: str | None, limit: int) -> sa.Select[Any]:
-    """Events no payment row and no entry refer to (no account chunk reaches them)."""
+    """Events no payment row and no entry refer to (no account chunk reaches them); a
+    grant is reached through its own entry only."""
     e, p, n = ledger_events.c, ledger_payments.c, ledger_entries.c
     query = (
         sa.select(ledger_events)
         .where(
             ~sa.exists().where(p.payment_id == e.payment_id),
             ~sa.exists().where(n.payment_id == e.payment_id),
+            ~sa.exists().where(n.event_id == e.event_id),
         )
         .order_by(e.event_id)
         .limit(limit)

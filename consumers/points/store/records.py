@@ -11,50 +11,94 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from consumers.points.domain import EventFacts, PaymentFacts, Points
+from consumers.points.amounts import Points
+from consumers.points.earning import Earning, MonthRef
+from consumers.points.facts import EventFacts, Grant, PaymentFacts
+from consumers.points.months import MonthKey
+from consumers.points.rules import Rate
 
 
 class EntryKind(StrEnum):
-    """What caused a ledger entry."""
+    """What caused a ledger entry (DESIGN §4.7: an event, an expiry, a rules publication)."""
 
     EVENT = "event"
     EXPIRY = "expiry"
+    RULES = "rules"
 
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """An applied event in the inbox (the event store): its facts, canonical body and hash."""
+    """An applied event in the inbox (the event store): its facts, canonical body and hash.
 
-    facts: EventFacts
+    A ``points_grant`` is an event too, with no payment (its facts are a ``Grant``)."""
+
+    facts: EventFacts | Grant
     content_hash: str
     body: str
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentRecord:
-    """The payment projection: a payment's facts and the points they earn."""
+    """The payment projection: its facts, and (once it has events) its account-month, rate
+    and earned (uncapped) points as last computed.
+
+    ``rate`` is ``None`` only for a payment last written by the v1 ledger (migration 0005
+    could not know the rules file those rates came from); the next change writes it.
+    """
 
     facts: PaymentFacts
-    earned: Points
+    month: MonthKey | None = None
+    rate: Rate | None = None
+    earned: Points = field(default_factory=Points)
+
+    @classmethod
+    def of(cls, facts: PaymentFacts, contribution: Earning | None) -> PaymentRecord:
+        if contribution is None:
+            return cls(facts)
+        return cls(facts, contribution.ref.month, contribution.rate, contribution.earned)
+
+    @property
+    def earning(self) -> Earning | None:
+        """What the stored row says the payment contributes (``None``: nothing yet)."""
+        if self.month is None:
+            return None
+        ref = MonthRef(self.facts.account_id, self.month)
+        return Earning(self.facts.payment_id, ref, self.rate or Rate(0), self.earned)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthRecord:
+    """An account-month row: the sums of its payments' earned points, and what was
+    credited (§4.3). Credited points are stored, not derived, so a change is always
+    credited against what the balance holds."""
+
+    ref: MonthRef
+    earned: Points = field(default_factory=Points)
+    credited: Points = field(default_factory=Points)
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """An append-only delta of an account's points, and its cause."""
+    """An append-only delta of an account's points, and its cause.
+
+    ``payment_id`` is ``None`` for a grant; ``month`` is the account-month the delta was
+    credited in (the payment's month after the change), ``None`` for a grant."""
 
     kind: EntryKind
-    payment_id: str
     account_id: str
     delta: Points
+    payment_id: str | None = None
     event_id: str | None = None
+    month: MonthKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """What ``claim`` found: the locked payments' current facts (``event_count == 0`` for a
-    placeholder of a payment never seen) and the event ids this transaction inserted."""
+    """What ``claim`` found: the locked payments (``event_count == 0`` for a placeholder of a
+    payment never seen), the locked account-months and the event ids this unit inserted."""
 
-    payments: dict[str, PaymentFacts]
+    payments: dict[str, PaymentRecord]
+    months: dict[MonthRef, MonthRecord]
     recorded: set[str]
 
 
@@ -106,7 +150,7 @@ class HistoryEntry:
     entry_id: int
     recorded_at: datetime
     kind: str
-    payment_id: str
+    payment_id: str | None
     event_id: str | None
     event_type: str | None
     amount: int | None
@@ -123,4 +167,5 @@ class Snapshot:
     events: list[StoredEvent] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     payments: list[PaymentRecord] = field(default_factory=list)
+    months: list[MonthRecord] = field(default_factory=list)
     balances: list[Balance] = field(default_factory=list)

@@ -16,16 +16,30 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Final, Self
 
 import sqlalchemy as sa
 
-from consumers.points.domain import PaymentFacts, Points, as_utc
+from consumers.points.amounts import as_utc
+from consumers.points.earning import MonthRef
+from consumers.points.facts import PaymentFacts
 from consumers.points.store import rows
-from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork
-from consumers.points.store.persistence import LedgerUnitOfWork
-from consumers.points.store.records import Claim, Entry, PaymentRecord, StoredEvent
-from consumers.points.tables import ledger_balances, ledger_entries, ledger_events, ledger_payments
+from consumers.points.store.core import (
+    CoreLedgerStore,
+    CoreUnitOfWork,
+    stored_months,
+    write_statements,
+)
+from consumers.points.store.persistence import LedgerUnitOfWork, Writes
+from consumers.points.store.records import Claim, MonthRecord, PaymentRecord, StoredEvent
+from consumers.points.tables import (
+    ledger_balances,
+    ledger_entries,
+    ledger_events,
+    ledger_months,
+    ledger_payments,
+)
 
 #: Rows per statement: far below SQLite's bound-parameter limit (32,766) for every table.
 CHUNK: Final = 500
@@ -41,6 +55,11 @@ def _stored(value: Any) -> Any:
 _PAYMENT_TIMES: Final = tuple(
     c.name for c in ledger_payments.columns if isinstance(c.type, sa.DateTime)
 )
+#: Timestamp columns by table: the only values the batch path converts.
+_TIMES: Final = {
+    table.name: frozenset(c.name for c in table.columns if isinstance(c.type, sa.DateTime))
+    for table in (ledger_events, ledger_entries, ledger_payments, ledger_months, ledger_balances)
+}
 
 
 def _loaded(row: dict[str, Any]) -> dict[str, Any]:
@@ -61,37 +80,47 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         self.raw = raw
         return self
 
-    def claim(self, payments: Sequence[PaymentFacts], events: Sequence[StoredEvent]) -> Claim:
-        locked: dict[str, PaymentFacts] = {}
+    def claim(
+        self,
+        payments: Sequence[PaymentFacts],
+        events: Sequence[StoredEvent],
+        months: Sequence[MonthRef],
+    ) -> Claim:
+        locked: dict[str, PaymentRecord] = {}
         with self._errors():
-            placeholders = rows.placeholder_rows(list(payments), self.now)
+            placeholders = rows.placeholder_rows(payments, self.now)
             for row in self._insert(
                 ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
             ):
-                facts = rows.facts_from_row(
+                record = rows.record_from_row(
                     _loaded(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
                 )
-                locked[facts.payment_id] = facts
+                locked[record.facts.payment_id] = record
             recorded = {
                 row[0]
                 for row in self._insert(
                     ledger_events, self._event_rows(events), rows.INBOX_CONFLICT, ("event_id",)
                 )
             }
-        return Claim(locked, recorded)
+        return Claim(locked, self.lock_months([*months, *stored_months(locked)]), recorded)
 
-    def _write_and_commit(
-        self, entries: list[Entry], payments: list[PaymentRecord], balances: dict[str, Points]
-    ) -> None:
+    def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
         with self._errors():
-            if entries:
-                self._insert(ledger_entries, [rows.entry_row(e, self.now) for e in entries])
-            if payments:
-                values = [rows.payment_row(record, self.now) for record in payments]
-                self._insert(ledger_payments, values, rows.PAYMENT_SAVE_CONFLICT)
-            if balances:
-                values = rows.balance_rows(balances, self.now)
-                self._insert(ledger_balances, values, rows.BALANCE_CONFLICT)
+            found = self._insert(
+                ledger_months,
+                rows.month_rows(months, self.now),
+                rows.MONTH_LOCK_CONFLICT,
+                rows.MONTH_COLUMNS,
+            )
+        records = (
+            rows.month_from_row(dict(zip(rows.MONTH_COLUMNS, r, strict=True))) for r in found
+        )
+        return {record.ref: record for record in records}
+
+    def _write_and_commit(self, writes: Writes) -> None:
+        with self._errors():
+            for table, values, on_conflict in write_statements(writes, self.now):
+                self._insert(table, values, on_conflict)
         self._finish()
 
     @contextmanager
@@ -111,10 +140,17 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         if not values:
             return []
         keys = tuple(values[0])
+        row_values = itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],)
+        times = [i for i, key in enumerate(keys) if key in _TIMES[table.name]]
         out: list[Any] = []
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
-            params = [_stored(row[key]) for row in chunk for key in keys]
+            params: list[Any] = []
+            for row in chunk:
+                stored = list(row_values(row))
+                for i in times:  # only timestamps need converting: one C call per row else
+                    stored[i] = _stored(stored[i])
+                params += stored
             cursor = self.raw.execute(
                 _insert_sql(table.name, keys, len(chunk), on_conflict, returning), params
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import (
     MonthRef,
     MonthTotals,

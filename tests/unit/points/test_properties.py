@@ -7,7 +7,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.points.domain import EventFacts, fold, points
+from consumers.points.earning import earned as earned_at
+from consumers.points.earning import payment_rate
+from consumers.points.facts import fold
+from consumers.points.intake import event_facts
 from consumers.points.rules import DEFAULT_RULES
 from tests.support.factories import payment_event
 from tests.support.reference import payment_state
@@ -15,9 +18,9 @@ from tests.support.stories import deliveries, payment_story
 
 
 def _domain_state(events: list[dict[str, Any]]) -> dict[str, Any]:
-    distinct = {e["event_id"]: EventFacts.of(payment_event(e)) for e in events}
+    distinct = {e["event_id"]: event_facts(payment_event(e)) for e in events}
     facts = fold("pay-0", distinct.values())
-    earned = points(facts, DEFAULT_RULES)
+    earned = earned_at(facts, payment_rate(facts, DEFAULT_RULES).rate_bp)
     return {
         "authorized": facts.authorized,
         "reversed": facts.reversed,

@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import account_months, balances, earning
 from consumers.points.explain import explain
 from tests.support import reference_v2 as ref

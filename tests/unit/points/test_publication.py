@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.publication import (
     RulesConflict,
     Window,

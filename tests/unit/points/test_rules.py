@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.rules import (
     DEFAULT_RULES,
     InvalidRules,

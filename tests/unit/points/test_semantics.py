@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
 
-from consumers.points.domain import Points, is_expirable, pts
+from consumers.points.amounts import Points, pts
+from consumers.points.earning import is_expirable
 from consumers.points.rules import DEFAULT_RULES
 from tests.unit.points.helpers import earned, ev, facts_of
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from consumers.points.domain import Points
+from consumers.points.amounts import Points
 from consumers.points.earning import (
     earning,
     is_expirable,

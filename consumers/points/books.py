@@ -1,0 +1,91 @@
+"""The books of one ledger transaction: locked payments and account-months, changed in memory.
+
+A batch, the expiry job and a rules correction all change payments the same way: the
+payment's new facts give its new ``Earning`` (§4.2); the earned deltas against the stored
+earning land in one or two account-months (two when the anchor moved to another month);
+each month's credited points are recomputed with its cap (§4.3) against what that month
+has credited so far, and the difference is what the balance moves by. Credited points are
+taken from the stored month rows, never re-derived, so the deltas always telescope to the
+stored state: Σ entries of an account = its balance = Σ credited of its months + grants.
+
+Every month a change can touch must have been locked by the unit of work first (the
+payment's stored month, and the month of any event that may become its anchor): touching
+any other month is a bug and raises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from consumers.points.amounts import Points
+from consumers.points.earning import MonthRef, credited, earned_changes, earning
+from consumers.points.facts import PaymentFacts
+from consumers.points.months import MonthKey
+from consumers.points.rules import Rules
+from consumers.points.store.records import MonthRecord, PaymentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one change of a payment credited, and in which month the payment now counts."""
+
+    record: PaymentRecord
+    credited: Points
+    month: MonthKey | None
+
+
+@dataclass
+class Books:
+    """Payments and account-months locked by one unit of work, and what changed."""
+
+    rules: Rules
+    payments: dict[str, PaymentRecord] = field(default_factory=dict)
+    months: dict[MonthRef, MonthRecord] = field(default_factory=dict)
+    balances: dict[str, Points] = field(default_factory=dict)
+    changed_payments: set[str] = field(default_factory=set)
+    changed_months: set[MonthRef] = field(default_factory=set)
+    #: Caps by month, looked up once per transaction (a version search per month).
+    caps: dict[MonthKey, int | None] = field(default_factory=dict)
+
+    def lock(self, payments: dict[str, PaymentRecord], months: dict[MonthRef, MonthRecord]) -> None:
+        """Add rows a unit of work locked; rows already here keep their in-memory state."""
+        for payment_id, record in payments.items():
+            self.payments.setdefault(payment_id, record)
+        for ref, month in months.items():
+            self.months.setdefault(ref, month)
+
+    def change(self, facts: PaymentFacts) -> Change:
+        """Replace a locked payment's facts; re-settle the months its earning moves in."""
+        before = self.payments[facts.payment_id]
+        after = earning(facts, self.rules)
+        moved = Points()
+        for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
+            moved += self._settle(ref, earned_delta)
+        record = PaymentRecord.of(facts, after)
+        self.payments[facts.payment_id] = record
+        self.changed_payments.add(facts.payment_id)
+        self.credit(facts.account_id, moved)
+        return Change(record, moved, record.month)
+
+    def credit(self, account_id: str, delta: Points) -> None:
+        """Add to an account's balance delta (a grant, or what a change credited)."""
+        self.balances[account_id] = self.balances.get(account_id, Points()) + delta
+
+    def _settle(self, ref: MonthRef, earned_delta: Points) -> Points:
+        month = self.months.get(ref)
+        if month is None:
+            raise LookupError(f"account-month {ref} changed without being locked")
+        earned = month.earned + earned_delta
+        if ref.month not in self.caps:
+            self.caps[ref.month] = self.rules.cap_of(ref.month)
+        now = credited(earned, self.caps[ref.month])
+        self.months[ref] = MonthRecord(ref, earned, now)
+        self.changed_months.add(ref)
+        return now - month.credited
+
+    def changed(self) -> tuple[list[PaymentRecord], list[MonthRecord]]:
+        """The payment and month rows to write."""
+        return (
+            [self.payments[p] for p in sorted(self.changed_payments)],
+            [self.months[m] for m in sorted(self.changed_months)],
+        )
