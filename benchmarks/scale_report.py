@@ -118,6 +118,7 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
     applied = max(1, load["applied_events"])
     total_bytes = sum(main["table_bytes"].values())
     cpu = [c for c in load.get("cpu_ms_per_event_per_window", []) if c is not None]
+    verified = main["verify"].get("clean") is not None
     numbers: dict[str, Any] = {
         "apply_rate_per_million": rates,
         "apply_rate_ratio_last_to_first": round(rates[-1] / rates[0], 3) if rates else None,
@@ -132,9 +133,11 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
             "per applied event the inbox row with its canonical body, one entry, and the "
             "payment, account-month and balance projections it updates",
         },
-        "verify_seconds": main["verify"]["seconds"],
-        "verify_peak_rss_mb": main["verify"]["peak_rss_mb"],
+        # A verify that did not run to its verdict (an error, a timeout) measured nothing.
+        "verify_seconds": main["verify"]["seconds"] if verified else None,
+        "verify_peak_rss_mb": main["verify"]["peak_rss_mb"] if verified else None,
         "verify_clean": main["verify"]["clean"],
+        "verify_error": main["verify"].get("error"),
     }
     for name, figures in main["query_latency_ms"].items():
         if name != "heaviest_account":
@@ -163,13 +166,16 @@ def extrapolate(main: dict[str, Any]) -> dict[str, Any]:
     scale = PAPER_EVENTS / applied
     tables = {name: round(size * scale / 1e9, 1) for name, size in main["table_bytes"].items()}
     inbox = main["table_bytes"].get("ledger_events", 0) / applied
-    verify_rate = applied / max(0.001, main["verify"]["seconds"])
+    verified = main["verify"].get("clean") is not None
+    verify_rate = applied / max(0.001, main["verify"]["seconds"]) if verified else None
     return {
         "events": PAPER_EVENTS,
         "table_gb": tables,
         "total_gb": round(sum(tables.values()), 1),
-        "verify_hours_at_measured_rate": round(PAPER_EVENTS / verify_rate / 3600, 1),
-        "verify_events_per_s": round(verify_rate),
+        "verify_hours_at_measured_rate": (
+            round(PAPER_EVENTS / verify_rate / 3600, 1) if verify_rate else None
+        ),
+        "verify_events_per_s": round(verify_rate) if verify_rate else None,
         "inbox_bytes_per_event": round(inbox),
         "inbox_events_at_100_gb": round(TABLE_COMFORT_BYTES / inbox) if inbox else None,
     }

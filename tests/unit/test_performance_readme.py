@@ -107,3 +107,20 @@ def test_scale_block_shows_each_number_and_marks_a_smoke_run() -> None:
     assert "**smoke run**" in block
     for figure in ("4,000 → 3,600", "**0.90**", "800 B", "**180.5 MB**", "**7.25**", "**0.75**"):
         assert figure in block, figure
+
+
+def test_a_verify_that_failed_measured_nothing() -> None:
+    """A verify that ended without its verdict (an error, a timeout) gives no time, no
+    memory and no extrapolation: its memory target reads as not measured, never met."""
+    run = _scale_run()
+    run["runs"]["main"]["verify"] = {
+        "seconds": 2.0,
+        "peak_rss_mb": 90.0,
+        "clean": None,
+        "error": "error: database schema is at 0004",
+    }
+    summary = scale_report.summarise(run)
+    assert summary["verify_peak_rss_mb"] is None
+    assert summary["targets"]["verify_peak_rss_mb"] == "not measured"
+    assert summary["extrapolation_500m"]["verify_hours_at_measured_rate"] is None
+    assert summary["verify_error"] == "error: database schema is at 0004"
