@@ -13,7 +13,7 @@ import random
 from typing import Any, Final
 
 from schemas.envelope import parse_event
-from schemas.events import PaymentEvent
+from schemas.events import PaymentEvent, payment_of
 
 DUPLICATE_SHARE: Final = 0.1
 LAWSON: Final = {"name": "LAWSON", "mcc": "5411", "country": "JP"}
@@ -47,7 +47,10 @@ def event_dict(event_type: str = "authorization", **fields: Any) -> dict[str, An
 
 def make_event(event_type: str = "authorization", **fields: Any) -> PaymentEvent:
     """``event_dict`` through the real decoder, as a producer library would hold it."""
-    return parse_event(event_dict(event_type, **fields))
+    event = payment_of(parse_event(event_dict(event_type, **fields)))
+    if event is None:
+        raise ValueError(f"{event_type} is not a payment event type")
+    return event
 
 
 def payment_bodies(count: int, *, seed: int = 11, duplicates: float = DUPLICATE_SHARE) -> list[str]:

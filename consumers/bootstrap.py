@@ -56,7 +56,7 @@ from consumers.points.verify import (
 )
 from consumers.retries import DEFAULT_POLICY, RetryPolicy
 from infra.settings import Config
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 if TYPE_CHECKING:
     from consumers.runtime.settings import WorkerSettings
@@ -162,7 +162,7 @@ class Ledger:
     def __post_init__(self) -> None:
         self.handler = PointsLedger(self.store, self.rules)
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         return self.retry.call(self.handler.handle_batch, events)
 
     def expire(self, *, now: datetime, ttl: timedelta = DEFAULT_TTL) -> list[Expired]:

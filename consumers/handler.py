@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from schemas.errors import PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 
 class Outcome(StrEnum):
@@ -49,4 +49,4 @@ class Handler(Protocol):
     the batch could be decided.
     """
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]: ...
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]: ...

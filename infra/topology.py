@@ -78,8 +78,17 @@ class Topology:
 DEFAULT_TOPOLOGY: Final = Topology(
     topic_name="payment-events",
     queues=(
-        QueueSpec("points", tuple(EventType)),
-        QueueSpec("notifications", (EventType.AUTHORIZATION, EventType.CLEARING)),
+        QueueSpec("points", tuple(EventType)),  # every payment type and points_grant
+        QueueSpec(
+            "notifications",
+            (
+                EventType.AUTHORIZATION,
+                EventType.CLEARING,
+                EventType.CHARGEBACK,
+                EventType.CHARGEBACK_REVERSAL,
+                EventType.POINTS_GRANT,
+            ),
+        ),
     ),
 )
 

@@ -78,8 +78,13 @@ COMMANDS: Final = {
     "audit": ("ops.commands.audit", "audit", False),
     "rules": ("ops.commands.rules", "app", True),
 }
-#: Commands of a group defined outside the group's module: group -> (name, module, attribute).
-GROUP_COMMANDS: Final = {"ledger": (("explain", "ops.commands.explain", "explain_command"),)}
+#: Commands of a group that live in a module of their own: group -> (name, module, attribute).
+GROUP_COMMANDS: Final = {
+    "ledger": (
+        ("adjust", "ops.commands.adjust", "adjust"),
+        ("explain", "ops.commands.explain", "explain_command"),
+    ),
+}
 #: Root options that take a value (their value is not a command name).
 _VALUE_OPTIONS: Final = frozenset(
     {"--endpoint-url", "--region", "--database-url", "--prefix", "--profile"}
@@ -130,12 +135,10 @@ def _register(only: str | None = None) -> None:
         if only is not None and name != only:
             continue
         target = getattr(importlib.import_module(module_name), attribute)
+        for command, command_module, command_attribute in GROUP_COMMANDS.get(name, ()):
+            command_function = getattr(importlib.import_module(command_module), command_attribute)
+            target.command(command)(command_function)
         if is_group:
-            known = {info.name for info in target.registered_commands}
-            for command, extra_module, function in GROUP_COMMANDS.get(name, ()):
-                if command not in known:
-                    extra = getattr(importlib.import_module(extra_module), function)
-                    target.command(command)(extra)
             app.add_typer(target, name=name)
         else:
             app.command(name)(target)

@@ -23,6 +23,7 @@ from consumers.runtime.deadletter import MESSAGE_ID, read_failure, redrive_mark
 from consumers.runtime.transport import Received
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
+from schemas.events import payment_of
 
 UNKNOWN: Final = "unknown"
 ReasonOrigin = Literal["attributes", "journal", "unknown"]
@@ -50,12 +51,13 @@ def facts_of(body: str) -> MessageFacts:
         event = decode_body(body)
     except PermanentError as exc:
         return _lenient_facts(body, f"{exc.code}: {exc}")
+    payment = payment_of(event)
     return MessageFacts(
         event_id=event.event_id,
         event_type=str(event.event_type),
-        payment_id=event.payment_id,
+        payment_id=None if payment is None else payment.payment_id,
         account_id=event.account_id,
-        brand=str(event.brand),
+        brand=None if payment is None else str(payment.brand),
     )
 
 

@@ -28,7 +28,7 @@ from ops.scan import aws_call
 from producers.publisher import SnsPublisher, chunk_for_batch
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -184,7 +184,7 @@ def _send(
 
 
 def _publish(config: Config, messages: list[ExportedMessage]) -> ReplaySummary:
-    events: list[PaymentEvent] = []
+    events: list[Event] = []
     summary = ReplaySummary()
     for message in messages:
         try:

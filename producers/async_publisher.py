@@ -18,7 +18,7 @@ from producers.publisher import (
     chunk_by_size,
     publish_failures,
 )
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient  # noqa: F401 (named in the base class)
@@ -29,7 +29,7 @@ T = TypeVar("T")
 class AsyncSnsPublisher(PublisherBase["SNSClient"]):
     """Publisher on an aiobotocore SNS client (``async with session.create_client("sns")``)."""
 
-    async def publish(self, event: PaymentEvent) -> str:
+    async def publish(self, event: Event) -> str:
         """Publish one event; returns the SNS message id."""
         (entry,) = build_entries([event], fifo=self._fifo)
         response = await self._with_retries(
@@ -37,7 +37,7 @@ class AsyncSnsPublisher(PublisherBase["SNSClient"]):
         )
         return str(response["MessageId"])
 
-    async def publish_batch(self, events: Sequence[PaymentEvent]) -> list[str]:
+    async def publish_batch(self, events: Sequence[Event]) -> list[str]:
         """Publish events in PublishBatch calls; returns message ids in input order."""
         entries = build_entries(events, fifo=self._fifo)
         message_ids = [""] * len(entries)

@@ -1,4 +1,4 @@
-"""The transactional outbox: payment events written in the payment's own transaction.
+"""The transactional outbox: events written in the producing service's own transaction.
 
 A payment service cannot publish to SNS inside its database transaction (the publish may
 succeed and the transaction roll back, or the reverse), and must never fail a payment
@@ -14,7 +14,7 @@ adds it to its database with its own migrations, independently of the consumers'
         id BIGSERIAL NOT NULL,
         event_id VARCHAR(128) NOT NULL,
         event_type VARCHAR(32) NOT NULL,
-        payment_id VARCHAR(128) NOT NULL,
+        payment_id VARCHAR(128),
         body TEXT NOT NULL,
         recorded_at TIMESTAMP WITH TIME ZONE NOT NULL,
         sent_at TIMESTAMP WITH TIME ZONE,
@@ -26,10 +26,12 @@ adds it to its database with its own migrations, independently of the consumers'
     CREATE INDEX ix_points_outbox_pending ON points_outbox (id) WHERE sent_at IS NULL;
     CREATE INDEX ix_points_outbox_sent ON points_outbox (sent_at) WHERE sent_at IS NOT NULL;
 
-(``outbox_ddl("postgresql")`` or ``points outbox ddl`` prints it.) Services on asyncio
-record with ``await session.run_sync(record, event)`` on their ``AsyncSession``. Rows are
-published in ``id`` order; ``body`` is the event's canonical JSON, exactly what goes on the
-wire.
+(``outbox_ddl("postgresql")`` or ``points outbox ddl`` prints it.) ``payment_id`` is empty
+for points grants, which belong to no payment; a table created before grants existed needs
+``ALTER TABLE points_outbox ALTER COLUMN payment_id DROP NOT NULL`` to record them.
+Services on asyncio record with ``await session.run_sync(record, event)`` on their
+``AsyncSession``. Rows are published in ``id`` order; ``body`` is the event's canonical JSON,
+exactly what goes on the wire.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from schemas.canonical import canonical_json
-from schemas.events import PaymentEvent
+from schemas.events import Event, payment_of
 
 TABLE_NAME: Final = "points_outbox"
 
@@ -61,7 +63,7 @@ outbox_table = sa.Table(
     ),
     sa.Column("event_id", sa.String(128), nullable=False),
     sa.Column("event_type", sa.String(32), nullable=False),
-    sa.Column("payment_id", sa.String(128), nullable=False),
+    sa.Column("payment_id", sa.String(128), nullable=True),  # None for points grants
     sa.Column("body", sa.Text(), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
@@ -88,9 +90,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def record(
-    target: Session | Connection, event: PaymentEvent, *, now: datetime | None = None
-) -> bool:
+def record(target: Session | Connection, event: Event, *, now: datetime | None = None) -> bool:
     """Add ``event`` to the outbox inside the caller's open transaction; never commits.
 
     Returns False when an event with the same ``event_id`` is already in the outbox: a
@@ -98,10 +98,11 @@ def record(
     payment's transaction with a unique violation (PostgreSQL and SQLite; other dialects
     raise ``IntegrityError`` as usual).
     """
+    payment = payment_of(event)
     values = {
         "event_id": event.event_id,
         "event_type": event.event_type.value,
-        "payment_id": event.payment_id,
+        "payment_id": None if payment is None else payment.payment_id,
         "body": canonical_json(event),
         "recorded_at": now or utcnow(),
     }

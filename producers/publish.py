@@ -23,7 +23,7 @@ from infra.settings import Config
 from infra.topology import topology_for
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
@@ -55,7 +55,7 @@ def default_publisher() -> SnsPublisher:
     return SnsPublisher(sns_client(config.aws), arn)
 
 
-def as_event(event: PaymentEvent | Mapping[str, Any]) -> PaymentEvent:
+def as_event(event: Event | Mapping[str, Any]) -> Event:
     """A model as it is; a mapping (e.g. parsed JSON) validated against contract v1."""
     if isinstance(event, Mapping):
         return parse_event(dict(event))
@@ -63,7 +63,7 @@ def as_event(event: PaymentEvent | Mapping[str, Any]) -> PaymentEvent:
 
 
 def publish_event(
-    event: PaymentEvent | Mapping[str, Any], *, publisher: SnsPublisher | None = None
+    event: Event | Mapping[str, Any], *, publisher: SnsPublisher | None = None
 ) -> str:
     """Publish one event; returns the SNS message id. Raises ``PublishError`` (refused) or
     ``PublishUnavailable`` (SNS unavailable after bounded retries)."""
@@ -71,7 +71,7 @@ def publish_event(
 
 
 async def publish_event_async(
-    event: PaymentEvent | Mapping[str, Any], *, publisher: AsyncSnsPublisher | None = None
+    event: Event | Mapping[str, Any], *, publisher: AsyncSnsPublisher | None = None
 ) -> str:
     """The asyncio twin of ``publish_event`` (needs the ``[aio]`` extra: aiobotocore).
 

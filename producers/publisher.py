@@ -34,7 +34,7 @@ from tenacity import (
 from infra.aws import is_retryable_aws_error
 from schemas.canonical import canonical_json
 from schemas.errors import PermanentError, TransientError
-from schemas.events import SCHEMA_VERSION, PaymentEvent
+from schemas.events import SCHEMA_VERSION, Event, payment_of
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient  # noqa: F401 (named in the base class)
@@ -101,13 +101,25 @@ class RetryPolicy:
         return AsyncRetrying(**self._arguments())
 
 
-def message_attributes(event: PaymentEvent) -> dict[str, MessageAttributeValueTypeDef]:
-    """What subscriptions filter on. String and Number only (moto drops Binary, DESIGN §8)."""
-    return {
+def message_attributes(event: Event) -> dict[str, MessageAttributeValueTypeDef]:
+    """What subscriptions may filter on (DESIGN §3): ``brand`` on payment events only.
+
+    String and Number only (moto drops Binary, DESIGN §8).
+    """
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
         "event_type": {"DataType": "String", "StringValue": event.event_type.value},
-        "brand": {"DataType": "String", "StringValue": event.brand.value},
         "schema_version": {"DataType": "Number", "StringValue": str(SCHEMA_VERSION)},
     }
+    payment = payment_of(event)
+    if payment is not None:
+        attributes["brand"] = {"DataType": "String", "StringValue": payment.brand.value}
+    return attributes
+
+
+def message_group(event: Event) -> str:
+    """What a FIFO topic keeps in order: a payment's events, or an account's grants."""
+    payment = payment_of(event)
+    return event.account_id if payment is None else payment.payment_id
 
 
 def fifo_id(value: str) -> str:
@@ -125,7 +137,7 @@ def fifo_id(value: str) -> str:
 class Entry:
     """One event ready for SNS: its canonical body and every parameter but the topic."""
 
-    event: PaymentEvent
+    event: Event
     body: str
     fifo: bool
 
@@ -145,12 +157,12 @@ class Entry:
         }
         if self.fifo:
             # Per-payment order on FIFO topics; SNS drops a re-sent event_id for 5 minutes.
-            parameters["MessageGroupId"] = fifo_id(self.event.payment_id)
+            parameters["MessageGroupId"] = fifo_id(message_group(self.event))
             parameters["MessageDeduplicationId"] = fifo_id(self.event.event_id)
         return parameters
 
 
-def build_entries(events: Sequence[PaymentEvent], *, fifo: bool) -> list[Entry]:
+def build_entries(events: Sequence[Event], *, fifo: bool) -> list[Entry]:
     return [Entry(event, canonical_json(event), fifo) for event in events]
 
 
@@ -273,7 +285,7 @@ class SnsPublisher(PublisherBase["SNSClient"]):
     ``MessageGroupId`` = payment_id and ``MessageDeduplicationId`` = event_id.
     """
 
-    def publish(self, event: PaymentEvent) -> str:
+    def publish(self, event: Event) -> str:
         """Publish one event; returns the SNS message id."""
         (entry,) = build_entries([event], fifo=self._fifo)
         response = self._with_retries(
@@ -281,7 +293,7 @@ class SnsPublisher(PublisherBase["SNSClient"]):
         )
         return str(response["MessageId"])
 
-    def publish_batch(self, events: Sequence[PaymentEvent]) -> list[str]:
+    def publish_batch(self, events: Sequence[Event]) -> list[str]:
         """Publish events in PublishBatch calls; returns message ids in input order.
 
         Stops at the first chunk that cannot be published (later chunks are not attempted,

@@ -37,7 +37,7 @@ from producers.outbox import outbox_table, utcnow
 from producers.publisher import PublishError, PublishUnavailable
 from schemas.envelope import parse_event
 from schemas.errors import PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ MAX_ERRORS_KEPT = 10
 class BatchPublisher(Protocol):
     """What the relay needs of a publisher (``producers.publisher.SnsPublisher``)."""
 
-    def publish_batch(self, events: Sequence[PaymentEvent]) -> list[str]: ...
+    def publish_batch(self, events: Sequence[Event]) -> list[str]: ...
 
 
 #: Called with the claimed row ids after SNS accepted them and before they are marked sent;
@@ -103,7 +103,7 @@ class _Claimed:
     """Rows of one batch: decodable ones (ids and events, aligned) and the others' reasons."""
 
     ids: list[int]
-    events: list[PaymentEvent]
+    events: list[Event]
     undecodable: dict[int, str]
 
     @property
@@ -223,7 +223,7 @@ class Relay:
         for row, reason in claimed.undecodable.items():
             self._mark_failed(conn, [row], reason)
 
-    def _publish(self, events: list[PaymentEvent]) -> list[str]:
+    def _publish(self, events: list[Event]) -> list[str]:
         return self._publisher.publish_batch(events) if events else []
 
     def _claim(self, conn: Connection, after_id: int) -> _Claimed:

@@ -17,13 +17,17 @@ from schemas.jsonschema import DESCRIPTION, payment_event_schema
 
 ASYNCAPI_VERSION: Final = "3.0.0"
 #: The contract's version: v1, with its additive releases (see schemas/released/).
-DOCUMENT_VERSION: Final = "1.1.0"
+DOCUMENT_VERSION: Final = "1.2.0"
 TOPIC_CHANNEL: Final = "paymentEvents"
 _MODEL_NAMES: Final = {
     EventType.AUTHORIZATION: "Authorization",
     EventType.AUTHORIZATION_REVERSAL: "AuthorizationReversal",
     EventType.CLEARING: "Clearing",
     EventType.REFUND: "Refund",
+    EventType.REFUND_REVERSAL: "RefundReversal",
+    EventType.CHARGEBACK: "Chargeback",
+    EventType.CHARGEBACK_REVERSAL: "ChargebackReversal",
+    EventType.POINTS_GRANT: "PointsGrant",
 }
 
 

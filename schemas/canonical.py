@@ -17,18 +17,18 @@ import hashlib
 import json
 from typing import Final
 
-from schemas.events import EVENT_ADAPTER, PaymentEvent
+from schemas.events import EVENT_ADAPTER, Event
 
 #: What ``json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 #: builds on every call, built once (the same encoder, so the same bytes).
 _ENCODER: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def canonical_json(event: PaymentEvent) -> str:
+def canonical_json(event: Event) -> str:
     """The validated event as compact JSON with sorted keys (defaults included)."""
     return _ENCODER.encode(EVENT_ADAPTER.dump_python(event, mode="json"))
 
 
-def content_hash(event: PaymentEvent) -> str:
+def content_hash(event: Event) -> str:
     """SHA-256 hex digest of the canonical form: the identity of an event's content."""
     return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()

@@ -19,13 +19,13 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from schemas.errors import InvalidBody, InvalidEnvelope, InvalidEvent, UnsupportedSchemaVersion
-from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, PaymentEvent
+from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, Event
 
 MAX_BODY_BYTES = 256 * 1024
 _MAX_ERRORS_REPORTED = 5
 
 
-def decode_body(body: str | bytes) -> PaymentEvent:
+def decode_body(body: str | bytes) -> Event:
     """Decode a raw or SNS-enveloped SQS body; raise a ``PermanentError`` when impossible."""
     document = _parse_json_object(body, what="body")
     if is_sns_envelope(document):
@@ -41,7 +41,7 @@ def is_sns_envelope(document: dict[str, Any]) -> bool:
     return "Type" in document and "schema_version" not in document
 
 
-def parse_event(document: dict[str, Any]) -> PaymentEvent:
+def parse_event(document: dict[str, Any]) -> Event:
     """Validate a JSON object (already parsed) against contract v1."""
     version = document.get("schema_version")
     if version != SCHEMA_VERSION or isinstance(version, bool):

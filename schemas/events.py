@@ -1,5 +1,10 @@
 """Event contract v1: the wire format producers publish and consumers accept (DESIGN §3).
 
+Two families share one topic and one discriminated union, ``Event``: payment events
+(``PaymentEvent``: authorizations, reversals, clearings, refunds, chargebacks …) and points
+grants (``PointsGrant``: points from rewards, referrals, campaigns and operator
+adjustments, which belong to no card payment).
+
 Models are strict (no coercion of ``"1200"`` into ``1200``, no ``1`` for ``true``),
 frozen, and ignore unknown fields so that producers may add fields before consumers know
 them. Ignored fields are dropped at validation and so are never stored or logged.
@@ -15,9 +20,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, assert_never
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -39,6 +45,10 @@ from schemas.instants import (
 SCHEMA_VERSION: Final = 1
 MIN_AMOUNT: Final = 1
 MAX_AMOUNT: Final = 10_000_000
+#: A grant's points: either direction (negative takes points back), never zero.
+MAX_GRANT_POINTS: Final = 10_000_000
+MAX_MEMO_LENGTH: Final = 200
+SOURCE_PATTERN: Final = r"^[a-z][a-z0-9-]{0,63}$"
 
 
 def integral(value: Any) -> Any:
@@ -77,20 +87,60 @@ Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Amount = Annotated[int, Field(ge=MIN_AMOUNT, le=MAX_AMOUNT), BeforeValidator(integral)]
 
 
+def not_zero(value: int) -> int:
+    """A grant of 0 points changes nothing and is almost surely a producer's bug."""
+    if value == 0:
+        raise ValueError("must not be 0")
+    return value
+
+
+#: ``not const 0`` holds for ``0``, ``0.0`` and ``-0.0`` alike in every JSON Schema validator
+#: (numbers compare by value), as in the consumer, where ``integral`` makes them the int 0.
+GrantPoints = Annotated[
+    int,
+    Field(ge=-MAX_GRANT_POINTS, le=MAX_GRANT_POINTS, json_schema_extra={"not": {"const": 0}}),
+    BeforeValidator(integral),
+    AfterValidator(not_zero),
+]
+#: The pydantic pattern (Rust regex) ends at ``$``; Python's ``re.search``, which
+#: python-jsonschema uses, also lets ``$`` match before a final newline: the ``not`` refuses it.
+Source = Annotated[
+    str,
+    StringConstraints(pattern=SOURCE_PATTERN, max_length=64),
+    Field(json_schema_extra={"not": {"type": "string", "pattern": "\n"}}),
+]
+
+
 class Brand(StrEnum):
     VISA = "visa"
     QUICPAY = "quicpay"
 
 
 class EventType(StrEnum):
+    """Every ``event_type`` of the contract: the seven payment types and ``points_grant``."""
+
     AUTHORIZATION = "authorization"
     AUTHORIZATION_REVERSAL = "authorization_reversal"
     CLEARING = "clearing"
     REFUND = "refund"
+    REFUND_REVERSAL = "refund_reversal"
+    CHARGEBACK = "chargeback"
+    CHARGEBACK_REVERSAL = "chargeback_reversal"
+    POINTS_GRANT = "points_grant"
 
 
-#: An enum field that also takes the enum's plain string value (``"visa"``) from Python.
+class GrantReason(StrEnum):
+    """Why points were granted (DESIGN §3)."""
+
+    REWARD = "reward"
+    REFERRAL = "referral"
+    CAMPAIGN = "campaign"
+    ADJUSTMENT = "adjustment"
+
+
+#: Enum fields that also take the enum's plain string value (``"visa"``) from Python.
 BrandField = Annotated[Brand, Field(strict=False)]
+GrantReasonField = Annotated[GrantReason, Field(strict=False)]
 
 
 def _wire_requires_every_field(schema: dict[str, Any]) -> None:
@@ -113,48 +163,118 @@ class Merchant(_Strict):
 
 
 class _EventBase(_Strict):
+    """What every event carries."""
+
     model_config = ConfigDict(json_schema_extra=_wire_requires_every_field)
 
     schema_version: Annotated[Literal[1], BeforeValidator(integral)] = SCHEMA_VERSION
     event_id: Identifier
     occurred_at: Rfc3339
+    account_id: Identifier
+
+
+class _PaymentEventBase(_EventBase):
+    """What every card payment event carries."""
+
     brand: BrandField
     payment_id: Identifier
-    account_id: Identifier
     amount: Amount
     currency: Literal["JPY"]
     merchant: Merchant
 
 
-class Authorization(_EventBase):
+class Authorization(_PaymentEventBase):
     """An issuer's authorization decision; declined ones (``approved: false``) earn nothing."""
 
     event_type: Literal[EventType.AUTHORIZATION] = EventType.AUTHORIZATION
     approved: bool = True
 
 
-class AuthorizationReversal(_EventBase):
+class AuthorizationReversal(_PaymentEventBase):
     """Releases (part of) an authorized amount."""
 
     event_type: Literal[EventType.AUTHORIZATION_REVERSAL] = EventType.AUTHORIZATION_REVERSAL
 
 
-class Clearing(_EventBase):
+class Clearing(_PaymentEventBase):
     """Settlement of (part of) a payment; ``final`` closes its provisional points."""
 
     event_type: Literal[EventType.CLEARING] = EventType.CLEARING
     final: bool = False
 
 
-class Refund(_EventBase):
+class Refund(_PaymentEventBase):
     """Money returned to the cardholder after clearing."""
 
     event_type: Literal[EventType.REFUND] = EventType.REFUND
 
 
-PaymentEvent = Annotated[
-    Authorization | AuthorizationReversal | Clearing | Refund,
-    Field(discriminator="event_type"),
-]
+class RefundReversal(_PaymentEventBase):
+    """Cancels (part of) a refund: the money goes back to the merchant."""
 
-EVENT_ADAPTER: Final[TypeAdapter[PaymentEvent]] = TypeAdapter(PaymentEvent)
+    event_type: Literal[EventType.REFUND_REVERSAL] = EventType.REFUND_REVERSAL
+
+
+class Chargeback(_PaymentEventBase):
+    """A disputed amount returned to the cardholder by the card network."""
+
+    event_type: Literal[EventType.CHARGEBACK] = EventType.CHARGEBACK
+
+
+class ChargebackReversal(_PaymentEventBase):
+    """The dispute is decided for the merchant: (part of) a chargeback is taken back."""
+
+    event_type: Literal[EventType.CHARGEBACK_REVERSAL] = EventType.CHARGEBACK_REVERSAL
+
+
+class PointsGrant(_EventBase):
+    """Points from outside card payments (rewards, referrals, campaigns, adjustments),
+    confirmed at once; negative points take points back. ``memo`` is stored, never logged.
+    """
+
+    event_type: Literal[EventType.POINTS_GRANT] = EventType.POINTS_GRANT
+    points: GrantPoints
+    reason: GrantReasonField
+    source: Source
+    # Left out of repr so that no log line that prints an event can carry it.
+    memo: Annotated[str, StringConstraints(max_length=MAX_MEMO_LENGTH)] | None = Field(
+        default=None, repr=False
+    )
+
+
+_PaymentEvents = (
+    Authorization
+    | AuthorizationReversal
+    | Clearing
+    | Refund
+    | RefundReversal
+    | Chargeback
+    | ChargebackReversal
+)
+
+#: A card payment event (every type but ``points_grant``).
+PaymentEvent = Annotated[_PaymentEvents, Field(discriminator="event_type")]
+#: Any event of the contract: what the topic carries and a consumer decodes.
+Event = Annotated[_PaymentEvents | PointsGrant, Field(discriminator="event_type")]
+
+EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)
+
+
+def payment_of(event: Event) -> PaymentEvent | None:
+    """The event as a card payment event, or None for a points grant (which has no payment,
+    brand or merchant)."""
+    match event:
+        case PointsGrant():
+            return None
+        case (
+            Authorization()
+            | AuthorizationReversal()
+            | Clearing()
+            | Refund()
+            | RefundReversal()
+            | Chargeback()
+            | ChargebackReversal()
+        ):
+            return event
+        case _:
+            assert_never(event)

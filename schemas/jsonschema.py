@@ -1,4 +1,4 @@
-"""JSON Schema of contract v1, for producers written in other languages.
+"""JSON Schema of contract v1 (every event type), for producers written in other languages.
 
 It accepts exactly what the consumer accepts (DESIGN §3 "One truth for every language"),
 under python-jsonschema with format checks and ajv 8 + ajv-formats alike; the corpus test
@@ -16,8 +16,9 @@ from schemas.events import EVENT_ADAPTER
 
 SCHEMA_ID = "https://points-pipeline.example/schemas/payment-event.v1.schema.json"
 DESCRIPTION = (
-    "A card payment event published to the payment-events topic (points-pipeline contract "
-    "v1). Unknown fields are ignored by consumers. Integer fields accept any integral JSON "
+    "An event published to the payment-events topic (points-pipeline contract v1): a card "
+    "payment event or a points grant, told apart by event_type. Unknown fields are ignored "
+    "by consumers. Integer fields accept any integral JSON "
     "number (1200, 1200.0, 1.2e3). The message text must also be I-JSON (RFC 7493): no "
     "duplicate keys, no NaN or Infinity, no lone surrogate escapes, at most 256 KiB."
 )

@@ -1,4 +1,5 @@
-"""The notifications consumer: tells cardholders about approved authorizations and clearings.
+"""The notifications consumer: tells cardholders about approved authorizations, clearings,
+chargebacks (and their reversals) and points grants.
 
 Rendering is idempotent per ``event_id`` (the stored row is the idempotency record, in the
 same transaction as the render), and sending happens only for newly stored notifications,
@@ -22,9 +23,24 @@ from consumers.handler import Result
 from consumers.notifications.tables import notifications
 from consumers.points.amounts import pts
 from consumers.points.rules import Rules
-from schemas.events import Authorization, AuthorizationReversal, Clearing, PaymentEvent, Refund
+from schemas.events import (
+    Authorization,
+    AuthorizationReversal,
+    Chargeback,
+    ChargebackReversal,
+    Clearing,
+    Event,
+    PaymentEvent,
+    PointsGrant,
+    Refund,
+    RefundReversal,
+)
 
 logger = logging.getLogger("points.notifications")
+
+
+#: ``Notification.payment_id`` of a notification about no payment (a points grant).
+NO_PAYMENT = ""
 
 
 @dataclass(frozen=True)
@@ -52,22 +68,49 @@ class LoggingSender:
         )
 
 
-def render(event: PaymentEvent, rules: Rules) -> Notification | None:
+def render(event: Event, rules: Rules) -> Notification | None:
     """The user-facing line for an event, or None when there is nothing to tell."""
     match event:
         case Authorization(approved=True):
-            kind, state = "authorization", "pending"
+            return _earning(event, rules, kind="authorization", state="pending")
         case Clearing():
-            kind, state = "clearing", "confirmed"
-        case Authorization() | AuthorizationReversal() | Refund():
+            return _earning(event, rules, kind="clearing", state="confirmed")
+        case Chargeback():
+            return _payment(event, "chargeback", "dispute accepted, the amount is returned")
+        case ChargebackReversal():
+            return _payment(event, "chargeback_reversal", "dispute decided for the merchant")
+        case Authorization() | AuthorizationReversal() | Refund() | RefundReversal():
             return None
+        case PointsGrant():
+            return _grant(event)
         case _:
             assert_never(event)
+
+
+def _earning(
+    event: Authorization | Clearing, rules: Rules, *, kind: str, state: str
+) -> Notification:
     rate = rules.for_anchor(event.occurred_at).rate_bp(event.brand, event.merchant.mcc)
     earned = pts(event.amount, rate)
-    unit = "point" if earned == 1 else "points"
-    text = f"¥{event.amount:,} at {event.merchant.name}: {earned} {unit} {state}"
+    return _payment(event, kind, f"{_points(earned)} {state}")
+
+
+def _payment(event: PaymentEvent, kind: str, what: str) -> Notification:
+    text = f"¥{event.amount:,} at {event.merchant.name}: {what}"
     return Notification(event.event_id, event.account_id, event.payment_id, kind, text)
+
+
+def _grant(event: PointsGrant) -> Notification:
+    """``500 points added (referral)``; never the memo, which is not for the cardholder's eyes
+    by default (it is stored but never logged, DESIGN §3)."""
+    verb = "added" if event.points > 0 else "taken back"
+    text = f"{_points(abs(event.points))} {verb} ({event.reason.value})"
+    # The column is NOT NULL since migration 0001; a grant belongs to no payment.
+    return Notification(event.event_id, event.account_id, NO_PAYMENT, "points_grant", text)
+
+
+def _points(count: int) -> str:
+    return f"{count} {'point' if count == 1 else 'points'}"
 
 
 class NotificationsHandler:
@@ -76,7 +119,7 @@ class NotificationsHandler:
         self._rules = rules
         self._sender = sender or LoggingSender()
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         rendered = {e.event_id: render(e, self._rules) for e in events}
         try:
             fresh = self._store([n for n in rendered.values() if n is not None])

@@ -59,8 +59,13 @@ class Books:
         before = self.payments[facts.payment_id]
         after = earning(facts, self.rules)
         moved = Points()
-        for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
-            moved += self._settle(ref, earned_delta)
+        if after is not None and before.month == after.ref.month:
+            # The usual case (the anchor stayed in its month): one month, no dict.
+            if after.earned != before.earned:
+                moved = self._settle(after.ref, after.earned - before.earned)
+        else:
+            for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
+                moved += self._settle(ref, earned_delta)
         record = PaymentRecord.of(facts, after)
         self.payments[facts.payment_id] = record
         self.changed_payments.add(facts.payment_id)

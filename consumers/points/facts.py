@@ -4,9 +4,10 @@ Pure and order-free: a payment's facts are sums, an "or" (``final``), a minimum 
 anchor) and a maximum (the latest approved authorization) over its *distinct* events, so
 folding its events in any order, with any duplicates, gives the same facts.
 
-It defines the domain's own ``PaymentEventType`` (the values are the wire names, so
-``PaymentEventType(str(event.event_type))`` converts); ``consumers.points.intake`` maps
-validated wire events to these facts.
+It defines the domain's own ``PaymentEventType``: the payment subset of
+``schemas.events.EventType`` (which also names ``points_grant``); the values are the wire
+names, so ``PaymentEventType(str(event.event_type))`` converts. ``GrantReason`` is the
+contract's. ``consumers.points.intake`` maps validated wire events to these facts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import assert_never
 
-from schemas.events import Brand
+from schemas.events import Brand, GrantReason
 
 
 class PaymentEventType(StrEnum):
@@ -28,13 +29,6 @@ class PaymentEventType(StrEnum):
     REFUND_REVERSAL = "refund_reversal"
     CHARGEBACK = "chargeback"
     CHARGEBACK_REVERSAL = "chargeback_reversal"
-
-
-class GrantReason(StrEnum):
-    REWARD = "reward"
-    REFERRAL = "referral"
-    CAMPAIGN = "campaign"
-    ADJUSTMENT = "adjustment"
 
 
 @dataclass(frozen=True, slots=True)

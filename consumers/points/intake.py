@@ -10,16 +10,21 @@ import hashlib
 from typing import assert_never
 
 from consumers.points.amounts import as_utc
-from consumers.points.facts import EventFacts, PaymentEventType
+from consumers.points.facts import EventFacts, Grant, PaymentEventType
 from consumers.points.store.records import StoredEvent
 from schemas.canonical import canonical_json
 from schemas.events import (
     Authorization,
     AuthorizationReversal,
     Brand,
+    Chargeback,
+    ChargebackReversal,
     Clearing,
+    Event,
     PaymentEvent,
+    PointsGrant,
     Refund,
+    RefundReversal,
 )
 
 
@@ -31,7 +36,13 @@ def event_facts(event: PaymentEvent) -> EventFacts:
             approved = event.approved
         case Clearing():
             final = event.final
-        case AuthorizationReversal() | Refund():
+        case (
+            AuthorizationReversal()
+            | Refund()
+            | RefundReversal()
+            | Chargeback()
+            | ChargebackReversal()
+        ):
             pass
         case _:
             assert_never(event)
@@ -50,8 +61,36 @@ def event_facts(event: PaymentEvent) -> EventFacts:
     )
 
 
-def stored_event(event: PaymentEvent) -> StoredEvent:
+def grant_of(event: PointsGrant) -> Grant:
+    """A ``points_grant`` as the ledger applies it (``memo`` stays in the stored body)."""
+    return Grant(
+        event_id=event.event_id,
+        account_id=event.account_id,
+        occurred_at=as_utc(event.occurred_at),
+        points=event.points,
+        reason=event.reason,
+        source=event.source,
+    )
+
+
+def stored_event(event: Event) -> StoredEvent:
     """A validated event with its canonical body and content hash, computed once."""
     body = canonical_json(event)
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    return StoredEvent(event_facts(event), digest, body)
+    facts: EventFacts | Grant
+    match event:
+        case PointsGrant():
+            facts = grant_of(event)
+        case (
+            Authorization()
+            | AuthorizationReversal()
+            | Clearing()
+            | Refund()
+            | RefundReversal()
+            | Chargeback()
+            | ChargebackReversal()
+        ):
+            facts = event_facts(event)
+        case _:
+            assert_never(event)
+    return StoredEvent(facts, digest, body)

@@ -48,7 +48,7 @@ from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, StoredEvent
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 
 class UnapplicableEvent(PermanentError):
@@ -70,7 +70,7 @@ class PointsLedger:
         self.store = store
         self.rules_source: RulesSource = fixed(rules) if isinstance(rules, Rules) else rules
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
         if not events:
             return []
@@ -245,16 +245,22 @@ class _Batch:
 
 
 def _anchor_months(items: list[StoredEvent]) -> list[MonthRef]:
-    """The account-months the round's events could move their payments' anchors to: the
-    month of each payment's earliest event of the round (the only possible new anchor)."""
-    earliest: dict[str, EventFacts] = {}
+    """The account-months the round's events could move their payments' anchors to.
+
+    Events apply in batch order, so a payment's anchor passes through every event that is
+    earlier than all its events before it in the round (a running minimum), not only the
+    earliest: each such event's month may be credited on the way, and must be locked.
+    """
+    running: dict[str, EventFacts] = {}
+    months: set[MonthRef] = set()
     for item in items:
         facts = item.facts
         if isinstance(facts, EventFacts):
-            known = earliest.get(facts.payment_id)
+            known = running.get(facts.payment_id)
             if known is None or facts.anchor_key < known.anchor_key:
-                earliest[facts.payment_id] = facts
-    return [MonthRef(f.account_id, account_month(f.occurred_at)) for f in earliest.values()]
+                running[facts.payment_id] = facts
+                months.add(MonthRef(facts.account_id, account_month(facts.occurred_at)))
+    return sorted(months)
 
 
 def _by_hash(stored_hash: str, item: StoredEvent) -> Result:

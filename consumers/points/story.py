@@ -15,11 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from consumers.points.explain import Explanation, explain
-from consumers.points.facts import EventFacts, Grant, GrantReason, PaymentEventType, fold
+from consumers.points.facts import EventFacts, Grant, PaymentEventType, fold
 from consumers.points.months import MonthKey
 from consumers.points.rules import Rules
 from consumers.points.store.story_rows import AccountStory
-from schemas.events import Brand
+from schemas.events import Brand, GrantReason
 
 
 def explain_story(

@@ -28,7 +28,7 @@ from consumers.runtime.threads import in_daemon_thread
 from consumers.runtime.transport import QueueTransport, Received
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError, PointsError, TransientError
-from schemas.events import PaymentEvent
+from schemas.events import Event, payment_of
 
 JournalWriter = Callable[[list[Failure]], None]
 
@@ -46,14 +46,14 @@ __all__ = [  # in_daemon_thread lives in consumers.runtime.threads; importable h
 @dataclass(frozen=True)
 class Decoded:
     message: Received
-    event: PaymentEvent
+    event: Event
 
 
 @dataclass(frozen=True)
 class Rejected:
     message: Received
     error: PermanentError
-    event: PaymentEvent | None = None
+    event: Event | None = None
 
 
 def decode_all(messages: Sequence[Received]) -> tuple[list[Decoded], list[Rejected]]:
@@ -243,7 +243,7 @@ class BatchProcessor:
     def _failure(
         self,
         message: Received,
-        event: PaymentEvent | None,
+        event: Event | None,
         error: BaseException,
         *,
         permanent: bool,
@@ -257,19 +257,17 @@ class BatchProcessor:
             attempts=message.receive_count,
             event_id=event.event_id if event else None,
             event_type=event.event_type.value if event else None,
-            payment_id=event.payment_id if event else None,
+            payment_id=_payment_id(event),
         )
 
-    def _fields(
-        self, message: Received, event: PaymentEvent | None, **extra: object
-    ) -> dict[str, object]:
+    def _fields(self, message: Received, event: Event | None, **extra: object) -> dict[str, object]:
         return dict(
             outcome_fields(
                 queue=self._queue,
                 message_id=message.message_id,
                 event_id=event.event_id if event else None,
                 event_type=event.event_type.value if event else None,
-                payment_id=event.payment_id if event else None,
+                payment_id=_payment_id(event),
                 receive_count=message.receive_count,
                 **extra,
             )
@@ -295,3 +293,8 @@ class BatchProcessor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _payment_id(event: Event | None) -> str | None:
+    payment = None if event is None else payment_of(event)
+    return None if payment is None else payment.payment_id

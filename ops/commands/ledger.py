@@ -21,13 +21,11 @@ from consumers.points.expiry import DEFAULT_TTL
 from consumers.points.store.records import HistoryEntry
 from consumers.points.verify import Scope
 from infra.settings import Config
-from ops.output import console, err_console, exit_with, fail, print_json
+from ops.output import JsonFlag, console, err_console, exit_with, fail, print_json
 from schemas.errors import ConfigurationError, TransientError
 from schemas.events import parse_rfc3339
 
 app = typer.Typer(help="The points ledger: balances, payments, history, expiry, verification.")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
 @contextmanager

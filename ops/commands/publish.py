@@ -14,7 +14,7 @@ from ops.output import JsonFlag, console, fail, print_json
 from producers.publisher import SnsPublisher
 from schemas.envelope import decode_body
 from schemas.errors import PermanentError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 
 def publish(
@@ -33,12 +33,12 @@ def publish(
         console.print(f"published {len(message_ids)} events from {file}", highlight=False)
 
 
-def read_events(path: Path) -> list[PaymentEvent]:
+def read_events(path: Path) -> list[Event]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {path}: {exc}")
-    events: list[PaymentEvent] = []
+    events: list[Event] = []
     problems: list[str] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -194,7 +194,7 @@ WRONG_VALUES: Final[dict[str, list[Any]]] = {
     "brand": ["VISA", "amex", "", 1, None],
     "currency": ["USD", "jpy", "", None, 392],
     "merchant": ["LAWSON", None, [], {"name": "X"}, {"name": "", "mcc": "5411", "country": "JP"}],
-    "event_type": ["chargeback", "AUTHORIZATION", "", None, 1],
+    "event_type": ["charge_back", "AUTHORIZATION", "", None, 1],
 }
 BAD_MERCHANT_FIELDS: Final[dict[str, list[Any]]] = {
     "mcc": [5411, "541", "54111", "54a1", "", None, "５４１１"],

@@ -8,8 +8,8 @@ DESIGN §3, and the list in the README's "Publishing from your service" that spe
 producers what §3's "one truth for every language" pins (an I-JSON body, the instant's
 spelling and range, when a body is an SNS envelope). In order: the body, the SNS envelope,
 ``schema_version`` (it decides which schema applies), then every field of a v1 payment
-event. ``test_bad_input.py`` checks the oracle against every hand-labelled body before it
-is trusted with the mutations.
+event or points grant. ``test_bad_input.py`` checks the oracle against every hand-labelled
+body before it is trusted with the mutations.
 """
 
 from __future__ import annotations
@@ -29,13 +29,25 @@ INVALID_EVENT: Final = "invalid_event"
 BAD_VERSION: Final = "unsupported_schema_version"
 #: SQS's limit on a message, which the consumer enforces on the body it is handed.
 MAX_BODY_BYTES: Final = 256 * 1024
-#: The v1 types the consumer on main knows. DESIGN §3 lists refund_reversal, chargeback,
-#: chargeback_reversal and points_grant too: #13 phase 2, not implemented yet.
-V1_TYPES: Final = frozenset({"authorization", "authorization_reversal", "clearing", "refund"})
-LATER_TYPES: Final = frozenset(
-    {"refund_reversal", "chargeback", "chargeback_reversal", "points_grant"}
+#: DESIGN §3: the payment event types, and the points grant.
+PAYMENT_TYPES: Final = frozenset(
+    {
+        "authorization",
+        "authorization_reversal",
+        "clearing",
+        "refund",
+        "refund_reversal",
+        "chargeback",
+        "chargeback_reversal",
+    }
 )
+GRANT_TYPE: Final = "points_grant"
+#: Types DESIGN announces but the contract does not define yet (none today).
+LATER_TYPES: Final[frozenset[str]] = frozenset()
 BRANDS: Final = frozenset({"visa", "quicpay"})
+GRANT_REASONS: Final = frozenset({"reward", "referral", "campaign", "adjustment"})
+#: DESIGN §3: "the publishing service, ``^[a-z][a-z0-9-]{0,63}$``" (matched whole here).
+_SOURCE: Final = re.compile("[a-z][a-z0-9-]{0,63}")
 #: The shape of an RFC 3339 date-time (§5.6: "T"/"Z" in either case, the offset with its
 #: colon), ASCII digits only; the ranges are checked one by one in ``_instant``.
 _RFC3339: Final = re.compile(
@@ -120,7 +132,9 @@ def _event(document: dict[str, Any]) -> dict[str, Any]:
     kind = document.get("event_type")
     if isinstance(kind, str) and kind in LATER_TYPES:
         raise Unjudged(f"event_type {kind!r} is not implemented on main yet")
-    if not isinstance(kind, str) or kind not in V1_TYPES:
+    if kind == GRANT_TYPE:
+        return _grant(document)
+    if not isinstance(kind, str) or kind not in PAYMENT_TYPES:
         raise _Rejected(INVALID_EVENT)
     event = {
         "schema_version": 1,
@@ -141,16 +155,47 @@ def _event(document: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def _amount(value: Any) -> int:
+def _grant(document: dict[str, Any]) -> dict[str, Any]:
+    """DESIGN §3's points grant: no brand, payment or merchant; ``memo`` optional (absent
+    and ``null`` read alike, README)."""
+    points = _integer(document.get("points"))
+    if points == 0 or not -10_000_000 <= points <= 10_000_000:
+        raise _Rejected(INVALID_EVENT)
+    source = document.get("source")
+    if not isinstance(source, str) or not _SOURCE.fullmatch(source):
+        raise _Rejected(INVALID_EVENT)
+    memo = document.get("memo")
+    if memo is not None and (not isinstance(memo, str) or len(memo) > 200):
+        raise _Rejected(INVALID_EVENT)
+    return {
+        "schema_version": 1,
+        "event_type": GRANT_TYPE,
+        "event_id": _identifier(document.get("event_id")),
+        "account_id": _identifier(document.get("account_id")),
+        "occurred_at": _instant(document.get("occurred_at")),
+        "points": points,
+        "reason": _member(document.get("reason"), GRANT_REASONS),
+        "source": source,
+        "memo": memo,
+    }
+
+
+def _integer(value: Any) -> int:
     """DESIGN §3: an integer field accepts 1200, 1200.0 and 1.2e3 alike, refuses 1200.5;
-    booleans are not numbers. Then 1 … 10,000,000."""
+    booleans are not numbers."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Rejected(INVALID_EVENT)
-    if not 1 <= value <= 10_000_000:
-        raise _Rejected(INVALID_EVENT)
     return value
+
+
+def _amount(value: Any) -> int:
+    """An integer (``_integer``), 1 … 10,000,000."""
+    amount = _integer(value)
+    if not 1 <= amount <= 10_000_000:
+        raise _Rejected(INVALID_EVENT)
+    return amount
 
 
 def _identifier(value: Any) -> str:

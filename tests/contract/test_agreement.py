@@ -76,6 +76,33 @@ def test_the_reported_disagreements_are_settled(
     assert (python, by_ajv, by_consumer == "accepted") == (accepted, accepted, accepted)
 
 
+@pytest.mark.parametrize(
+    ("case", "accepted"),
+    [
+        ("points_grant: valid", True),
+        ("points 0", False),
+        ("points -0.0", False),
+        ("points -5e2", True),
+        ("points -10000000", True),
+        ("points 10000001", False),
+        ("source #12 'referral\\n'", False),
+        ("source #13 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\n'", False),
+        ("memo #4", True),  # 200 astral code points (400 UTF-16 units)
+        ("memo #5", False),  # 201 code points
+        ("points_grant with merchant", True),  # unknown to a grant, so ignored
+        ("payment fields as a points_grant", False),
+        ("grant fields as a chargeback", False),
+    ],
+)
+def test_the_points_grant_rules_get_one_verdict(
+    verdicts: dict[str, tuple[bool, bool, str]], case: str, accepted: bool
+) -> None:
+    """DESIGN §3's grant rules (never 0 however spelled, bounds, the source pattern without
+    a final newline, memo length in code points) get the same verdict from all three."""
+    python, by_ajv, by_consumer = verdicts[case]
+    assert (python, by_ajv, by_consumer == "accepted") == (accepted, accepted, accepted)
+
+
 @pytest.mark.parametrize("case", text_cases(), ids=lambda case: case.name)
 def test_non_i_json_text_is_an_invalid_body(case: object) -> None:
     """Duplicate keys, NaN/Infinity and lone surrogates are ``invalid_body``, unknown fields

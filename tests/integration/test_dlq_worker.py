@@ -23,7 +23,7 @@ from ops.dlq import Selection, redrive, show
 from producers.publisher import SnsPublisher
 from schemas.envelope import parse_event
 from schemas.errors import PermanentError
-from schemas.events import Brand, PaymentEvent
+from schemas.events import Brand, Event, payment_of
 from tests.support.dlq import FAST
 from tests.support.reference import ledger_state
 from tests.support.stories import authorize_then_clear
@@ -49,11 +49,16 @@ class QuicpayBug:
     def __init__(self, real: Handler) -> None:
         self._real = real
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
-        fine = iter(self._real.handle_batch([e for e in events if e.brand != Brand.QUICPAY]))
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
+        quicpay = {
+            e.event_id: p.payment_id
+            for e in events
+            if (p := payment_of(e)) is not None and p.brand == Brand.QUICPAY
+        }
+        fine = iter(self._real.handle_batch([e for e in events if e.event_id not in quicpay]))
         return [
-            Result.rejected(RulesMissing(f"no QUICPay rule for payment {e.payment_id}"))
-            if e.brand == Brand.QUICPAY
+            Result.rejected(RulesMissing(f"no QUICPay rule for payment {quicpay[e.event_id]}"))
+            if e.event_id in quicpay
             else next(fine)
             for e in events
         ]

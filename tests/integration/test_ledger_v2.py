@@ -5,7 +5,6 @@ on batching. One behaviour per test (visa 100 bp unless a rule says otherwise)."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,22 +17,16 @@ from consumers.points.amounts import Points
 from consumers.points.earning import MonthRef
 from consumers.points.rules import Rules, parse_rules
 from consumers.points.store.records import MonthRecord
-from consumers.points.tables import ledger_months
-from tests.support.factories import make_event
+from consumers.points.tables import ledger_balances, ledger_months
+from tests.support.factories import make_event, make_grant
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import ledger_state, migrated_engine, outcomes
+from tests.support.ledger_kit import (
+    both_databases,  # noqa: F401 (the engine fixture)
+    ledger_state,
+    outcomes,
+)
 
 NOV, DEC = MonthRef("acct-1", "2026-11"), MonthRef("acct-1", "2026-12")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    engine = migrated_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def rules(cap: int | None = None, campaigns: list[dict[str, Any]] | None = None) -> Rules:
@@ -265,3 +258,118 @@ def test_verify_under_other_rules_reports_the_months_and_balances(engine: Engine
         ledger.handle_batch([make_event("clearing", event_id="c", amount=10_000, final=True)])
     with on(engine, rules(cap=60)) as other:
         assert {d.check for d in other.verify().drifts} == {"month", "balance"}
+
+
+def test_every_event_type_applies_in_one_batch(engine: Engine) -> None:
+    """The seven payment types and a grant, in one batch: all applied and stored."""
+    batch = [
+        make_event(event_id="a", amount=10_000),
+        make_event("authorization_reversal", event_id="v", amount=1000),
+        make_event("clearing", event_id="c", amount=9000, final=True),
+        make_event("refund", event_id="r", amount=3000),
+        make_event("refund_reversal", event_id="rr", amount=1000),
+        make_event("chargeback", event_id="cb", amount=2000),
+        make_event("chargeback_reversal", event_id="cr", amount=500),
+        make_grant(event_id="g", points=7),
+    ]
+    with on(engine) as ledger:
+        assert outcomes(ledger.handle_batch(batch)) == ["applied"] * 8
+        # returned = 3000 − 1000 + 2000 − 500 = 3500; confirmed = pts(9000 − 3500) + 7
+        assert balance(ledger) == Points(55 + 7, 0)
+        assert_verified(ledger)
+
+
+def test_a_chargeback_takes_the_points_of_the_disputed_amount_back(engine: Engine) -> None:
+    """Cleared ¥5,000 (50 points); a ¥2,000 chargeback leaves 30."""
+    with on(engine) as ledger:
+        ledger.handle_batch([make_event("clearing", event_id="c", amount=5000, final=True)])
+        ledger.handle_batch([make_event("chargeback", event_id="cb", amount=2000)])
+        assert balance(ledger) == Points(30, 0)
+        assert_verified(ledger)
+
+
+def test_a_chargeback_reversal_gives_the_points_back(engine: Engine) -> None:
+    """The dispute is decided for the merchant: the chargeback's 20 points come back."""
+    with on(engine) as ledger:
+        ledger.handle_batch(
+            [
+                make_event("clearing", event_id="c", amount=5000, final=True),
+                make_event("chargeback", event_id="cb", amount=2000),
+            ]
+        )
+        ledger.handle_batch([make_event("chargeback_reversal", event_id="cr", amount=2000)])
+        assert balance(ledger) == Points(50, 0)
+        assert_verified(ledger)
+
+
+def test_a_refund_reversal_gives_the_refunded_points_back(engine: Engine) -> None:
+    """A refund of ¥1,000 takes 10 points; its reversal returns them."""
+    with on(engine) as ledger:
+        ledger.handle_batch(
+            [
+                make_event("clearing", event_id="c", amount=5000, final=True),
+                make_event("refund", event_id="r", amount=1000),
+            ]
+        )
+        assert balance(ledger) == Points(40, 0)
+        ledger.handle_batch([make_event("refund_reversal", event_id="rr", amount=1000)])
+        assert balance(ledger) == Points(50, 0)
+        assert_verified(ledger)
+
+
+def test_returns_beyond_the_cleared_amount_floor_at_zero(engine: Engine) -> None:
+    """Chargebacks and refunds above the cleared amount leave 0 points, never negative."""
+    with on(engine) as ledger:
+        ledger.handle_batch(
+            [
+                make_event("clearing", event_id="c", amount=1000, final=True),
+                make_event("chargeback", event_id="cb", amount=1000),
+                make_event("refund", event_id="r", amount=1000),
+            ]
+        )
+        assert balance(ledger) == Points(0, 0)
+        assert_verified(ledger)
+
+
+def test_a_negative_grant_drives_the_balance_below_zero(engine: Engine) -> None:
+    """Grants are confirmed at once and may take a balance negative (§4.4)."""
+    with on(engine) as ledger:
+        ledger.handle_batch([make_grant(event_id="g1", points=100)])
+        ledger.handle_batch([make_grant(event_id="g2", points=-250)])
+        assert balance(ledger) == Points(-150, 0)
+        assert_verified(ledger)
+
+
+def test_grants_are_never_capped(engine: Engine) -> None:
+    """Cap 50: a capped month credits 50, and a grant of 500 adds all of its 500."""
+    with on(engine, rules(cap=50)) as ledger:
+        ledger.handle_batch(
+            [
+                make_event("clearing", event_id="c", amount=10_000, final=True),
+                make_grant(event_id="g", points=500),
+            ]
+        )
+        assert balance(ledger) == Points(550, 0)
+        assert months(ledger)[NOV].credited == Points(50, 0)
+        assert_verified(ledger)
+
+
+def test_a_grant_is_stored_in_the_inbox_and_deduplicated(engine: Engine) -> None:
+    """The inbox is the event store: a grant redelivered is a duplicate, other content a
+    conflict; its entry names it and no payment."""
+    with on(engine) as ledger:
+        assert outcomes(ledger.handle_batch([make_grant(event_id="g", points=5)])) == ["applied"]
+        again = ledger.handle_batch([make_grant(event_id="g", points=5)])
+        changed = ledger.handle_batch([make_grant(event_id="g", points=6)])
+        assert outcomes(again + changed) == ["duplicate", "idempotency_conflict"]
+        [entry] = ledger.store.history("acct-1")
+        assert (entry.event_id, entry.payment_id, entry.confirmed_delta) == ("g", None, 5)
+
+
+def test_verify_catches_a_grant_without_its_balance(engine: Engine) -> None:
+    """A balance that lost a grant's points no longer equals its entries."""
+    with on(engine) as ledger:
+        ledger.handle_batch([make_grant(event_id="g", points=5)])
+        with engine.begin() as connection:
+            connection.execute(sa.update(ledger_balances).values(confirmed=0))
+        assert [d.check for d in ledger.verify().drifts] == ["balance"]

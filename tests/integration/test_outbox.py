@@ -36,7 +36,7 @@ from producers.outbox import create_outbox_table, outbox_status, outbox_table, r
 from producers.publisher import RetryPolicy, SnsPublisher
 from producers.relay import Relay, RelaySettings
 from schemas.envelope import decode_body
-from tests.support.factories import make_event
+from tests.support.factories import make_event, make_grant
 from tests.support.ledger import ledger_on
 
 pytestmark = pytest.mark.moto
@@ -135,6 +135,18 @@ def test_committed_payment_is_published(world: World) -> None:
     (delivered,) = world.points_queue()
     assert delivered["event_id"] == "e-1"
     assert world.pending() == 0
+
+
+def test_a_grant_is_recorded_without_a_payment_and_published(world: World) -> None:
+    """A rewards service records a points grant in its own transaction: the row has no
+    payment_id, and the relay publishes the grant's canonical body like any event."""
+    with world.engine.begin() as conn:
+        assert record(conn, make_grant(event_id="g-1"))
+    with world.engine.connect() as conn:
+        assert conn.scalar(sa.select(outbox_table.c.payment_id)) is None
+    assert world.relay().run_once().published == 1
+    (delivered,) = world.points_queue()
+    assert (delivered["event_type"], delivered["points"]) == ("points_grant", 500)
 
 
 def test_payment_commits_while_sns_is_down_and_relay_catches_up(world: World) -> None:

@@ -23,7 +23,7 @@ from producers.publisher import SnsPublisher
 from producers.relay import Relay
 from producers.stories import EXPECTED_BALANCES, record_stories
 from schemas.envelope import decode_body
-from schemas.events import PaymentEvent
+from schemas.events import Event
 from tests.support.ledger import ledger_on
 
 
@@ -64,7 +64,7 @@ def test_stories_reach_the_ledger_with_the_expected_balances(aws: Config, tmp_pa
     assert report.published == len(recorded) == 5
 
     url = applied.queues["points"].url
-    delivered: list[PaymentEvent] = []
+    delivered: list[Event] = []
     while messages := sqs.receive_message(
         QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
     ).get("Messages"):

@@ -9,7 +9,8 @@ from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
 from producers.publisher import SnsPublisher
-from tests.support.factories import make_event
+from tests.support.corpus import PAYMENT_TYPES
+from tests.support.factories import make_event, make_grant
 
 
 def _apply(config: Config) -> tuple[list[str], dict[str, object]]:
@@ -62,17 +63,24 @@ def test_apply_outputs_the_documented_shape(aws: Config) -> None:
 
 
 def test_filter_policies_route_by_event_type(aws: Config) -> None:
-    """Points gets every type; notifications only authorizations and clearings."""
+    """Points gets every payment type and points_grant; notifications what it tells of:
+    authorizations, clearings, chargebacks and their reversals, grants."""
     _, outputs = _apply(aws)
     publisher = SnsPublisher(sns_client(aws.aws), str(outputs["topic_arn"]))
-    kinds = ["authorization", "authorization_reversal", "clearing", "refund"]
-    publisher.publish_batch([make_event(k, event_id=f"e-{k}") for k in kinds])
+    kinds = list(PAYMENT_TYPES)
+    publisher.publish_batch([make_event(k, event_id=f"e-{k}") for k in kinds] + [make_grant()])
     queues = outputs["queues"]
     assert isinstance(queues, dict)
     points = {b["event_type"] for b in _bodies(aws, queues["points"]["url"])}
     notifications = {b["event_type"] for b in _bodies(aws, queues["notifications"]["url"])}
-    assert points == set(kinds)
-    assert notifications == {"authorization", "clearing"}
+    assert points == {*kinds, "points_grant"}
+    assert notifications == {
+        "authorization",
+        "clearing",
+        "chargeback",
+        "chargeback_reversal",
+        "points_grant",
+    }
 
 
 def test_raw_delivery_carries_the_canonical_event(aws: Config) -> None:

@@ -15,9 +15,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.factories import event_dict
+from tests.support.factories import event_dict, grant_dict
 
-EVENT_TYPES = ("authorization", "authorization_reversal", "clearing", "refund")
+#: DESIGN §3's payment event types (written out, not read from ``schemas``).
+PAYMENT_TYPES = (
+    "authorization",
+    "authorization_reversal",
+    "clearing",
+    "refund",
+    "refund_reversal",
+    "chargeback",
+    "chargeback_reversal",
+)
 _DELETE = object()
 
 
@@ -53,7 +62,7 @@ def render(document: Any) -> str:
 
 
 def with_field(event_type: str, path: tuple[str, ...], value: Any) -> str:
-    document = event_dict(event_type)
+    document = grant_dict() if event_type == "points_grant" else event_dict(event_type)
     target = document
     for key in path[:-1]:
         target = target[key]
@@ -188,7 +197,7 @@ def value_cases(fuzz: int = 1500, seed: int = 20261121) -> list[Case]:
 
 def _value_cases(fuzz: int, seed: int) -> Iterator[Case]:
     base_fields = [k for k in event_dict("authorization") if k != "approved"]
-    for event_type in EVENT_TYPES:
+    for event_type in PAYMENT_TYPES:
         yield Case(f"{event_type}: valid", render(event_dict(event_type)))
         for field in base_fields:
             yield Case(f"{event_type}: without {field}", with_field(event_type, (field,), _DELETE))
@@ -222,6 +231,7 @@ def _value_cases(fuzz: int, seed: int) -> Iterator[Case]:
     )
     yield Case("clearing without final", with_field("clearing", ("final",), _DELETE))
     yield from _type_cases()
+    yield from _grant_cases()
     yield from _string_cases()
     yield from _shape_cases()
     yield from _fuzzed_instants(fuzz, random.Random(seed))
@@ -235,6 +245,85 @@ def _type_cases() -> Iterator[Case]:
     yield Case(
         "reversal with approved null", with_field("authorization_reversal", ("approved",), None)
     )
+
+
+GRANT_POINTS = [
+    "500",
+    "-500",
+    "1",
+    "-1",
+    "0",
+    "-0",
+    "0.0",
+    "-0.0",
+    "0e5",
+    "5e2",
+    "-5e2",
+    "500.0",
+    "500.5",
+    "10000000",
+    "-10000000",
+    "1e7",
+    "-1e7",
+    "10000001",
+    "-10000001",
+    "1e400",
+    "true",
+    "null",
+    '"500"',
+]
+SOURCES = [
+    "referral-service",
+    "ops",
+    "a",
+    "a" * 64,
+    "a" * 65,
+    "a-",
+    "a1-2",
+    "1abc",
+    "-abc",
+    "Referral",
+    "referral_service",
+    "referral service",
+    "referral\n",
+    "a" * 63 + "\n",
+    "\nreferral",
+    "rèferral",
+    "ｒeferral",
+    "",
+    None,
+    5,
+]
+REASONS = ["reward", "referral", "campaign", "adjustment", "Reward", "bonus", "", None, 1]
+
+
+def _grant_cases() -> Iterator[Case]:
+    """points_grant (DESIGN §3): points ±10,000,000 and never 0 however spelled, the source
+    pattern (a final newline included), memo length in code points."""
+    fields = ["event_id", "occurred_at", "account_id", "points", "reason", "source"]
+    yield Case("points_grant: valid", render(grant_dict()))
+    for field in fields:
+        yield Case(f"points_grant: without {field}", with_field("points_grant", (field,), _DELETE))
+        yield Case(f"points_grant: {field} null", with_field("points_grant", (field,), None))
+    yield Case("points_grant: without memo", with_field("points_grant", ("memo",), _DELETE))
+    yield Case("points_grant: memo null", with_field("points_grant", ("memo",), None))
+    yield Case("points_grant: memo number", with_field("points_grant", ("memo",), 7))
+    for number in GRANT_POINTS:
+        yield Case(f"points {number}", with_field("points_grant", ("points",), raw(number)))
+    for index, source in enumerate(SOURCES):
+        yield Case(f"source #{index} {source!r}", with_field("points_grant", ("source",), source))
+    for reason in REASONS:
+        yield Case(f"reason {reason!r}", with_field("points_grant", ("reason",), reason))
+    for index, value in enumerate(_strings(200)):
+        yield Case(f"memo #{index}", with_field("points_grant", ("memo",), value))
+    # The union keeps the families apart: payment fields do not make a grant, nor the reverse.
+    grant_as_payment = render({**grant_dict(), "event_type": "chargeback"})
+    yield Case("grant fields as a chargeback", grant_as_payment)
+    payment_as_grant = render({**event_dict("refund"), "event_type": "points_grant"})
+    yield Case("payment fields as a points_grant", payment_as_grant)
+    for key in ("brand", "payment_id", "merchant", "amount"):
+        value = event_dict("refund")[key]
+        yield Case(f"points_grant with {key}", with_field("points_grant", (key,), value))
 
 
 def _string_cases() -> Iterator[Case]:

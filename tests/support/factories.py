@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from schemas.envelope import parse_event
-from schemas.events import PaymentEvent
+from schemas.events import PaymentEvent, PointsGrant, payment_of
 
 
 def event_dict(event_type: str = "authorization", **overrides: Any) -> dict[str, Any]:
@@ -31,7 +31,37 @@ def event_dict(event_type: str = "authorization", **overrides: Any) -> dict[str,
 
 
 def make_event(event_type: str = "authorization", **overrides: Any) -> PaymentEvent:
-    return parse_event(event_dict(event_type, **overrides))
+    return payment_event(event_dict(event_type, **overrides))
+
+
+def payment_event(document: dict[str, Any]) -> PaymentEvent:
+    """A wire dict of a payment event through the real decoder."""
+    event = payment_of(parse_event(document))
+    assert event is not None, f"{document.get('event_type')} is not a payment event type"
+    return event
+
+
+def grant_dict(**overrides: Any) -> dict[str, Any]:
+    """A valid ``points_grant`` as it travels on the wire."""
+    document: dict[str, Any] = {
+        "schema_version": 1,
+        "event_id": "evt-grant-1",
+        "event_type": "points_grant",
+        "occurred_at": "2026-11-21T10:00:00+09:00",
+        "account_id": "acct-1",
+        "points": 500,
+        "reason": "referral",
+        "source": "referral-service",
+        "memo": "invited acc-123",
+    }
+    document.update(overrides)
+    return document
+
+
+def make_grant(**overrides: Any) -> PointsGrant:
+    event = parse_event(grant_dict(**overrides))
+    assert isinstance(event, PointsGrant)
+    return event
 
 
 def body(event_type: str = "authorization", **overrides: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -24,7 +24,7 @@ from consumers.points.tables import (
     ledger_payments,
 )
 from schemas.envelope import decode_body, parse_event
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 LEDGER_TABLES = (ledger_entries, ledger_events, ledger_payments, ledger_months, ledger_balances)
 
@@ -57,6 +57,19 @@ def wait_for_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
     raise AssertionError("no session ever waited on a lock")
 
 
+@pytest.fixture(
+    name="engine", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def both_databases(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated engine on SQLite, then on PostgreSQL (import it as a pytest fixture)."""
+    url: str = request.getfixturevalue(
+        "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    )
+    engine = migrated_engine(url)
+    yield engine
+    engine.dispose()
+
+
 def wipe(engine: Engine) -> None:
     """Empty the ledger tables (between hypothesis examples on one database)."""
     with engine.begin() as connection:
@@ -64,7 +77,7 @@ def wipe(engine: Engine) -> None:
             connection.execute(sa.delete(table))
 
 
-def events_of(documents: Iterable[dict[str, Any]]) -> list[PaymentEvent]:
+def events_of(documents: Iterable[dict[str, Any]]) -> list[Event]:
     """Wire dicts through the real decoder, as the worker would get them."""
     return [decode_body(json.dumps(d)) for d in documents]
 

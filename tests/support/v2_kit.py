@@ -21,14 +21,13 @@ from consumers.points.earning import MonthRef, MonthTotals, earned_changes, earn
 from consumers.points.facts import (
     EventFacts,
     Grant,
-    GrantReason,
     PaymentEventType,
     PaymentFacts,
     apply_event,
     fold,
 )
 from consumers.points.rules import Rules, parse_rules
-from schemas.events import Brand
+from schemas.events import Brand, GrantReason
 from tests.support.factories import event_dict
 
 

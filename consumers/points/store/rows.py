@@ -14,14 +14,7 @@ from typing import Any, Final, assert_never
 
 from consumers.points.amounts import Points, as_utc
 from consumers.points.earning import MonthRef
-from consumers.points.facts import (
-    Anchor,
-    EventFacts,
-    Grant,
-    GrantReason,
-    PaymentEventType,
-    PaymentFacts,
-)
+from consumers.points.facts import Anchor, EventFacts, Grant, PaymentEventType, PaymentFacts
 from consumers.points.rules import Rate
 from consumers.points.store.records import (
     Entry,
@@ -31,7 +24,7 @@ from consumers.points.store.records import (
     StoredEvent,
 )
 from consumers.points.tables import ledger_months, ledger_payments
-from schemas.events import Brand
+from schemas.events import Brand, GrantReason
 
 Row = dict[str, Any]
 

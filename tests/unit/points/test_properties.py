@@ -12,13 +12,13 @@ from consumers.points.earning import payment_rate
 from consumers.points.facts import fold
 from consumers.points.intake import event_facts
 from consumers.points.rules import DEFAULT_RULES
-from schemas.envelope import parse_event
+from tests.support.factories import payment_event
 from tests.support.reference import payment_state
 from tests.support.stories import deliveries, payment_story
 
 
 def _domain_state(events: list[dict[str, Any]]) -> dict[str, Any]:
-    distinct = {e["event_id"]: event_facts(parse_event(e)) for e in events}
+    distinct = {e["event_id"]: event_facts(payment_event(e)) for e in events}
     facts = fold("pay-0", distinct.values())
     earned = earned_at(facts, payment_rate(facts, DEFAULT_RULES).rate_bp)
     return {

@@ -28,8 +28,8 @@ from producers.publisher import (
     chunk_by_size,
     fifo_id,
 )
-from schemas.events import PaymentEvent
-from tests.support.factories import make_event
+from schemas.events import Event
+from tests.support.factories import make_event, make_grant
 
 TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-events"
 FIFO_TOPIC = TOPIC + ".fifo"
@@ -38,7 +38,7 @@ KINDS = ["sync", "async"]
 
 
 def publish_batch(
-    kind: str, fake: FakeSns, events: Sequence[PaymentEvent], topic: str = TOPIC
+    kind: str, fake: FakeSns, events: Sequence[Event], topic: str = TOPIC
 ) -> list[str]:
     if kind == "sync":
         return SnsPublisher(cast(Any, fake), topic, FAST).publish_batch(events)
@@ -46,14 +46,14 @@ def publish_batch(
     return asyncio.run(publisher.publish_batch(events))
 
 
-def publish_one(kind: str, fake: FakeSns, event: PaymentEvent, topic: str = TOPIC) -> str:
+def publish_one(kind: str, fake: FakeSns, event: Event, topic: str = TOPIC) -> str:
     if kind == "sync":
         return SnsPublisher(cast(Any, fake), topic, FAST).publish(event)
     publisher = AsyncSnsPublisher(cast(Any, AsyncFakeSns(fake)), topic, FAST)
     return asyncio.run(publisher.publish(event))
 
 
-def events(count: int) -> list[PaymentEvent]:
+def events(count: int) -> list[Event]:
     return [make_event(event_id=f"e-{i}", payment_id=f"p-{i % 3}") for i in range(count)]
 
 
@@ -94,6 +94,35 @@ def test_fifo_topic_groups_by_payment_and_deduplicates_by_event(kind: str) -> No
     (message,) = fake.messages
     assert message["MessageGroupId"] == "pay-7"
     assert message["MessageDeduplicationId"] == "e-1"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_grant_carries_no_brand_attribute(kind: str) -> None:
+    """A points grant belongs to no card brand: event_type and schema_version only."""
+    fake = FakeSns()
+    publish_one(kind, fake, make_grant())
+    assert fake.messages[0]["MessageAttributes"] == {
+        "event_type": {"DataType": "String", "StringValue": "points_grant"},
+        "schema_version": {"DataType": "Number", "StringValue": "1"},
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_chargeback_carries_its_brand_attribute(kind: str) -> None:
+    """Every payment event type, the new ones included, names its brand."""
+    fake = FakeSns()
+    publish_one(kind, fake, make_event("chargeback", brand="quicpay"))
+    assert fake.messages[0]["MessageAttributes"]["brand"]["StringValue"] == "quicpay"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fifo_topic_groups_grants_by_account(kind: str) -> None:
+    """A grant has no payment: on a .fifo topic an account's grants keep their order."""
+    fake = FakeSns()
+    publish_batch(kind, fake, [make_grant(event_id="g-1", account_id="acct-9")], FIFO_TOPIC)
+    (message,) = fake.messages
+    assert message["MessageGroupId"] == "acct-9"
+    assert message["MessageDeduplicationId"] == "g-1"
 
 
 @pytest.mark.parametrize("kind", KINDS)

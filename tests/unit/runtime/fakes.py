@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from consumers.handler import Result
 from schemas.errors import IdempotencyConflict, TransientError
-from schemas.events import PaymentEvent
+from schemas.events import Event
 
 
 class FakeHandler:
@@ -27,7 +27,7 @@ class FakeHandler:
         self.crash: Exception | None = None
         self._lock = threading.Lock()
 
-    def handle_batch(self, events: Sequence[PaymentEvent]) -> list[Result]:
+    def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         with self._lock:
             self.calls += 1
             if self.outage > 0:
