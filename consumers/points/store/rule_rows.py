@@ -30,6 +30,8 @@ from consumers.points.rules import (
 
 #: The advisory lock key of the rules lock (any fixed 64-bit number; "points rules").
 RULES_LOCK_KEY: Final = 0x706F696E7473_0052
+_LOCK_SHARED: Final = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
+_LOCK_EXCLUSIVE: Final = sa.text("SELECT pg_advisory_xact_lock(:key)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +61,8 @@ def lock_rules(connection: sa.Connection, *, exclusive: bool) -> None:
     """Take the rules lock until the transaction ends (PostgreSQL; a no-op elsewhere)."""
     if connection.dialect.name != "postgresql":
         return
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    connection.execute(sa.text(f"SELECT {function}(:key)"), {"key": RULES_LOCK_KEY})
+    statement = _LOCK_EXCLUSIVE if exclusive else _LOCK_SHARED
+    connection.execute(statement, {"key": RULES_LOCK_KEY})
 
 
 def rules_revision(connection: sa.Connection) -> int:
