@@ -136,6 +136,11 @@ def _register(only: str | None = None) -> None:
             continue
         target = getattr(importlib.import_module(module_name), attribute)
         if is_group:
+            known = {info.name for info in target.registered_commands}
+            for command, extra_module, function in GROUP_COMMANDS.get(name, ()):
+                if command not in known:
+                    extra = getattr(importlib.import_module(extra_module), function)
+                    target.command(command)(extra)
             app.add_typer(target, name=name)
         else:
             app.command(name)(target)

@@ -66,7 +66,7 @@ def adjust(
         f"with --id {grant.event_id} --at {_at(grant)} to retry safely"
     )
     with one_line_errors():
-        message_id = _publish_audited(config, grant, why)
+        message_id = publish_adjustment(config, grant, why)
     result = {
         "event_id": grant.event_id,
         "account_id": grant.account_id,
@@ -108,7 +108,7 @@ def adjustment(
         fail(f"invalid adjustment, nothing published: {summarise_validation_error(exc)}")
 
 
-def _publish_audited(config: Config, grant: PointsGrant, reason: str) -> str:
+def publish_adjustment(config: Config, grant: PointsGrant, reason: str) -> str:
     """Audit row first (refuse when it cannot be written), then the publish."""
     arguments = {
         "account_id": grant.account_id,

@@ -32,6 +32,7 @@ from infra.aws import sns_client, sqs_client
 from infra.local import EmbeddedAws
 from infra.resolve import topology
 from infra.settings import Config
+from ops.commands.demo_v2 import tell_v2
 from ops.dlq import show
 from ops.output import console
 from ops.redrive import redrive
@@ -60,10 +61,10 @@ def demo(ctx: typer.Context) -> None:
         config = Config.resolve(
             endpoint_url=aws.endpoint_url, database_url=f"sqlite:///{workdir / 'points.sqlite3'}"
         )
-        _Story(config, workdir).tell()
+        Story(config, workdir).tell()
 
 
-class _Story:
+class Story:
     def __init__(self, config: Config, workdir: Path) -> None:
         self.config = config
         self.workdir = workdir
@@ -87,6 +88,7 @@ class _Story:
         self.print_notifications()
         console.rule("3. operations: the dead-letter queue")
         self.operations()
+        tell_v2(self)
         self.ledger.close()
         self.database.dispose()
         self.payments.dispose()

@@ -53,7 +53,7 @@ def explain_command(
     if as_json:
         print_json(explanation.as_json())
     else:
-        _print(explanation)
+        print_explanation(explanation)
     recorded = Points(stored[0].confirmed, stored[0].provisional) if stored else Points()
     if recorded != explanation.balance:
         say(
@@ -67,7 +67,7 @@ def _pair(points: Points) -> str:
     return f"{points.confirmed:,} confirmed / {points.provisional:,} provisional"
 
 
-def _print(explanation: Explanation) -> None:
+def print_explanation(explanation: Explanation) -> None:
     console.print(
         f"account {explanation.account_id}: {_pair(explanation.balance)} "
         "(= credited points of its months + grants)",

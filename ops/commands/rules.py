@@ -22,6 +22,7 @@ from consumers.points.publishing import Published, publish_rules
 from consumers.points.rules import (
     DEFAULT_VERSION,
     InvalidRules,
+    Rules,
     RuleVersion,
     load_rules,
     version_digest,
@@ -73,30 +74,12 @@ def publish_command(
         incoming = load_rules(file)
     except InvalidRules as exc:
         fail(str(exc))
-    arguments = {
-        "file": str(file),
-        "backdate": backdate,
-        "versions": [version_digest(v) for v in incoming.versions],
-    }
-    with (
-        _ledger(config) as ledger,
-        one_line_errors(),
-        audited(config, "rules publish", arguments=arguments, reason=why) as action,
-    ):
-        actor = action.log.entries(action_id=action.id)[0].actor
-        result = ledger.retry.call(
-            publish_rules,
-            ledger.store,
-            incoming,
-            actor=actor,
-            reason=why,
-            now=datetime.now(UTC),
-            lead=config.points.rules_lead,
-            allow_backdate=backdate,
+    with _ledger(config) as ledger, one_line_errors():
+        result, audit_id = publish_audited(
+            config, ledger, incoming, reason=why, backdate=backdate, file=str(file)
         )
-        action.counts.update(_counts(result))
     if as_json:
-        print_json({**_counts(result), "audit_id": action.id, **_listed(result)})
+        print_json({**_counts(result), "audit_id": audit_id, **_listed(result)})
         return
     if not result.added:
         console.print(
@@ -115,6 +98,32 @@ def publish_command(
         f"({len(result.unchanged)} already published{backdated})",
         highlight=False,
     )
+
+
+def publish_audited(
+    config: Config, ledger: Ledger, incoming: Rules, *, reason: str, backdate: bool, file: str
+) -> tuple[Published, int]:
+    """Append ``incoming``'s versions, recorded in the operator audit (``rules publish`` and
+    ``points demo``); returns what was published and the audit id."""
+    arguments = {
+        "file": file,
+        "backdate": backdate,
+        "versions": [version_digest(v) for v in incoming.versions],
+    }
+    with audited(config, "rules publish", arguments=arguments, reason=reason) as action:
+        actor = action.log.entries(action_id=action.id)[0].actor
+        result = ledger.retry.call(
+            publish_rules,
+            ledger.store,
+            incoming,
+            actor=actor,
+            reason=reason,
+            now=datetime.now(UTC),
+            lead=config.points.rules_lead,
+            allow_backdate=backdate,
+        )
+        action.counts.update(_counts(result))
+    return result, action.id
 
 
 def _counts(result: Published) -> dict[str, int]:
