@@ -77,6 +77,10 @@ COMMANDS: Final = {
     "replay": ("ops.commands.replay", "replay", False),
     "audit": ("ops.commands.audit", "audit", False),
 }
+#: Commands of a group that live in a module of their own: group -> (name, module, attribute).
+GROUP_COMMANDS: Final = {
+    "ledger": (("adjust", "ops.commands.adjust", "adjust"),),
+}
 #: Root options that take a value (their value is not a command name).
 _VALUE_OPTIONS: Final = frozenset(
     {"--endpoint-url", "--region", "--database-url", "--prefix", "--profile"}
@@ -127,6 +131,9 @@ def _register(only: str | None = None) -> None:
         if only is not None and name != only:
             continue
         target = getattr(importlib.import_module(module_name), attribute)
+        for command, command_module, command_attribute in GROUP_COMMANDS.get(name, ()):
+            command_function = getattr(importlib.import_module(command_module), command_attribute)
+            target.command(command)(command_function)
         if is_group:
             app.add_typer(target, name=name)
         else:

@@ -164,3 +164,15 @@ def test_the_readme_snippet_publishes_in_at_most_eight_lines(aws: Config, sqlite
     exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - our own README
     (delivered,) = queue_bodies(aws, applied.queues["points"].url)
     assert delivered["event_id"] == "visa-auth-8f3a"
+
+
+def test_the_readme_grant_snippet_publishes_a_points_grant(aws: Config, sqlite_url: str) -> None:
+    """README "Publishing from your service": the second Python block, run as written,
+    publishes a referral grant that reaches the points queue."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Publishing from your service", 1)[1]
+    snippet = section.split("```python\n", 2)[2].split("```", 1)[0]
+    applied = deploy(aws, sqlite_url)
+    exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - our own README
+    (delivered,) = queue_bodies(aws, applied.queues["points"].url)
+    assert (delivered["event_type"], delivered["points"]) == ("points_grant", 500)

@@ -9,6 +9,7 @@ from infra.aws import sns_client, sqs_client
 from infra.resolve import topology
 from infra.settings import Config
 from producers.publisher import SnsPublisher
+from tests.support.corpus import PAYMENT_TYPES
 from tests.support.factories import make_event, make_grant
 
 
@@ -66,15 +67,7 @@ def test_filter_policies_route_by_event_type(aws: Config) -> None:
     authorizations, clearings, chargebacks and their reversals, grants."""
     _, outputs = _apply(aws)
     publisher = SnsPublisher(sns_client(aws.aws), str(outputs["topic_arn"]))
-    kinds = [
-        "authorization",
-        "authorization_reversal",
-        "clearing",
-        "refund",
-        "refund_reversal",
-        "chargeback",
-        "chargeback_reversal",
-    ]
+    kinds = list(PAYMENT_TYPES)
     publisher.publish_batch([make_event(k, event_id=f"e-{k}") for k in kinds] + [make_grant()])
     queues = outputs["queues"]
     assert isinstance(queues, dict)

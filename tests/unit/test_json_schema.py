@@ -6,6 +6,7 @@ from pathlib import Path
 
 from schemas.instants import INSTANT_PATTERN
 from schemas.jsonschema import payment_event_schema, render_schema
+from tests.support.corpus import PAYMENT_TYPES
 
 COMMITTED = Path(__file__).resolve().parents[2] / "schemas" / "payment-event.v1.schema.json"
 
@@ -21,16 +22,7 @@ def test_schema_names_every_event_type() -> None:
     definitions = schema["$defs"]
     names = [alternative["$ref"].rsplit("/", 1)[-1] for alternative in schema["oneOf"]]
     types = {definitions[name]["properties"]["event_type"]["const"] for name in names}
-    assert types == {
-        "authorization",
-        "authorization_reversal",
-        "clearing",
-        "refund",
-        "refund_reversal",
-        "chargeback",
-        "chargeback_reversal",
-        "points_grant",
-    }
+    assert types == {*PAYMENT_TYPES, "points_grant"}
 
 
 def test_schema_pins_the_timestamp_with_the_consumers_pattern() -> None:
