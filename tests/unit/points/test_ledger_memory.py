@@ -18,6 +18,7 @@ from consumers.points.earning import MonthRef
 from consumers.points.rules import Rules, parse_rules
 from consumers.points.store.records import MonthRecord
 from tests.support.factories import make_event, make_grant
+from tests.support.ledger_views import assert_verified, balance, months
 from tests.support.memory_store import MemoryLedger
 
 NOV = MonthRef("acct-1", "2026-11")
@@ -28,19 +29,22 @@ def capped(cap: int) -> Rules:
     return parse_rules(json.dumps({"versions": [version]}))
 
 
+def capped_month_with_an_open_payment() -> MemoryLedger:
+    """Cap 50: a final ¥4,000 clearing (40 confirmed) and an open ¥3,000 authorization
+    (30 provisional earned) in November."""
+    ledger = MemoryLedger(capped(50))
+    ledger.handle_batch(
+        [
+            make_event("clearing", event_id="c", amount=4000, final=True),
+            make_event(event_id="a", payment_id="pay-2", amount=3000),
+        ]
+    )
+    return ledger
+
+
 def verdicts(results: Sequence[Result]) -> list[str]:
     """Each result's error code, or its outcome when there is no error."""
     return [r.error.code if r.error is not None else str(r.outcome) for r in results]
-
-
-def balance(ledger: MemoryLedger, account: str = "acct-1") -> Points:
-    [found] = ledger.store.balances(account)
-    return Points(found.confirmed, found.provisional)
-
-
-def assert_verified(ledger: MemoryLedger) -> None:
-    report = ledger.verify()
-    assert report.clean, report.drifts
 
 
 def test_an_authorization_credits_provisional_points() -> None:
@@ -101,28 +105,15 @@ def test_a_grant_is_confirmed_at_once_and_never_capped() -> None:
 
 def test_the_monthly_cap_limits_what_the_month_credits() -> None:
     """Cap 50: 40 confirmed leaves room for 10 of a second payment's 30 provisional."""
-    ledger = MemoryLedger(capped(50))
-    ledger.handle_batch(
-        [
-            make_event("clearing", event_id="c", amount=4000, final=True),
-            make_event(event_id="a", payment_id="pay-2", amount=3000),
-        ]
-    )
-    [month] = ledger.store.accounts_snapshot(["acct-1"]).months
-    assert month == MonthRecord(NOV, Points(40, 30), Points(40, 10))
+    ledger = capped_month_with_an_open_payment()
+    assert months(ledger) == {NOV: MonthRecord(NOV, Points(40, 30), Points(40, 10))}
     assert balance(ledger) == Points(40, 10)
     assert_verified(ledger)
 
 
 def test_expiry_releases_what_the_capped_month_credited() -> None:
     """Cap 50: expiring the open authorization releases the 10 credited, not 30 earned."""
-    ledger = MemoryLedger(capped(50))
-    ledger.handle_batch(
-        [
-            make_event("clearing", event_id="c", amount=4000, final=True),
-            make_event(event_id="a", payment_id="pay-2", amount=3000),
-        ]
-    )
+    ledger = capped_month_with_an_open_payment()
     released = ledger.expire(now=datetime(2030, 1, 1, tzinfo=UTC))
     assert [(e.payment_id, e.released) for e in released] == [("pay-2", 10)]
     assert balance(ledger) == Points(40, 0)
