@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench bench-deps schema lock clean
+.PHONY: demo test lint typecheck pytest bench bench-deps bench-scale schema lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -52,6 +52,12 @@ bench-deps: $(BENCH_STAMP) $(FAUXQS)
 
 bench: bench-deps
 	@$(BIN)/python -m benchmarks.run
+
+# Issue #16: a PostgreSQL ledger grown to 5 M events, then verify, queries and a hot
+# account (benchmarks/scale.py -> benchmarks/scale.json). It states its expected duration
+# when it starts; SCALE_ARGS="--events 100000" for a short run.
+bench-scale: $(STAMP)
+	@$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/points schemas export --out schemas/payment-event.v1.schema.json

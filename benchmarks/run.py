@@ -34,6 +34,7 @@ from typing import Any, Final
 import psutil
 
 from benchmarks import burst, cpu_profile, ledger, outbox, powertools, report, worker
+from benchmarks.targets import judge
 
 RESULTS: Final = Path(__file__).with_name("results.json")
 TARGETS: Final = {
@@ -150,15 +151,7 @@ def headline(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdicts(numbers: dict[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, (op, target) in TARGETS.items():
-        value = numbers.get(name)
-        if not isinstance(value, (int, float)):
-            out[name] = "not measured"
-            continue
-        met = {">=": value >= target, "<=": value <= target, "<": value < target}[op]
-        out[name] = f"{'met' if met else 'MISSED'} ({value} {op} {target} wanted)"
-    return out
+    return judge(numbers, TARGETS)
 
 
 def burst_context(results: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
@@ -39,7 +39,13 @@ from consumers.db import (
 from consumers.handler import Handler, Result
 from consumers.points.expiry import DEFAULT_TTL, Expired, expire
 from consumers.points.ledger import PointsLedger
-from consumers.points.rules import Rules, load_rules
+from consumers.points.published import (
+    PublishedRules,
+    RulesSource,
+    adopt_rules_file,
+    check_rules_file,
+)
+from consumers.points.rules import Rules
 from consumers.points.store import Driver, LedgerStore, open_store
 from consumers.points.verify import (
     DEFAULT_CHUNK_SIZE,
@@ -102,15 +108,17 @@ def ready(
     engine: Engine,
     *,
     migrate: bool = False,
+    rules_file: Path | None = None,
     retry: RetryPolicy = DEFAULT_POLICY,
     wait_seconds: float = STARTUP_WAIT_SECONDS,
 ) -> None:
-    """Migrate (``--migrate``) and check the schema, waiting only for a server that is away."""
+    """Migrate (``--migrate``: and adopt ``rules_file`` into a ledger without published
+    rules) and check the schema, waiting only for a server that is away."""
 
     def check() -> None:
         try:
             if migrate:
-                upgrade(engine)
+                migrate_ledger(engine, rules_file)
             require_migrated(engine)
         except sa.exc.SQLAlchemyError as exc:
             raise_classified(exc)
@@ -127,6 +135,13 @@ def ready(
         ) from exc
 
 
+def migrate_ledger(engine: Engine, rules_file: Path | None) -> None:
+    """``points db upgrade``: the schema to the head, then ``POINTS_RULES_FILE`` published
+    if the ledger has no published rules yet (``consumers.points.published``)."""
+    upgrade(engine)
+    adopt_rules_file(open_store(engine, "core"), rules_file, datetime.now(UTC))
+
+
 @dataclass
 class Ledger:
     """The points ledger as a process holds it: store, rules, the one retry policy.
@@ -136,7 +151,9 @@ class Ledger:
     """
 
     store: LedgerStore
-    rules: Rules
+    #: The rules of every transaction: those published in the database (``PublishedRules``),
+    #: or a fixed rule set a test or benchmark chose.
+    rules: Rules | RulesSource
     #: The engine the store runs on, for what shares its database (the failure journal).
     engine: Engine
     retry: RetryPolicy = DEFAULT_POLICY
@@ -149,14 +166,22 @@ class Ledger:
         return self.retry.call(self.handler.handle_batch, events)
 
     def expire(self, *, now: datetime, ttl: timedelta = DEFAULT_TTL) -> list[Expired]:
-        return expire(self.store, self.rules, now=now, ttl=ttl, retry=self.retry)
+        return expire(self.store, self.handler.rules_source, now=now, ttl=ttl, retry=self.retry)
+
+    def current_rules(self) -> Rules:
+        """The rules a batch would compute with now."""
+        return self.retry.call(self._rules_now)
+
+    def _rules_now(self) -> Rules:
+        with self.store.unit_of_work() as uow:
+            return self.handler.rules_source(uow)
 
     def verify(
         self,
         scope: Scope = WHOLE_LEDGER,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
     ) -> VerifyReport:
-        return self.retry.call(verify, self.store, self.rules, scope, chunk_size)
+        return self.retry.call(verify, self.store, self.current_rules(), scope, chunk_size)
 
     def close(self) -> None:
         self.store.close()
@@ -177,17 +202,23 @@ def bootstrap_ledger(
     driver: Driver = "auto",
     migrate: bool = False,
     kind: Kind = "job",
+    check_rules: bool = True,
 ) -> Ledger:
     """The ledger of ``config.points.database_url``, refused unless migrated (or migrated
-    first with ``migrate``); rules from ``POINTS_RULES_FILE`` unless given."""
-    chosen = rules if rules is not None else load_rules(config.points.rules_file)
+    first with ``migrate``); the rules published in it unless ``rules`` are given (then
+    ``POINTS_RULES_FILE`` must agree with them: ``check_rules_file``, skipped by
+    ``check_rules=False`` for ``points rules``, which publishes what the file lacks)."""
+    rules_file = config.points.rules_file
     engine = database(config.points.database_url, kind)
     try:
-        ready(engine, migrate=migrate, retry=retry, wait_seconds=0.0)
+        ready(engine, migrate=migrate, rules_file=rules_file, retry=retry, wait_seconds=0.0)
+        store = open_store(engine, driver)
+        if rules is None and check_rules:
+            check_rules_file(store, rules_file)
     except BaseException:
         engine.dispose()
         raise
-    return Ledger(open_store(engine, driver), chosen, engine, retry)
+    return Ledger(store, PublishedRules() if rules is None else rules, engine, retry)
 
 
 @asynccontextmanager
@@ -221,7 +252,13 @@ async def bootstrap_worker(
     retry = settings.retry_policy()
     engine = database(config.points.database_url, "service")
     try:
-        ready(engine, migrate=migrate, retry=retry, wait_seconds=startup_wait_seconds)
+        ready(
+            engine,
+            migrate=migrate,
+            rules_file=config.points.rules_file,
+            retry=retry,
+            wait_seconds=startup_wait_seconds,
+        )
         chosen = handler or factory(config, engine)
         names = topology(config)
         spec = names.queue(settings.queue)

@@ -15,18 +15,25 @@ HandlerFactory = Callable[[Config, Engine], Handler]
 
 
 def _points(config: Config, engine: Engine) -> Handler:
+    """The ledger with the rules published in its database (re-read when they change)."""
     from consumers.points.ledger import PointsLedger
-    from consumers.points.rules import load_rules
+    from consumers.points.published import PublishedRules, check_rules_file
     from consumers.points.store import open_store
 
-    return PointsLedger(open_store(engine), load_rules(config.points.rules_file))
+    store = open_store(engine)
+    check_rules_file(store, config.points.rules_file)
+    return PointsLedger(store, PublishedRules())
 
 
 def _notifications(config: Config, engine: Engine) -> Handler:
+    """Notifications quote the rates of the rules published when the worker started."""
     from consumers.notifications.handler import NotificationsHandler
-    from consumers.points.rules import load_rules
+    from consumers.points.published import check_rules_file, latest_rules
+    from consumers.points.store import open_store
 
-    return NotificationsHandler(engine, load_rules(config.points.rules_file))
+    store = open_store(engine, "core")
+    check_rules_file(store, config.points.rules_file)
+    return NotificationsHandler(engine, latest_rules(store))
 
 
 HANDLERS: dict[str, HandlerFactory] = {"points": _points, "notifications": _notifications}

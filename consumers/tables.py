@@ -17,6 +17,7 @@ TABLE_MODULES: Final = (
     "consumers.journal",
     "consumers.notifications.tables",
     "consumers.points.tables",
+    "consumers.points.rule_tables",
     "ops.audit_tables",
 )
 

@@ -9,6 +9,7 @@ only when nothing names one. Everything of ours is a ``POINTS_*`` variable.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -40,6 +41,10 @@ class PointsSettings(BaseSettings):
     #: Prepended to every topic and queue name, so several stacks can share an account.
     resource_prefix: str = ""
     rules_file: Path | None = None
+    #: A rule version taking effect sooner than this is backdated (``POINTS_RULES_LEAD``,
+    #: seconds or ISO 8601 such as ``PT5M``): running workers pick a version up at their
+    #: next batch, so this is the margin for a batch in flight, not a polling interval.
+    rules_lead: timedelta = timedelta(minutes=5)
     #: Producers with publish-only permissions set this; otherwise it is looked up by name.
     topic_arn: str | None = None
     #: The payment service's database holding the outbox table; None means ``database_url``.

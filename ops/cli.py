@@ -76,10 +76,14 @@ COMMANDS: Final = {
     "worker": ("ops.commands.worker", "worker", False),
     "replay": ("ops.commands.replay", "replay", False),
     "audit": ("ops.commands.audit", "audit", False),
+    "rules": ("ops.commands.rules", "app", True),
 }
 #: Commands of a group that live in a module of their own: group -> (name, module, attribute).
 GROUP_COMMANDS: Final = {
-    "ledger": (("adjust", "ops.commands.adjust", "adjust"),),
+    "ledger": (
+        ("adjust", "ops.commands.adjust", "adjust"),
+        ("explain", "ops.commands.explain", "explain_command"),
+    ),
 }
 #: Root options that take a value (their value is not a command name).
 _VALUE_OPTIONS: Final = frozenset(
@@ -131,9 +135,6 @@ def _register(only: str | None = None) -> None:
         if only is not None and name != only:
             continue
         target = getattr(importlib.import_module(module_name), attribute)
-        for command, command_module, command_attribute in GROUP_COMMANDS.get(name, ()):
-            command_function = getattr(importlib.import_module(command_module), command_attribute)
-            target.command(command)(command_function)
         if is_group:
             app.add_typer(target, name=name)
         else:

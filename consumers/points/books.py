@@ -59,13 +59,25 @@ class Books:
         before = self.payments[facts.payment_id]
         after = earning(facts, self.rules)
         moved = Points()
-        for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
-            moved += self._settle(ref, earned_delta)
+        if after is not None and before.month == after.ref.month:
+            # The usual case (the anchor stayed in its month): one month, no dict.
+            if after.earned != before.earned:
+                moved = self._settle(after.ref, after.earned - before.earned)
+        else:
+            for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
+                moved += self._settle(ref, earned_delta)
         record = PaymentRecord.of(facts, after)
         self.payments[facts.payment_id] = record
         self.changed_payments.add(facts.payment_id)
         self.credit(facts.account_id, moved)
         return Change(record, moved, record.month)
+
+    def recap(self, ref: MonthRef) -> Points:
+        """Re-settle a locked month under its cap with no earned change (a rules correction
+        that changed the cap); returns what its credited points moved by."""
+        moved = self._settle(ref, Points())
+        self.credit(ref.account_id, moved)
+        return moved
 
     def credit(self, account_id: str, delta: Points) -> None:
         """Add to an account's balance delta (a grant, or what a change credited)."""

@@ -22,6 +22,7 @@ from typing import Final
 from consumers.points.amounts import as_utc
 from consumers.points.books import Books
 from consumers.points.earning import is_expirable
+from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
 from consumers.points.store.core import stored_months
@@ -43,7 +44,7 @@ class Expired:
 
 def expire(
     store: LedgerStore,
-    rules: Rules,
+    rules: Rules | RulesSource,
     *,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
@@ -54,12 +55,13 @@ def expire(
     ``now`` is the as-of instant that decides eligibility; the entries are recorded at the
     wall clock of their write, like every other entry.
     """
+    source = fixed(rules) if isinstance(rules, Rules) else rules
     cutoff = as_utc(now) - ttl
     candidates = retry.call(_candidates, store, cutoff)
     released: list[Expired] = []
     for start in range(0, len(candidates), CHUNK):
         chunk = candidates[start : start + CHUNK]
-        released += retry.call(_expire_chunk, store, rules, chunk, cutoff)
+        released += retry.call(_expire_chunk, store, source, chunk, cutoff)
     return released
 
 
@@ -69,12 +71,13 @@ def _candidates(store: LedgerStore, cutoff: datetime) -> list[str]:
 
 
 def _expire_chunk(
-    store: LedgerStore, rules: Rules, payment_ids: list[str], cutoff: datetime
+    store: LedgerStore, source: RulesSource, payment_ids: list[str], cutoff: datetime
 ) -> list[Expired]:
     released: list[Expired] = []
     entries: list[Entry] = []
-    books = Books(rules)
     with store.unit_of_work() as uow:
+        rules = source(uow)  # the rules lock first, then the payments
+        books = Books(rules)
         locked = uow.lock_payments(payment_ids)
         books.lock(locked, uow.lock_months(stored_months(locked)))
         for record in locked.values():

@@ -31,7 +31,7 @@ knows SQL, a driver or a retry: a lost race raises ``RaceLost`` and a database t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
@@ -43,14 +43,12 @@ from consumers.points.earning import MonthRef
 from consumers.points.facts import EventFacts, Grant, PaymentFacts, apply_event
 from consumers.points.intake import stored_event
 from consumers.points.months import account_month
+from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, StoredEvent
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import Event
-
-#: Where a ledger gets the rules for a batch: called once per transaction.
-RulesProvider = Callable[[], Rules]
 
 
 class UnapplicableEvent(PermanentError):
@@ -68,14 +66,9 @@ class PointsLedger:
     reach running workers).
     """
 
-    def __init__(self, store: LedgerStore, rules: Rules | RulesProvider = DEFAULT_RULES) -> None:
+    def __init__(self, store: LedgerStore, rules: Rules | RulesSource = DEFAULT_RULES) -> None:
         self.store = store
-        self._rules: RulesProvider = rules if callable(rules) else _constant(rules)
-
-    @property
-    def rules(self) -> Rules:
-        """The rules a batch applied now would use."""
-        return self._rules()
+        self.rules_source: RulesSource = fixed(rules) if isinstance(rules, Rules) else rules
 
     def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
@@ -98,11 +91,7 @@ class PointsLedger:
 
     def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
         with self.store.unit_of_work() as uow:
-            return _Batch(uow, Books(self._rules()), incoming).run()
-
-
-def _constant(rules: Rules) -> RulesProvider:
-    return lambda: rules
+            return _Batch(uow, Books(self.rules_source(uow)), incoming).run()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Final
 
 #: Asia/Tokyo: UTC+9 all year round.
@@ -23,6 +24,7 @@ _MONTH_KEY: Final = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 MonthKey = str
 
 
+@lru_cache(maxsize=4096)  # the ledger asks for the same anchors again and again
 def account_month(instant: datetime) -> MonthKey:
     """The JST month of an aware instant, e.g. 2026-11-30T15:00:00Z → ``2026-12``."""
     if instant.tzinfo is None:

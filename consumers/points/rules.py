@@ -119,6 +119,8 @@ class RuleVersion:
         """The §4.2 rate of an anchor: 0 if excluded, else base plus matching bonuses."""
         if mcc in self.excluded_mccs:
             return Rate(0)
+        if not self.campaigns:
+            return Rate(self.rates_bp[brand])
         applied = sorted(
             (c for c in self.campaigns if c.matches(brand, mcc, country, at)), key=lambda c: c.id
         )

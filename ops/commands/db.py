@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import typer
 from sqlalchemy.engine import Engine
 
-from consumers.bootstrap import database
-from consumers.db import classify_db_error, current_revision, db_reason, head_revision, upgrade
+from consumers.bootstrap import database, migrate_ledger
+from consumers.db import classify_db_error, current_revision, db_reason, head_revision
 from infra.settings import Config
 from ops.output import JsonFlag, console, fail, print_json
 
@@ -35,11 +35,12 @@ def upgrade_command(
     ctx: typer.Context,
     as_json: JsonFlag = False,
 ) -> None:
-    """Migrate the database to the schema this code needs (idempotent)."""
+    """Migrate the database to the schema this code needs (idempotent); publish
+    POINTS_RULES_FILE if the ledger has no published rules yet."""
     config: Config = ctx.obj
     with _database(config) as engine:
         before = current_revision(engine)
-        upgrade(engine)
+        migrate_ledger(engine, config.points.rules_file)
         after = current_revision(engine)
     if as_json:
         print_json({"from": before, "to": after})

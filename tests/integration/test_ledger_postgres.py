@@ -8,7 +8,6 @@ time: the content check must still run (peers shipped "conflict at insert = dupl
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from schemas.errors import IdempotencyConflict
 from schemas.events import PaymentEvent
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on, verified
-from tests.support.ledger_kit import count, migrated_engine, outcomes
+from tests.support.ledger_kit import count, migrated_engine, outcomes, wait_for_lock_wait
 
 pytestmark = pytest.mark.postgres
 
@@ -58,21 +57,6 @@ def _inbox_row(event: PaymentEvent) -> dict[str, Any]:
     }
 
 
-def _wait_for_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
-    """Block until some session of this database waits on a lock."""
-    query = sa.text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as connection:
-            if connection.execute(query).scalar_one():
-                return
-        time.sleep(0.02)
-    raise AssertionError("the ledger never waited on the concurrent insert")
-
-
 def _race(engine: Engine, committed: PaymentEvent, batch: list[PaymentEvent]) -> list[Result]:
     """Apply ``batch`` while another transaction inserts ``committed``; then commit it."""
     ledger = ledger_on(engine)
@@ -80,7 +64,7 @@ def _race(engine: Engine, committed: PaymentEvent, batch: list[PaymentEvent]) ->
         transaction = other.begin()
         other.execute(sa.insert(ledger_events).values(_inbox_row(committed)))
         future = pool.submit(ledger.handle_batch, batch)
-        _wait_for_lock_wait(engine)
+        wait_for_lock_wait(engine)
         transaction.commit()
         return future.result(timeout=30)
 

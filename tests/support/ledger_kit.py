@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
@@ -45,6 +46,28 @@ def both_databases(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine = migrated_engine(url)
     yield engine
     engine.dispose()
+
+
+def migrated_engine_for(request: pytest.FixtureRequest) -> Engine:
+    """A migrated engine on the database a test is parametrized with: ``sqlite`` or
+    ``postgres`` (the conftest's ``sqlite_url``/``postgres_url``)."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return migrated_engine(url)
+
+
+def wait_for_lock_wait(engine: Engine, timeout: float = 10.0) -> None:
+    """Block until some session of this (PostgreSQL) database waits on a lock."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with engine.connect() as connection:
+            if connection.execute(query).scalar_one():
+                return
+        time.sleep(0.02)
+    raise AssertionError("no session ever waited on a lock")
 
 
 def wipe(engine: Engine) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
-from benchmarks import report
+from benchmarks import report, scale_readme, scale_report
 
 PERFORMANCE = re.compile(r"^## Performance\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 
@@ -40,6 +41,7 @@ def test_performance_prose_outside_the_block_holds_no_figures() -> None:
     match = PERFORMANCE.search(readme)
     assert match is not None
     outside = match.group(1).replace(report.current_block(readme), "")
+    outside = outside.replace(scale_readme.current_block(readme), "")
     assert re.findall(r"\d", outside) == []
 
 
@@ -50,3 +52,75 @@ def test_a_failed_section_renders_as_not_available() -> None:
     assert block.startswith(report.BEGIN)
     assert block.endswith(report.END)
     assert "n/a" in block
+
+
+def test_readme_at_scale_block_is_rendered_from_the_committed_scale_results() -> None:
+    """Between the ``scale`` markers, the README holds what ``benchmarks.scale_readme``
+    renders from ``benchmarks/scale.json`` (or says it was not measured yet)."""
+    readme = report.README.read_text()
+    block = scale_readme.render(report.load(report.SCALE))
+    assert scale_readme.current_block(readme) == block, "run `python -m benchmarks.report`"
+
+
+def _scale_run() -> dict[str, Any]:
+    """A scale document as ``benchmarks.scale`` assembles it before ``summarise``."""
+    load = {"applied_events": 2_000_000, "window_events": 1_000_000, "seconds": 500.0}
+    query = {"p50_ms": 1.5, "p99_ms": 7.25, "samples": 1000, "measured": "store"}
+    return {
+        "smoke": True,
+        "runs": {
+            "main": {
+                "load": load | {"apply_rate_per_window": [4000, 3600]},
+                "table_bytes": {"ledger_events": 1_200_000_000, "ledger_entries": 400_000_000},
+                "verify": {"seconds": 100.0, "peak_rss_mb": 180.5, "clean": True},
+                "query_latency_ms": {
+                    "ledger_payment": query,
+                    "ledger_explain_month": {"p50_ms": None, "p99_ms": None},
+                    "ledger_history_limit_50": query,
+                    "ledger_balances_account": query,
+                },
+            },
+            "uniform": {"load": {"apply_rate_events_per_s": 2000}, "lock_waits": {}},
+            "hot": {"load": {"apply_rate_events_per_s": 1500}, "lock_waits": {}},
+        },
+    }
+
+
+def test_scale_summary_names_the_issue_numbers_and_judges_them() -> None:
+    """Last over first million, bytes per event (all tables over applied events), the hot
+    ratio and the 500 M extrapolation are computed from the runs; a query not measured
+    reads as not measured, not as met."""
+    summary = scale_report.summarise(_scale_run())
+    assert summary["apply_rate_ratio_last_to_first"] == 0.9
+    assert summary["bytes_per_event"] == 800
+    assert summary["hot_account_rate_ratio"] == 0.75
+    assert summary["targets"]["apply_rate_ratio_last_to_first"].startswith("met")
+    assert summary["targets"]["ledger_explain_month_p99_ms"] == "not measured"
+    assert summary["extrapolation_500m"]["total_gb"] == 400.0
+    assert summary["extrapolation_500m"]["verify_hours_at_measured_rate"] == 6.9
+
+
+def test_scale_block_shows_each_number_and_marks_a_smoke_run() -> None:
+    """The rendered block carries the measured figures and says when the run was smaller
+    than the issue's 5 M events."""
+    block = scale_readme.render(scale_report.summarise(_scale_run()))
+    assert "**smoke run**" in block
+    for figure in ("4,000 → 3,600", "**0.90**", "800 B", "**180.5 MB**", "**7.25**", "**0.75**"):
+        assert figure in block, figure
+
+
+def test_a_verify_that_failed_measured_nothing() -> None:
+    """A verify that ended without its verdict (an error, a timeout) gives no time, no
+    memory and no extrapolation: its memory target reads as not measured, never met."""
+    run = _scale_run()
+    run["runs"]["main"]["verify"] = {
+        "seconds": 2.0,
+        "peak_rss_mb": 90.0,
+        "clean": None,
+        "error": "error: database schema is at 0004",
+    }
+    summary = scale_report.summarise(run)
+    assert summary["verify_peak_rss_mb"] is None
+    assert summary["targets"]["verify_peak_rss_mb"] == "not measured"
+    assert summary["extrapolation_500m"]["verify_hours_at_measured_rate"] is None
+    assert summary["verify_error"] == "error: database schema is at 0004"

@@ -31,14 +31,28 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-#: The JST month of the anchor and the merchant country of a stored body, per dialect.
-_MONTH = {
-    "postgresql": "to_char(anchor_occurred_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM')",
-    "sqlite": "strftime('%Y-%m', anchor_occurred_at, '+9 hours')",
+#: Fill the merchant country from each stored body, per dialect (whole statements: no
+#: SQL is ever built from formatted strings).
+_FILL_COUNTRY = {
+    "postgresql": ("UPDATE ledger_events SET country = (body::json -> 'merchant' ->> 'country')"),
+    "sqlite": "UPDATE ledger_events SET country = json_extract(body, '$.merchant.country')",
 }
-_COUNTRY = {
-    "postgresql": "(body::json -> 'merchant' ->> 'country')",
-    "sqlite": "json_extract(body, '$.merchant.country')",
+_ANCHOR_COUNTRY = (
+    "anchor_country = (SELECT e.country FROM ledger_events e "
+    "WHERE e.event_id = ledger_payments.anchor_event_id) "
+    "WHERE anchor_event_id IS NOT NULL"
+)
+#: The JST month of the anchor and its merchant country, per dialect.
+_FILL_PAYMENTS = {
+    "postgresql": (
+        "UPDATE ledger_payments SET "
+        "month = to_char(anchor_occurred_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM'), "
+        + _ANCHOR_COUNTRY
+    ),
+    "sqlite": (
+        "UPDATE ledger_payments SET "
+        "month = strftime('%Y-%m', anchor_occurred_at, '+9 hours'), " + _ANCHOR_COUNTRY
+    ),
 }
 
 
@@ -51,7 +65,7 @@ def upgrade() -> None:
         events.add_column(sa.Column("points", sa.BigInteger()))
         events.add_column(sa.Column("reason", sa.String(16)))
         events.add_column(sa.Column("source", sa.String(64)))
-    op.execute(f"UPDATE ledger_events SET country = {_COUNTRY[dialect]}")
+    op.execute(_FILL_COUNTRY[dialect])
     with op.batch_alter_table("ledger_payments") as payments:
         for name in ("refund_reversed", "charged_back", "chargeback_reversed"):
             payments.add_column(
@@ -61,13 +75,7 @@ def upgrade() -> None:
         payments.add_column(sa.Column("month", sa.String(7)))
         payments.add_column(sa.Column("rate_bp", sa.Integer()))
         payments.add_column(sa.Column("campaigns", sa.Text()))
-    op.execute(
-        "UPDATE ledger_payments SET "
-        f"month = {_MONTH[dialect]}, "
-        "anchor_country = (SELECT e.country FROM ledger_events e "
-        "WHERE e.event_id = ledger_payments.anchor_event_id) "
-        "WHERE anchor_event_id IS NOT NULL"
-    )
+    op.execute(_FILL_PAYMENTS[dialect])
     with op.batch_alter_table("ledger_entries") as entries:
         entries.alter_column("payment_id", existing_type=sa.String(128), nullable=True)
         entries.add_column(sa.Column("month", sa.String(7)))

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from consumers.db import raise_classified
 from consumers.points.earning import MonthRef
 from consumers.points.facts import PaymentFacts
-from consumers.points.store import reads, rows
+from consumers.points.months import MonthKey
+from consumers.points.store import correction_rows, reads, rows, rule_rows, story_rows
 from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork, Writes
 from consumers.points.store.records import (
     Balance,
@@ -218,6 +219,22 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         result = self.connection.execute(query).mappings()
         return {row["payment_id"]: rows.record_from_row(row) for row in result}
 
+    def lock_rules(self, *, exclusive: bool = False) -> int:
+        rule_rows.lock_rules(self.connection, exclusive=exclusive)
+        return rule_rows.rules_revision(self.connection)
+
+    def published_versions(self) -> list[rule_rows.PublishedVersion]:
+        return rule_rows.published_versions(self.connection)
+
+    def append_publication(self, publication: rule_rows.NewPublication) -> int:
+        return rule_rows.append_publication(self.connection, publication, self.now)
+
+    def anchored_between(self, start: datetime | None, end: datetime | None) -> list[str]:
+        return correction_rows.anchored_between(self.connection, start, end)
+
+    def months_between(self, first: MonthKey | None, last: MonthKey | None) -> list[MonthRef]:
+        return correction_rows.months_between(self.connection, first, last)
+
     def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
         if not months:
             return {}
@@ -281,6 +298,22 @@ class CoreLedgerStore(LedgerStore):
         found = self._read(reads.history_query(account_id, after, before, limit))
         entries = [reads.history_entry(row) for row in found]
         return entries[::-1] if before is not None else entries
+
+    def published_versions(self) -> list[rule_rows.PublishedVersion]:
+        try:
+            with self.engine.connect() as connection:
+                return rule_rows.published_versions(connection)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
+    def account_story(self, account_id: str) -> story_rows.AccountStory:
+        try:
+            with self.engine.connect() as connection:
+                return story_rows.account_story(connection, account_id)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
 
     def account_ids(
         self,

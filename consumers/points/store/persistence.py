@@ -31,6 +31,7 @@ from datetime import datetime
 from consumers.points.amounts import Points
 from consumers.points.earning import MonthRef
 from consumers.points.facts import PaymentFacts
+from consumers.points.months import MonthKey
 from consumers.points.store.records import (
     Balance,
     Claim,
@@ -42,6 +43,8 @@ from consumers.points.store.records import (
     Snapshot,
     StoredEvent,
 )
+from consumers.points.store.rule_rows import NewPublication, PublishedVersion
+from consumers.points.store.story_rows import AccountStory
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,35 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
         """Row-lock account-months ((account, month) order), creating missing ones at 0."""
 
+    # --- rules (DESIGN §4.6; see ``rule_rows``) ------------------------------------
+
+    @abstractmethod
+    def lock_rules(self, *, exclusive: bool = False) -> int:
+        """Take the rules lock to the end of the transaction — shared to apply rules,
+        exclusive to publish — then return the rules revision (0: nothing published).
+
+        The first statement of any unit of work that computes points: the rules lock comes
+        before every row lock (rules → payments → account-months → balances).
+        """
+
+    @abstractmethod
+    def published_versions(self) -> list[PublishedVersion]:
+        """Every published rule version, in publication order."""
+
+    @abstractmethod
+    def append_publication(self, publication: NewPublication) -> int:
+        """Append a publication and its versions at once (not deferred); returns the new
+        revision. Call with the rules lock held exclusive."""
+
+    @abstractmethod
+    def anchored_between(self, start: datetime | None, end: datetime | None) -> list[str]:
+        """Payments anchored at or after ``start`` and before ``end`` (either open), sorted:
+        what a backdated publication recomputes. Call with the rules lock exclusive."""
+
+    @abstractmethod
+    def months_between(self, first: MonthKey | None, last: MonthKey | None) -> list[MonthRef]:
+        """Stored account-months from ``first`` to ``last`` (inclusive, either open)."""
+
     # --- writes, deferred to commit ---------------------------------------------------
 
     def append(self, entries: Sequence[Entry]) -> None:
@@ -180,6 +212,14 @@ class LedgerStore(ABC):
     ) -> list[HistoryEntry]:
         """An account's entries in the order they were recorded (``entry_id``): the first
         ``limit`` after the entry ``after``, or the last ``limit`` before ``before``."""
+
+    @abstractmethod
+    def published_versions(self) -> list[PublishedVersion]:
+        """Every published rule version, in publication order (``points rules list``)."""
+
+    @abstractmethod
+    def account_story(self, account_id: str) -> AccountStory:
+        """The account's applied events and expired payments (``points ledger explain``)."""
 
     # --- verify's streaming reads -----------------------------------------------------
 

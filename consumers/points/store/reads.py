@@ -128,10 +128,10 @@ def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Sna
     payments and their grants.
 
     Events are found through their payments (``ledger_events`` has no account index, and a
-    payment's events all belong to its account: the ledger rejects the others) by explicit
+    payment's events all belong to its account: the ledger rejects the others), grants
+    through their entries (a grant without its entry is an orphan event), all by explicit
     ids: a join or ``IN (subquery)`` let PostgreSQL's planner pick a hash join over the
-    whole events table, one full scan per chunk. Grants are found through their entries (a
-    grant without its entry is an orphan event).
+    whole events table, one full scan per chunk.
     """
     ids = sorted(accounts)
     entries = [
@@ -146,13 +146,16 @@ def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Sna
         {e.payment_id for e in entries if e.payment_id is not None}
         | {r.facts.payment_id for r in payments}
     )
-    grant_ids = sorted(e.event_id for e in entries if e.payment_id is None and e.event_id)
+    grant_ids = sorted(
+        e.event_id for e in entries if e.payment_id is None and e.event_id is not None
+    )
     events = [
         rows.event_from_row(row)
-        for row in _rows_among(connection, ledger_events, ledger_events.c.payment_id, payment_ids)
-    ] + [
-        rows.event_from_row(row)
-        for row in _rows_among(connection, ledger_events, ledger_events.c.event_id, grant_ids)
+        for column, values in (
+            (ledger_events.c.payment_id, payment_ids),
+            (ledger_events.c.event_id, grant_ids),
+        )
+        for row in _rows_among(connection, ledger_events, column, values)
     ]
     months = [
         rows.month_from_row(row)

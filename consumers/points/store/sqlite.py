@@ -48,8 +48,13 @@ CHUNK: Final = 500
 def _stored(value: Any) -> Any:
     """A Python value as SQLAlchemy's SQLite types store it."""
     if isinstance(value, datetime):
-        return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return _stored_instant(value)
     return value
+
+
+@lru_cache(maxsize=4096)  # a batch writes its own ``now`` and its anchors many times over
+def _stored_instant(value: datetime) -> str:
+    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 _PAYMENT_TIMES: Final = tuple(

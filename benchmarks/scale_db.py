@@ -1,0 +1,187 @@
+"""The scale benchmark's databases: created fresh, measured, dropped (unless kept).
+
+Each run of ``benchmarks.scale`` creates its own PostgreSQL databases on the server of
+``POINTS_BENCH_POSTGRES_URL`` (``points_scale_<UTC timestamp>_<part>``), so it never reads
+or writes anyone else's; they are dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+DEFAULT_SERVER: Final = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+ROOT: Final = Path(__file__).resolve().parent.parent
+#: Every table of the ledger's own (the inbox, entries, projections, rules); not the
+#: worker's failure journal, the outbox or Alembic's bookkeeping.
+LEDGER_TABLE_PREFIXES: Final = ("ledger_", "points_", "rule")
+
+
+@contextmanager
+def fresh_database(server_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, empty database ``name`` on the server; dropped afterwards unless ``keep``."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def table_sizes(engine: Engine) -> dict[str, int]:
+    """``pg_total_relation_size`` (heap, TOAST and every index) of each ledger table."""
+    query = sa.text(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname"
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return {name: int(size) for name, size in rows if name.startswith(LEDGER_TABLE_PREFIXES)}
+
+
+def analyze(engine: Engine) -> None:
+    """``ANALYZE``: statistics as autovacuum keeps them on a ledger in service (after a
+    bulk load they lag, and the planner would plan the reads for a smaller table)."""
+    with engine.connect() as connection:
+        connection.execute(sa.text("ANALYZE"))
+        connection.commit()
+
+
+class BackendCpu:
+    """CPU seconds (user + system) the server's backends of one database have used so far,
+    from ``/proc/<pid>/stat`` (the server runs on this machine). Asked on a connection of
+    its own, so that every backend of the ledger's pool is counted."""
+
+    QUERY: Final = sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def seconds(self) -> float | None:
+        """None when a backend's ``/proc`` entry cannot be read (another machine)."""
+        with self.engine.connect() as connection:
+            pids = list(connection.execute(self.QUERY).scalars())
+            connection.rollback()
+        total = 0
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except (OSError, IndexError, ValueError):
+            return None
+        return total / self.ticks
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def server_context(engine: Engine) -> dict[str, Any]:
+    with engine.connect() as connection:
+
+        def show(name: str) -> str:
+            return str(connection.execute(sa.text(f"SHOW {name}")).scalar_one())
+
+        return {
+            "version": show("server_version"),
+            "synchronous_commit": show("synchronous_commit"),
+            "shared_buffers": show("shared_buffers"),
+        }
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD") or None, "dirty": bool(git("status", "--porcelain"))}
+
+
+ACTIVITY: Final = sa.text(
+    "SELECT state, wait_event_type, wait_event, query FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+#: The table a waiting ledger statement writes (the pipelined statements are INSERTs).
+WRITES: Final = re.compile(r'INSERT INTO "?(\w+)')
+
+
+@dataclass
+class LockSampler:
+    """Samples ``pg_stat_activity`` of one database every ``interval`` seconds: how many of
+    its backends run a statement, and what those waiting for a lock wait on, by the table
+    their statement writes (``Lock:transactionid in ledger_balances``: a balance row held
+    by another transaction; ``Lock:extend``: a table or index another backend extends)."""
+
+    engine: Engine
+    interval: float = 0.25
+    samples: int = 0
+    busy_samples: int = 0
+    lock_wait_samples: int = 0
+    waiting_backends: int = 0
+    waits: Counter[str] = field(default_factory=Counter)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> LockSampler:
+        self._thread = threading.Thread(target=self._run, name="lock-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        with self.engine.connect() as connection:
+            while not self._stop.wait(self.interval):
+                rows = connection.execute(ACTIVITY).all()
+                connection.rollback()
+                waiting = [
+                    f"Lock:{event} in {_written(query)}"
+                    for _, kind, event, query in rows
+                    if kind == "Lock"
+                ]
+                self.samples += 1
+                self.busy_samples += int(any(row[0] == "active" for row in rows))
+                self.lock_wait_samples += int(bool(waiting))
+                self.waiting_backends += len(waiting)
+                self.waits.update(waiting)
+
+    def as_dict(self) -> dict[str, Any]:
+        busy = max(1, self.busy_samples)
+        return {
+            "samples": self.samples,
+            "share_of_busy_samples_with_a_lock_wait": round(self.lock_wait_samples / busy, 3),
+            "mean_backends_waiting_for_a_lock": round(self.waiting_backends / busy, 3),
+            "lock_waits_by_kind": dict(self.waits.most_common()),
+        }
+
+
+def _written(query: str | None) -> str:
+    match = WRITES.search(query or "")
+    return match.group(1) if match else "another statement"
+
+
+def elapsed(started: float) -> float:
+    return round(time.perf_counter() - started, 1)

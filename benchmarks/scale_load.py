@@ -1,0 +1,255 @@
+"""Grows a ledger to a number of applied events through ``Ledger.handle_batch``.
+
+A producer thread draws batches from the workload into a small queue while ``loaders``
+threads apply them, each through the bootstrapped ledger (its own pooled connection per
+transaction): generating the next batch overlaps the database round trips of the current
+one, so the generator is not what the rate measures. ``generator_cpu_seconds`` (the
+producer thread's CPU time) shows what it cost.
+
+The apply rate is counted in windows of ``window`` applied events (a million in the full
+run): applied events over the wall time between the window's first and last batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from benchmarks.scale_db import BackendCpu
+from consumers.bootstrap import Ledger
+from consumers.handler import Outcome
+
+#: Batches generated ahead, per loader: enough to hide the generator, little memory.
+AHEAD_PER_LOADER: Final = 4
+PROGRESS_SECONDS: Final = 15.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One window of applied events: its wall time and the CPU spent in it by this
+    process and by the server's backends (None when their ``/proc`` is unreadable)."""
+
+    applied: int
+    seconds: float
+    process_cpu: float
+    backend_cpu: float | None
+
+    def cpu_ms_per_event(self) -> float | None:
+        if self.backend_cpu is None:
+            return None
+        return round(1000 * (self.process_cpu + self.backend_cpu) / max(1, self.applied), 3)
+
+
+CpuProbe = Callable[[], tuple[float, float | None]]
+
+
+@dataclass
+class Load:
+    """What a load did: counts by outcome, windows, timings (accumulated over ``grow``
+    calls that continue the same load)."""
+
+    target: int
+    #: Applied events per window; None: no windows (the load is run in slices).
+    window: int | None
+    loaders: int = 1
+    applied: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    delivered: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    ledger_seconds: float = 0.0
+    generator_cpu_seconds: float = 0.0
+    #: CPU of this whole process (loaders and generator) and of the server's backends.
+    process_cpu_seconds: float = 0.0
+    postgres_cpu_seconds: float | None = None
+    windows: list[Window] = field(default_factory=list)
+    #: Batches drawn from the workload but not applied yet (a later call applies them).
+    carry: list[Sequence[Any]] = field(default_factory=list)
+    _mark: tuple[int, float, float, float | None] = (0, 0.0, 0.0, None)
+
+    @property
+    def rate(self) -> float:
+        return self.applied / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "applied_events": self.applied,
+            "loaders": self.loaders,
+            "delivered_events": self.delivered,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "batches": self.batches,
+            "seconds": round(self.seconds, 1),
+            "apply_rate_events_per_s": round(self.rate),
+            "window_events": self.window,
+            "apply_rate_per_window": [round(w.applied / w.seconds) for w in self.windows],
+            "cpu_ms_per_event_per_window": [w.cpu_ms_per_event() for w in self.windows],
+            "ledger_busy_seconds": round(self.ledger_seconds, 1),
+            "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
+            "process_cpu_seconds": round(self.process_cpu_seconds, 1),
+            "postgres_backend_cpu_seconds": _rounded(self.postgres_cpu_seconds),
+            "cpu_ms_per_applied_event": self.cpu_split(),
+        }
+
+    def cpu_split(self) -> dict[str, float | None]:
+        """Where an applied event's time went: our process (the generator's share apart),
+        the server's backends, and wall time (the rest is waiting: for a core on a busy
+        machine, for the disk's fsync at commit)."""
+        per = 1000 / max(1, self.applied)
+        backends = self.postgres_cpu_seconds
+        return {
+            "ledger_process": round(
+                (self.process_cpu_seconds - self.generator_cpu_seconds) * per, 3
+            ),
+            "generator": round(self.generator_cpu_seconds * per, 3),
+            "postgres_backends": None if backends is None else round(backends * per, 3),
+            "wall": round(self.seconds * per, 3),
+        }
+
+    def _record(self, results: Sequence[Any], started: float, finished: float) -> None:
+        applied = sum(1 for r in results if r.outcome is Outcome.APPLIED)
+        self.applied += applied
+        self.duplicates += sum(1 for r in results if r.outcome is Outcome.DUPLICATE)
+        self.rejected += sum(1 for r in results if r.outcome is Outcome.REJECTED)
+        self.delivered += len(results)
+        self.batches += 1
+        self.ledger_seconds += finished - started
+
+    def _open_window(self, at: float, cpu: tuple[float, float | None]) -> None:
+        self._mark = (self.applied, at, *cpu)
+
+    def _maybe_close_window(self, at: float, probe: CpuProbe) -> None:
+        applied, since, process, backend = self._mark
+        if self.window is None or self.applied - applied < self.window:
+            return
+        now_process, now_backend = probe()
+        backend_cpu = None if backend is None or now_backend is None else now_backend - backend
+        self.windows.append(
+            Window(self.applied - applied, at - since, now_process - process, backend_cpu)
+        )
+        self._mark = (self.applied, at, now_process, now_backend)
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def grow(
+    ledger: Ledger,
+    batches: Iterator[Sequence[Any]],
+    load: Load,
+    until: int,
+    *,
+    progress: Progress | None = None,
+) -> Load:
+    """Apply batches until ``load`` counts ``until`` applied events (a few more with
+    several loaders: the batches in flight finish). Batches drawn but not applied are
+    kept for the next call continuing the same load, so slices of a run lose nothing."""
+    ahead: queue.Queue[Sequence[Any]] = queue.Queue(maxsize=AHEAD_PER_LOADER * load.loaders)
+    done = threading.Event()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    carried, load.carry = deque(load.carry), []
+    unsent: list[Sequence[Any]] = []
+    generator_cpu = [0.0]
+
+    backends = BackendCpu(ledger.engine)
+
+    def probe() -> tuple[float, float | None]:
+        return time.process_time(), backends.seconds()
+
+    def produce() -> None:
+        started = time.thread_time()
+        try:
+            while not done.is_set():
+                batch = carried.popleft() if carried else next(batches, None)
+                if batch is None:
+                    return
+                while not done.is_set():
+                    try:
+                        ahead.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                else:
+                    unsent.append(batch)
+        except BaseException as exc:
+            errors.append(exc)
+            done.set()
+        finally:
+            generator_cpu[0] = time.thread_time() - started
+
+    def apply() -> None:
+        try:
+            while not done.is_set():
+                try:
+                    batch = ahead.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                started = time.perf_counter()
+                results = ledger.handle_batch(batch)
+                finished = time.perf_counter()
+                with lock:
+                    load._record(results, started, finished)
+                    load._maybe_close_window(finished, probe)
+                    if load.applied >= until:
+                        done.set()
+        except BaseException as exc:  # a failed load stops every thread, then raises
+            errors.append(exc)
+            done.set()
+
+    producer = threading.Thread(target=produce, name="scale-generator", daemon=True)
+    workers = [
+        threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(load.loaders)
+    ]
+    process_before, backends_before = probe()
+    began = time.perf_counter()
+    if not load.batches:
+        load._open_window(began, (process_before, backends_before))
+    producer.start()
+    for worker in workers:
+        worker.start()
+    _report_until_done(load, until, done, began, progress)
+    for worker in workers:
+        worker.join()
+    load.seconds += time.perf_counter() - began
+    done.set()
+    producer.join()
+    while not ahead.empty():
+        load.carry.append(ahead.get())
+    load.carry += unsent + list(carried)  # in the order they were drawn
+    process_after, backends_after = probe()
+    backends.close()
+    load.process_cpu_seconds += process_after - process_before
+    load.generator_cpu_seconds += generator_cpu[0]
+    if backends_before is not None and backends_after is not None:
+        load.postgres_cpu_seconds = (load.postgres_cpu_seconds or 0.0) + (
+            backends_after - backends_before
+        )
+    if errors:
+        raise errors[0]
+    return load
+
+
+def _report_until_done(
+    load: Load, until: int, done: threading.Event, began: float, progress: Progress | None
+) -> None:
+    applied_before = load.applied
+    while not done.wait(PROGRESS_SECONDS):
+        if progress is None:
+            continue
+        seconds = time.perf_counter() - began
+        rate = (load.applied - applied_before) / seconds if seconds else 0.0
+        left = (until - load.applied) / rate if rate else float("inf")
+        progress(
+            f"{load.applied:,} / {load.target:,} applied, {rate:,.0f} ev/s, "
+            f"{seconds / 60:.1f} min so far, ~{left / 60:.1f} min left"
+        )
