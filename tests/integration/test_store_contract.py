@@ -11,11 +11,12 @@ from datetime import timedelta
 
 import pytest
 
+from consumers.db import DataRefused
 from consumers.points.amounts import Points
 from consumers.points.earning import MonthRef
 from consumers.points.facts import EventFacts, PaymentFacts, apply_event
 from consumers.points.intake import stored_event
-from consumers.points.rules import Rate
+from consumers.points.rules import DEFAULT_RULES, Rate
 from consumers.points.store import LedgerStore, open_store
 from consumers.points.store.records import (
     Entry,
@@ -24,6 +25,7 @@ from consumers.points.store.records import (
     PaymentRecord,
     StoredEvent,
 )
+from consumers.points.store.rule_rows import NewPublication
 from tests.support.factories import make_event, make_grant
 from tests.support.ledger_kit import migrated_engine
 from tests.support.memory_store import MemoryLedgerStore
@@ -295,3 +297,73 @@ def test_verify_reads_accounts_their_rows_and_orphan_events(store: LedgerStore) 
     assert sorted(b.account_id for b in chunk.balances) == ["acct-1", "acct-3"]
     assert [e.facts.event_id for e in store.orphan_events(10)] == ["g-orphan"]
     assert store.orphan_events(10, after="g-orphan") == []
+
+
+def test_a_publication_raises_the_revision_and_lists_its_versions(store: LedgerStore) -> None:
+    """Appending a publication returns the new revision, which ``lock_rules`` then reads;
+    its versions are listed in publication order once committed (rolled back: gone)."""
+    version = DEFAULT_RULES.versions[0]
+    publication = NewPublication((version,), "ops@example", "first rules", backdated=False)
+    with store.unit_of_work() as uow:
+        assert uow.lock_rules(exclusive=True) == 0
+        uow.append_publication(publication)
+    with store.unit_of_work() as uow:
+        revision = uow.append_publication(publication)
+        assert uow.lock_rules() == revision
+        uow.commit()
+    [published] = store.published_versions()
+    assert (published.version, published.publication_id) == (version, revision)
+    assert (published.actor, published.reason, published.backdated) == (
+        "ops@example",
+        "first rules",
+        False,
+    )
+
+
+def test_backdating_reads_payments_by_anchor_and_months_by_range(store: LedgerStore) -> None:
+    """``anchored_between`` is [start, end) on the anchor instant; ``months_between`` the
+    stored account-months in an inclusive range."""
+    book(store, event("e1"))
+    anchor = make_event().occurred_at
+    book(store, event("e2", payment_id="pay-2", occurred_at="2026-12-02T10:00:00+09:00"))
+    with store.unit_of_work() as uow:
+        uow.lock_months([MonthRef("acct-1", "2026-12"), MonthRef("acct-2", "2027-01")])
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.anchored_between(anchor, anchor + timedelta(days=1)) == ["pay-1"]
+        assert uow.anchored_between(None, anchor) == []
+        assert uow.anchored_between(None, None) == ["pay-1", "pay-2"]
+        assert uow.months_between("2026-12", None) == [
+            MonthRef("acct-1", "2026-12"),
+            MonthRef("acct-2", "2027-01"),
+        ]
+        assert uow.months_between(None, "2026-11") == [MonthRef("acct-1", MONTH)]
+
+
+def test_an_account_story_holds_its_event_bodies_once_and_expired_payments(
+    store: LedgerStore,
+) -> None:
+    """The bodies of the events the account's entries name, and the payments of its
+    expiry entries."""
+    first = event("e1")
+    book(store, first)
+    with store.unit_of_work() as uow:
+        uow.append([Entry(EntryKind.EXPIRY, "acct-1", Points(0, -12), "pay-1")])
+        uow.commit()
+    story = store.account_story("acct-1")
+    assert (story.bodies, story.expired) == ([first.body], frozenset({"pay-1"}))
+
+
+def test_an_event_has_one_entry_at_most(store: LedgerStore) -> None:
+    """A second entry naming an event is refused by the commit, leaving the unit of work
+    as ``DataRefused``; nothing of that unit of work is kept."""
+    book(store, event("e1"))
+
+    def second_entry() -> None:
+        with store.unit_of_work() as uow:
+            uow.append([Entry(EntryKind.EVENT, "acct-1", Points(0, 1), "pay-1", "e1")])
+            uow.commit()
+
+    with pytest.raises(DataRefused):
+        second_entry()
+    assert len(store.history("acct-1")) == 1

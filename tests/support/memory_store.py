@@ -13,7 +13,10 @@ PostgreSQL too:
   as it was, whatever its content — the ledger then judges it by ``stored_hashes``;
 * payments get a placeholder (``event_count == 0``) when new, account-months a zero row;
 * the deferred writes land at commit as the SQL drivers write them: entries numbered in
-  append order, payments and months replaced, balance deltas added.
+  append order (an event has one entry at most: ``DataRefused`` otherwise), payments and
+  months replaced, balance deltas added;
+* rules: ``append_publication`` writes at once (visible at commit), the revision is the
+  last publication's id; ``lock_rules`` locks nothing (see below) and reads it.
 
 Single-threaded: a unit of work locks nothing. Two units of work open at once are a
 test's mistake (there is no waiting to model), so the second to commit raises
@@ -32,14 +35,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Self
 
-from consumers.db import RaceLost
+from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
 from consumers.points.amounts import Points, as_utc
 from consumers.points.earning import MonthRef
 from consumers.points.expiry import Expired, expire
-from consumers.points.facts import EventFacts, PaymentFacts
+from consumers.points.facts import Anchor, EventFacts, PaymentFacts
 from consumers.points.ledger import PointsLedger
-from consumers.points.rules import DEFAULT_RULES, Rules
+from consumers.points.months import MonthKey
+from consumers.points.rules import (
+    DEFAULT_RULES,
+    Rules,
+    canonical_version_json,
+    version_digest,
+)
 from consumers.points.store import rows
 from consumers.points.store.core import stored_months
 from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork, Writes
@@ -47,6 +56,7 @@ from consumers.points.store.records import (
     Balance,
     Claim,
     Entry,
+    EntryKind,
     HistoryEntry,
     MonthRecord,
     PaymentRecord,
@@ -54,6 +64,8 @@ from consumers.points.store.records import (
     Snapshot,
     StoredEvent,
 )
+from consumers.points.store.rule_rows import NewPublication, PublishedVersion, version_from_json
+from consumers.points.store.story_rows import AccountStory
 from consumers.points.verify import VerifyReport, verify
 from schemas.events import Event
 
@@ -83,6 +95,9 @@ class Tables:
     months: dict[MonthRef, MonthRecord] = field(default_factory=dict)
     balances: dict[str, Points] = field(default_factory=dict)
     entries: list[StoredEntry] = field(default_factory=list)
+    #: Published rule versions in publication order; the revision is the last publication.
+    versions: list[PublishedVersion] = field(default_factory=list)
+    revision: int = 0
     #: Bumped by every commit: a unit of work that began before another's commit is stale.
     version: int = 0
 
@@ -94,6 +109,8 @@ class Tables:
             dict(self.months),
             dict(self.balances),
             list(self.entries),
+            list(self.versions),
+            self.revision,
             self.version,
         )
 
@@ -171,8 +188,62 @@ class MemoryUnitOfWork(LedgerUnitOfWork):
         stored = self._tables.months
         return {ref: stored.setdefault(ref, MonthRecord(ref)) for ref in sorted(set(months))}
 
+    def lock_rules(self, *, exclusive: bool = False) -> int:
+        """The revision: nothing to lock, a unit of work of the fake runs alone."""
+        return self._tables.revision
+
+    def published_versions(self) -> list[PublishedVersion]:
+        return list(self._tables.versions)
+
+    def append_publication(self, publication: NewPublication) -> int:
+        """As ``rule_rows.append_publication``: versions stored as their canonical JSON
+        reads back, the actor cut to the column's 512 characters."""
+        tables = self._tables
+        tables.revision += 1
+        tables.versions = [
+            *tables.versions,
+            *(
+                PublishedVersion(
+                    version=version_from_json(canonical_version_json(version)),
+                    digest=version_digest(version),
+                    publication_id=tables.revision,
+                    published_at=self.now,
+                    actor=publication.actor[:512],
+                    reason=publication.reason,
+                    backdated=publication.backdated,
+                )
+                for version in publication.versions
+            ),
+        ]
+        return tables.revision
+
+    def anchored_between(self, start: datetime | None, end: datetime | None) -> list[str]:
+        def within(anchor: Anchor | None) -> bool:
+            if anchor is None:
+                return start is None and end is None  # SQL: NULL passes no bound
+            return (start is None or anchor.occurred_at >= start) and (
+                end is None or anchor.occurred_at < end
+            )
+
+        return sorted(
+            p
+            for p, record in self._tables.payments.items()
+            if record.facts.event_count > 0 and within(record.facts.anchor)
+        )
+
+    def months_between(self, first: MonthKey | None, last: MonthKey | None) -> list[MonthRef]:
+        return sorted(
+            ref
+            for ref in self._tables.months
+            if (first is None or ref.month >= first) and (last is None or ref.month <= last)
+        )
+
     def _write_and_commit(self, writes: Writes) -> None:
         tables = self._tables
+        named = [e.event_id for e in writes.entries if e.event_id is not None]
+        stored = {s.entry.event_id for s in tables.entries}
+        if len(set(named)) < len(named) or stored.intersection(named):
+            raise DataRefused("an event has one entry at most (ledger_entries.event_id)")
         next_id = len(tables.entries) + 1
         tables.entries += [
             StoredEntry(next_id + i, self.now, entry) for i, entry in enumerate(writes.entries)
@@ -254,6 +325,22 @@ class MemoryLedgerStore(LedgerStore):
             confirmed_delta=entry.delta.confirmed,
             provisional_delta=entry.delta.provisional,
         )
+
+    def published_versions(self) -> list[PublishedVersion]:
+        return list(self.tables.versions)
+
+    def account_story(self, account_id: str) -> AccountStory:
+        """As ``story_rows.account_story``: bodies of the events the account's entries name
+        (each once, in entry order), and the payments of its expiry entries."""
+        tables = self.tables
+        mine = [s.entry for s in tables.entries if s.entry.account_id == account_id]
+        bodies = {
+            e.event_id: tables.events[e.event_id].body
+            for e in mine
+            if e.event_id is not None and e.event_id in tables.events
+        }
+        expired = {e.payment_id for e in mine if e.kind is EntryKind.EXPIRY and e.payment_id}
+        return AccountStory(list(bodies.values()), frozenset(expired))
 
     def account_ids(
         self,
