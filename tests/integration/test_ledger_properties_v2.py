@@ -5,23 +5,23 @@ balances — and ``verify`` agrees; expiry included."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from consumers.bootstrap import Ledger
-from tests.support import reference_v2 as reference
 from tests.support.ledger import ledger_on
 from tests.support.ledger_kit import (
-    apply_batches,
     both_databases,  # noqa: F401 (the engine fixture)
     wipe,
 )
-from tests.support.stories import batches
-from tests.support.stories_v2 import deliveries, rules_documents, stories
+from tests.support.ledger_views import (
+    assert_expiry_matches_reference,
+    assert_reference_state,
+    deliver,
+)
+from tests.support.stories_v2 import rules_documents, stories
 from tests.support.v2_kit import rules_of
 
 #: Examples: the loaded hypothesis profile's (tests/conftest.py): 100 locally, hundreds in CI.
@@ -29,57 +29,6 @@ SETTINGS: dict[str, Any] = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-#: Long after every story: every payment still open is expirable.
-LATER = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-def ledger_view(ledger: Ledger, accounts: list[str]) -> dict[str, Any]:
-    """Balances, non-zero account-months and payment earnings as the ledger stores them."""
-    chunk = ledger.store.accounts_snapshot(accounts)
-    return {
-        "balances": {
-            b.account_id: {"confirmed": b.confirmed, "provisional": b.provisional}
-            for b in ledger.store.balances()
-        },
-        "months": {
-            (m.ref.account_id, m.ref.month): (
-                m.earned.confirmed,
-                m.earned.provisional,
-                m.credited.confirmed,
-                m.credited.provisional,
-            )
-            for m in chunk.months
-            if (m.earned.confirmed, m.earned.provisional) != (0, 0)
-        },
-        "payments": {
-            p.facts.payment_id: (p.month, p.earned.confirmed, p.earned.provisional)
-            for p in chunk.payments
-        },
-    }
-
-
-def reference_view(state: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "balances": state["balances"],
-        "months": {
-            key: (
-                row["earned_confirmed"],
-                row["earned_provisional"],
-                row["credited_confirmed"],
-                row["credited_provisional"],
-            )
-            for key, row in state["months"].items()
-            if (row["earned_confirmed"], row["earned_provisional"]) != (0, 0)
-        },
-        "payments": {
-            pid: (p["month"], p["confirmed"], p["provisional"])
-            for pid, p in state["payments"].items()
-        },
-    }
-
-
-def accounts_of(events: list[dict[str, Any]]) -> list[str]:
-    return sorted({e["account_id"] for e in events})
 
 
 @settings(**SETTINGS)
@@ -91,13 +40,9 @@ def test_any_rules_order_duplication_and_batching_end_in_the_reference_state(
     wipe(engine)
     document = data.draw(rules_documents())
     events = data.draw(stories())
-    delivered = data.draw(deliveries(events))
     with ledger_on(engine, rules=rules_of(document)) as ledger:
-        apply_batches(ledger, data.draw(batches(delivered)))
-        expected = reference_view(reference.ledger(events, document))
-        assert ledger_view(ledger, accounts_of(events)) == expected
-        report = ledger.verify()
-        assert report.clean, report.drifts
+        deliver(ledger, data, events)
+        assert_reference_state(ledger, document, events)
 
 
 @settings(**SETTINGS)
@@ -110,15 +55,5 @@ def test_expiry_after_any_delivery_ends_in_the_reference_state(
     document = data.draw(rules_documents())
     events = data.draw(stories())
     with ledger_on(engine, rules=rules_of(document)) as ledger:
-        apply_batches(ledger, data.draw(batches(data.draw(deliveries(events)))))
-        released = {e.payment_id for e in ledger.expire(now=LATER)}
-        open_payments = {
-            pid
-            for pid, p in reference.ledger(events, document)["payments"].items()
-            if p["provisional"] > 0
-        }
-        assert released == open_payments
-        expected = reference_view(reference.ledger(events, document, expired=open_payments))
-        assert ledger_view(ledger, accounts_of(events)) == expected
-        report = ledger.verify()
-        assert report.clean, report.drifts
+        deliver(ledger, data, events)
+        assert_expiry_matches_reference(ledger, document, events)

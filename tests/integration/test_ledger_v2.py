@@ -25,6 +25,7 @@ from tests.support.ledger_kit import (
     ledger_state,
     outcomes,
 )
+from tests.support.ledger_views import assert_verified, balance, months
 
 NOV, DEC = MonthRef("acct-1", "2026-11"), MonthRef("acct-1", "2026-12")
 
@@ -41,22 +42,6 @@ def rules(cap: int | None = None, campaigns: list[dict[str, Any]] | None = None)
 
 def on(engine: Engine, rule_set: Rules | None = None) -> Ledger:
     return ledger_on(engine, rules=rule_set or rules())
-
-
-def months(ledger: Ledger, account: str = "acct-1") -> dict[MonthRef, MonthRecord]:
-    """Non-zero account-month rows of ``account``."""
-    found = ledger.store.accounts_snapshot([account]).months
-    return {m.ref: m for m in found if m != MonthRecord(m.ref)}
-
-
-def balance(ledger: Ledger, account: str = "acct-1") -> Points:
-    [found] = ledger.store.balances(account)
-    return Points(found.confirmed, found.provisional)
-
-
-def assert_verified(ledger: Ledger) -> None:
-    report = ledger.verify()
-    assert report.clean, report.drifts
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["one-batch", "two-batches"])
