@@ -4,7 +4,7 @@ the one row mapping (``rows``) and the drivers (``core``, ``sqlite``, ``postgres
 ``open_store`` is the one factory: it picks the driver for the engine's dialect and DBAPI.
 A new storage driver is a module here with a ``LedgerUnitOfWork``/``LedgerStore`` pair
 (usually subclassing ``core``'s, replacing ``claim`` and ``_write_and_commit``), one line in
-``open_store``, and the store tests run against it (``tests/integration/test_ledger.py``).
+``open_store``, and the store tests run against it (``tests/integration/test_store_contract.py``).
 """
 
 from __future__ import annotations
