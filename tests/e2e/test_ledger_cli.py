@@ -172,13 +172,19 @@ def test_verify_exits_one_on_drift(database: dict[str, str]) -> None:
     assert "DRIFT balance" in result.stdout
 
 
-def test_verify_uses_the_rules_file(database: dict[str, str], tmp_path: Path) -> None:
-    """Under other rules (``POINTS_RULES_FILE``) the stored points are drift."""
+def test_verify_refuses_a_rules_file_the_ledger_has_not_published(
+    database: dict[str, str], tmp_path: Path
+) -> None:
+    """Rules are data (DESIGN §4.6): verify computes with the rules published in the ledger
+    database; a ``POINTS_RULES_FILE`` holding other versions is refused with one line that
+    names the fix, never used to judge the stored points."""
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"versions": [{"rates_bp": {"visa": 300, "quicpay": 50}}]}))
-    result = invoke("ledger", "verify", env={**database, "POINTS_RULES_FILE": str(rules)})
-    assert result.exit_code == 1
-    assert "payment_points" in result.stdout
+    result = run_points("ledger", "verify", env={**database, "POINTS_RULES_FILE": str(rules)})
+    assert result.returncode == 2
+    assert "points rules publish" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_invalid_rules_file_is_a_one_line_error(database: dict[str, str], tmp_path: Path) -> None:
