@@ -11,14 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
-from consumers.points.publishing import publish_rules
 from consumers.points.rules import parse_rules
 from consumers.points.tables import ledger_balances, ledger_payments
 from ops import cli
@@ -322,11 +320,10 @@ def test_a_bad_limit_is_one_line_on_the_command_line(database: dict[str, str]) -
     assert "--limit -1" in result.stderr
 
 
-#: A 2099 version (future-dated whenever these tests run) with a konbini campaign.
-KONBINI_2099 = """{"versions": [{"effective_from": "2099-01-01T00:00:00+09:00",
-  "rates_bp": {"visa": 100, "quicpay": 50},
-  "campaigns": [{"id": "konbini", "starts_at": "2099-01-01T00:00:00+09:00",
-                 "ends_at": "2099-01-15T00:00:00+09:00", "bonus_bp": 100, "mccs": ["5411"]}]}]}"""
+#: The built-in rates with a konbini campaign over November 2026 (JST).
+KONBINI_NOVEMBER = """{"versions": [{"rates_bp": {"visa": 100, "quicpay": 50},
+  "campaigns": [{"id": "konbini", "starts_at": "2026-11-01T00:00:00+09:00",
+                 "ends_at": "2026-12-01T00:00:00+09:00", "bonus_bp": 100, "mccs": ["5411"]}]}]}"""
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -379,36 +376,17 @@ def test_a_chargeback_payment_shows_what_was_returned(any_engine: sa.Engine) -> 
 
 
 def test_a_campaign_payment_shows_its_rate_and_campaigns(any_engine: sa.Engine) -> None:
-    """A konbini payment inside the 2099 campaign: base 100 + bonus 100 bp, the campaign
+    """A konbini authorization inside the campaign: base 100 + bonus 100 bp, the campaign
     named, its JST month; the v1 keys are what they were (earned points at that rate)."""
-    with ledger_on(any_engine) as ledger:
-        publish_rules(
-            ledger.store,
-            parse_rules(KONBINI_2099),
-            actor="t",
-            reason="t",
-            now=datetime.now(UTC),
-            lead=timedelta(minutes=5),
-        )
-        ledger.handle_batch(
-            [
-                make_event(event_id="a", amount=500, occurred_at="2099-01-03T10:00:00+09:00"),
-                make_event(
-                    "clearing",
-                    event_id="c",
-                    amount=500,
-                    final=True,
-                    occurred_at="2099-01-03T10:00:00+09:00",
-                ),
-            ]
-        )
+    with ledger_on(any_engine, rules=parse_rules(KONBINI_NOVEMBER)) as ledger:
+        ledger.handle_batch([make_event(event_id="a", amount=500)])
     document = payment_json(any_engine, "pay-1")
     assert (document["month"], document["rate_bp"], document["campaigns"]) == (
-        "2099-01",
+        "2026-11",
         200,
         ["konbini"],
     )
-    assert (document["refunded"], document["confirmed"], document["provisional"]) == (0, 10, 0)
+    assert (document["authorized"], document["confirmed"], document["provisional"]) == (500, 0, 10)
 
 
 def test_a_payment_last_written_by_the_v1_ledger_has_no_known_rate(
