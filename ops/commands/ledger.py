@@ -109,8 +109,24 @@ def payment_command(
         return
     table = Table(title=f"payment {payment_id}", show_header=False)
     for key, value in asdict(view).items():
-        table.add_row(key, f"{value:,}" if type(value) is int else str(value))
+        table.add_row(key, _payment_cell(value))
     console.print(table)
+
+
+def _payment_cell(value: object) -> str:
+    """A value of ``ledger payment`` for people: an unknown (``None``) rate or month is
+    ``unknown``, no campaign is ``-``, amounts and points get thousands separators."""
+    match value:
+        case None:
+            return "unknown"
+        case bool():
+            return str(value)
+        case int():
+            return f"{value:,}"
+        case list():
+            return ", ".join(str(item) for item in value) or "-"
+        case _:
+            return str(value)
 
 
 @app.command("history")

@@ -9,19 +9,22 @@ from the environment exactly as the script does.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
-from consumers.points.tables import ledger_balances
+from consumers.points.rules import parse_rules
+from consumers.points.tables import ledger_balances, ledger_payments
 from ops import cli
 from ops.output import CliError
 from tests.support.cli import run_points
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine, migrated_engine_for
 
 PAYMENT_KEYS = [
     "payment_id",
@@ -35,6 +38,13 @@ PAYMENT_KEYS = [
     "expired",
     "confirmed",
     "provisional",
+    "refund_reversed",
+    "charged_back",
+    "chargeback_reversed",
+    "returned",
+    "month",
+    "rate_bp",
+    "campaigns",
 ]
 
 
@@ -84,7 +94,7 @@ def test_balances_json_is_sorted_by_account(database: dict[str, str]) -> None:
 
 
 def test_payment_json_has_the_design_shape(database: dict[str, str]) -> None:
-    """``payment ID --json`` prints exactly the DESIGN §6 keys, in that order."""
+    """``payment ID --json`` prints the DESIGN §6 v1 keys, in that order, then the v2 keys."""
     result = invoke("ledger", "payment", "p-alice", "--json", env=database)
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
@@ -101,6 +111,13 @@ def test_payment_json_has_the_design_shape(database: dict[str, str]) -> None:
         "expired": False,
         "confirmed": 15,
         "provisional": 0,
+        "refund_reversed": 0,
+        "charged_back": 0,
+        "chargeback_reversed": 0,
+        "returned": 0,
+        "month": "2026-11",
+        "rate_bp": 100,
+        "campaigns": [],
     }
 
 
@@ -307,3 +324,93 @@ def test_a_bad_limit_is_one_line_on_the_command_line(database: dict[str, str]) -
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "--limit -1" in result.stderr
+
+
+#: The built-in rates with a konbini campaign over November 2026 (JST).
+KONBINI_NOVEMBER = """{"versions": [{"rates_bp": {"visa": 100, "quicpay": 50},
+  "campaigns": [{"id": "konbini", "starts_at": "2026-11-01T00:00:00+09:00",
+                 "ends_at": "2026-12-01T00:00:00+09:00", "bonus_bp": 100, "mccs": ["5411"]}]}]}"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """A migrated, empty ledger on SQLite or PostgreSQL."""
+    engine = migrated_engine_for(request)
+    yield engine
+    engine.dispose()
+
+
+def payment_json(engine: sa.Engine, payment_id: str) -> dict[str, object]:
+    """``ledger payment ID --json`` of the ledger in ``engine``."""
+    env = {"POINTS_DATABASE_URL": engine.url.render_as_string(False)}
+    result = invoke("ledger", "payment", payment_id, "--json", env=env)
+    assert result.exit_code == 0, result.output
+    document: dict[str, object] = json.loads(result.stdout)
+    assert list(document) == PAYMENT_KEYS
+    return document
+
+
+def test_a_chargeback_payment_shows_what_was_returned(any_engine: sa.Engine) -> None:
+    """Cleared ¥5,000, refunded ¥1,000, charged back ¥2,000 of which ¥500 came back:
+    ``refunded`` stays Σ refund (v1), ``returned`` = 1,000 + 2,000 − 500 and the points are
+    those of the ¥2,500 left."""
+    with ledger_on(any_engine) as ledger:
+        ledger.handle_batch(
+            [
+                make_event(event_id="a", amount=5000),
+                make_event("clearing", event_id="c", amount=5000, final=True),
+                make_event("refund", event_id="r", amount=1000),
+                make_event("chargeback", event_id="cb", amount=2000),
+                make_event("chargeback_reversal", event_id="cr", amount=500),
+            ]
+        )
+    document = payment_json(any_engine, "pay-1")
+    assert {key: document[key] for key in PAYMENT_KEYS[3:15]} == {
+        "authorized": 5000,
+        "reversed": 0,
+        "cleared": 5000,
+        "refunded": 1000,
+        "final": True,
+        "expired": False,
+        "confirmed": 25,
+        "provisional": 0,
+        "refund_reversed": 0,
+        "charged_back": 2000,
+        "chargeback_reversed": 500,
+        "returned": 2500,
+    }
+
+
+def test_a_campaign_payment_shows_its_rate_and_campaigns(any_engine: sa.Engine) -> None:
+    """A konbini authorization inside the campaign: base 100 + bonus 100 bp, the campaign
+    named, its JST month; the v1 keys are what they were (earned points at that rate)."""
+    with ledger_on(any_engine, rules=parse_rules(KONBINI_NOVEMBER)) as ledger:
+        ledger.handle_batch([make_event(event_id="a", amount=500)])
+    document = payment_json(any_engine, "pay-1")
+    assert (document["month"], document["rate_bp"], document["campaigns"]) == (
+        "2026-11",
+        200,
+        ["konbini"],
+    )
+    assert (document["authorized"], document["confirmed"], document["provisional"]) == (500, 0, 10)
+
+
+def test_a_payment_last_written_by_the_v1_ledger_has_no_known_rate(
+    database: dict[str, str],
+) -> None:
+    """A row migration 0005 left without a rate: ``rate_bp`` is null and ``campaigns``
+    empty in JSON; the table for people says ``unknown`` and ``-``."""
+    engine = sa.create_engine(database["POINTS_DATABASE_URL"])
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(ledger_payments)
+            .where(ledger_payments.c.payment_id == "p-alice")
+            .values(rate_bp=None, campaigns=None)
+        )
+    document = payment_json(engine, "p-alice")
+    engine.dispose()
+    assert (document["rate_bp"], document["campaigns"], document["confirmed"]) == (None, [], 15)
+    table = invoke("ledger", "payment", "p-alice", env=database)
+    assert table.exit_code == 0, table.output
+    for key, shown in (("rate_bp", "unknown"), ("campaigns", "-"), ("month", "2026-11")):
+        assert re.search(rf"\b{key}\W+{re.escape(shown)}\W", table.stdout), table.stdout

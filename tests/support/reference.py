@@ -8,7 +8,7 @@ incremental, concurrent ledger computes what the spec says.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 VISA_BP = 100
@@ -17,6 +17,8 @@ EXCLUDED = {"4829", "6051", "6540", "9311"}
 
 #: [(effective_from or None, {brand: bp}, excluded mccs)], oldest first.
 RuleTable = list[tuple[datetime | None, Mapping[str, int], set[str]]]
+#: §4.3: account-months are calendar months in Asia/Tokyo (UTC+9, no daylight saving).
+TOKYO = timezone(timedelta(hours=9))
 DEFAULT_TABLE: RuleTable = [(None, {"visa": VISA_BP, "quicpay": QUICPAY_BP}, EXCLUDED)]
 
 
@@ -72,6 +74,14 @@ def payment_state(
         "expired": expired,
         "confirmed": confirmed,
         "provisional": provisional,
+        # The v2 keys §6 adds: v1 stories have no refund reversal, chargeback or campaign.
+        "refund_reversed": 0,
+        "charged_back": 0,
+        "chargeback_reversed": 0,
+        "returned": total["refund"],
+        "month": _when(anchor).astimezone(TOKYO).strftime("%Y-%m"),
+        "rate_bp": rate,
+        "campaigns": [],
     }
 
 

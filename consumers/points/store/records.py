@@ -111,7 +111,14 @@ class Balance:
 
 @dataclass(frozen=True)
 class PaymentView:
-    """One payment as ``points ledger payment`` shows it (DESIGN §6 keys)."""
+    """One payment as ``points ledger payment`` shows it: the v1 keys of DESIGN §6 first,
+    unchanged (``refunded`` is Σ refund; ``confirmed``/``provisional`` are the payment's
+    earned, uncapped points), then the v2 keys.
+
+    ``returned`` is what §4.1 takes back from the cleared amount; ``month`` is ``None``
+    until the payment has an anchor; ``rate_bp`` is ``None`` for a payment last written by
+    the v1 ledger (its rate was not stored), whose ``campaigns`` are empty (v1 had none).
+    """
 
     payment_id: str
     account_id: str
@@ -124,10 +131,17 @@ class PaymentView:
     expired: bool
     confirmed: int
     provisional: int
+    refund_reversed: int
+    charged_back: int
+    chargeback_reversed: int
+    returned: int
+    month: MonthKey | None
+    rate_bp: int | None
+    campaigns: list[str]  # a list, as in JSON: ``asdict`` of a view is its document
 
     @classmethod
     def of(cls, record: PaymentRecord) -> PaymentView:
-        facts = record.facts
+        facts, rate = record.facts, record.rate
         return cls(
             payment_id=facts.payment_id,
             account_id=facts.account_id,
@@ -140,6 +154,13 @@ class PaymentView:
             expired=facts.expired,
             confirmed=record.earned.confirmed,
             provisional=record.earned.provisional,
+            refund_reversed=facts.refund_reversed,
+            charged_back=facts.charged_back,
+            chargeback_reversed=facts.chargeback_reversed,
+            returned=facts.returned,
+            month=record.month,
+            rate_bp=None if rate is None else rate.rate_bp,
+            campaigns=[] if rate is None else list(rate.campaigns),
         )
 
 
