@@ -245,8 +245,10 @@ def postgres_outage(proxy: TcpProxy, server: URL, seconds: float = 3.0) -> str:
 
 
 def read_all(sqs: SQSClient, url: str, hold_seconds: int = 30) -> list[MessageTypeDef]:
-    """Every visible message of a queue (held hidden for ``hold_seconds``, not deleted)."""
-    found: list[MessageTypeDef] = []
+    """Every visible message of a queue (held hidden for ``hold_seconds``, not deleted), each
+    once: a message seen again (its hold lapsed on a slow machine) is the reader's repeat, not a
+    second copy, so it is keyed on its SQS message id; two copies have two ids."""
+    found: dict[str, MessageTypeDef] = {}
     while True:
         response = sqs.receive_message(
             QueueUrl=url,
@@ -256,8 +258,9 @@ def read_all(sqs: SQSClient, url: str, hold_seconds: int = 30) -> list[MessageTy
             VisibilityTimeout=hold_seconds,
         )
         if not response.get("Messages"):
-            return found
-        found.extend(response["Messages"])
+            return list(found.values())
+        for message in response["Messages"]:
+            found.setdefault(message["MessageId"], message)
 
 
 def reasons(messages: Iterable[MessageTypeDef]) -> list[tuple[str, str]]:
