@@ -6,7 +6,13 @@ visibility timeout. A scan therefore
 - holds what it has received for as long as it holds it: a heartbeat thread extends the
   visibility of every held message before it lapses (as the worker does for its batch), so
   a scan that takes longer than the timeout still never sees a message twice and never
-  lets one go; the timeout itself stays short, so a killed scan gives everything back soon;
+  lets one go; the timeout itself stays short, so a killed scan gives everything back soon.
+  Holding is work that grows with what is held (one call per 10 messages per round): when
+  a round takes longer than a quarter of the timeout (a slow or loaded SQS, a big queue),
+  the heartbeat stretches the timeout it asks for, so it keeps up instead of letting
+  messages lapse back faster than they can be received again;
+- never spins: receives that bring only messages it already has (lapsed ones) are not
+  progress, and after ``settle_seconds`` of them it ends incomplete and says why;
 - decides that it is complete from the queue, never from "nothing new for a while": when a
   receive brings nothing, the queue must show nothing visible and no message in flight
   beyond the ones this scan holds. Otherwise it waits (``settle_seconds``) for messages
@@ -19,6 +25,7 @@ visibility timeout. A scan therefore
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,11 +48,18 @@ SQS_BATCH: Final = 10
 RELEASE_THREADS: Final = 4
 #: Standard queues refuse receives beyond this many messages in flight (AWS quota).
 SQS_IN_FLIGHT_LIMIT: Final = 120_000
+#: Threads that extend held messages: 20,000 held at 20 ms per call is 40 s in one thread.
+HEARTBEAT_THREADS: Final = 4
+#: SQS's longest visibility timeout (12 h): the most a stretched hold can ask for.
+MAX_VISIBILITY_SECONDS: Final = 43_200
+#: A heartbeat round may take this share of the hold at most before the hold is stretched.
+ROUNDS_PER_HOLD: Final = 4
 
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """How a scan receives: ``hold_seconds`` is how long a crash hides messages, at most."""
+    """How a scan receives: ``hold_seconds`` is how long a crash hides messages (the
+    heartbeat stretches it only when it cannot keep up with a shorter one)."""
 
     hold_seconds: int = 30
     #: Long polling (≥1 s) asks every SQS server, so a scan cannot miss messages on a
@@ -55,6 +69,10 @@ class ScanOptions:
     #: How long to wait, when the queue shows messages this scan cannot receive (held by
     #: another reader, or SQS's approximate counts not yet caught up), before giving up.
     settle_seconds: float = 60.0
+    #: Receives bringing back only lapsed messages for this long (or ``settle_seconds`` if
+    #: longer) mean the scan cannot hold what it has: it ends incomplete instead of
+    #: spinning. Re-receiving 20,000 held messages at SQS speed takes well under this.
+    lapse_patience_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +142,9 @@ class DlqScan:
         self._heartbeat = threading.Thread(
             target=self._beat, name="dlq-scan-heartbeat", daemon=True
         )
+        self._extender = ThreadPoolExecutor(HEARTBEAT_THREADS, "dlq-scan-extend")
+        #: What receives and extensions ask for: the hold, stretched if the heartbeat lags.
+        self.visibility_seconds = self._options.hold_seconds
         self.complete = False
         self.interrupted = False
         self.incomplete_reason: str | None = None
@@ -139,6 +160,7 @@ class DlqScan:
         self._closing.set()
         if self._heartbeat.is_alive():
             self._heartbeat.join(timeout=5)
+        self._extender.shutdown(wait=True, cancel_futures=True)
         self.release_all()
 
     def end(self, *, enough: bool = False) -> ScanEnd:
@@ -161,6 +183,7 @@ class DlqScan:
     def batches(self) -> Iterator[list[Received]]:
         """New messages, batch by batch, until the queue shows this scan has them all."""
         waiting_since: float | None = None
+        lapsing_since: float | None = None
         while not self._stopped():
             try:
                 received = self._receive()
@@ -173,11 +196,17 @@ class DlqScan:
                 )
                 return
             new = self._take(received)
-            if received:
-                waiting_since = None
-                if new:
-                    yield new
+            if new:
+                waiting_since = lapsing_since = None
+                yield new
                 continue
+            if received:  # only messages it has: they lapsed and came back, no progress
+                lapsing_since = lapsing_since or time.monotonic()
+                if time.monotonic() - lapsing_since >= self._lapse_patience():
+                    self.incomplete_reason = self._lapsing_reason()
+                    return
+                continue
+            lapsing_since = None
             missing = self._unaccounted()
             if missing is None:
                 self.complete = True
@@ -217,6 +246,16 @@ class DlqScan:
         with ThreadPoolExecutor(RELEASE_THREADS) as pool:
             list(pool.map(release, _chunks(handles)))
 
+    def _lapse_patience(self) -> float:
+        return max(self._options.settle_seconds, self._options.lapse_patience_seconds)
+
+    def _lapsing_reason(self) -> str:
+        return (
+            f"held messages kept lapsing back into the queue faster than this scan could "
+            f"receive them (visibility timeout {self.visibility_seconds} s, {self.held:,} "
+            "held): retry with a longer --visibility-timeout"
+        )
+
     def _stopped(self) -> bool:
         if self._stop.is_set():
             self.interrupted = True
@@ -225,7 +264,7 @@ class DlqScan:
 
     def _take(self, received: list[Received]) -> list[Received]:
         """Hold everything received (a repeat gets its newer handle); return the new ones."""
-        until = time.monotonic() + self._options.hold_seconds
+        until = time.monotonic() + self.visibility_seconds
         new: list[Received] = []
         with self._lock:
             for message in received:
@@ -249,27 +288,41 @@ class DlqScan:
         )
 
     def _beat(self) -> None:
-        """Extend every held message well before its visibility lapses."""
-        hold = self._options.hold_seconds
-        tick = max(0.2, hold / 4)
+        """Extend every held message well before its visibility lapses; stretch the
+        visibility when a round takes longer than its share of it."""
+        tick = max(0.2, self._options.hold_seconds / ROUNDS_PER_HOLD)
         while not self._closing.wait(tick):
-            now = time.monotonic()
-            with self._lock:
-                due = [(i, h.handle) for i, h in self._held.items() if h.until - now < hold / 2]
-            for chunk in _chunks(due):
-                if self._closing.is_set():
-                    return  # the scan is ending: release_all takes over
-                try:
-                    extended = self._set_visibility([h for _, h in chunk], hold)
-                except (ClientError, BotoCoreError):
-                    continue  # lapsed messages are received again: the scan dedupes them
-                until = time.monotonic() + hold
-                with self._lock:
-                    for index in extended:
-                        message_id, handle = chunk[index]
-                        held = self._held.get(message_id)
-                        if held is not None and held.handle == handle:
-                            held.until = until
+            started = time.monotonic()
+            self._extend_due(started)
+            self._stretch(time.monotonic() - started)
+
+    def _extend_due(self, now: float) -> None:
+        visibility = self.visibility_seconds
+        with self._lock:
+            due = [(i, h.handle) for i, h in self._held.items() if h.until - now < visibility / 2]
+        list(self._extender.map(lambda chunk: self._extend(chunk, visibility), _chunks(due)))
+
+    def _extend(self, chunk: Sequence[tuple[str, str]], visibility: int) -> None:
+        if self._closing.is_set():
+            return  # the scan is ending: release_all takes over
+        asked = time.monotonic()  # the new timeout runs from about now: count from before
+        try:
+            extended = self._set_visibility([handle for _, handle in chunk], visibility)
+        except (ClientError, BotoCoreError):
+            return  # lapsed messages are received again: the scan dedupes them
+        with self._lock:
+            for index in extended:
+                message_id, handle = chunk[index]
+                held = self._held.get(message_id)
+                if held is not None and held.handle == handle:
+                    held.until = asked + visibility
+
+    def _stretch(self, round_seconds: float) -> None:
+        """A round must fit ROUNDS_PER_HOLD times in the visibility; it never shrinks back
+        (a scan is finite, and a lapse costs more than a longer hold)."""
+        needed = math.ceil(round_seconds * ROUNDS_PER_HOLD)
+        if needed > self.visibility_seconds:
+            self.visibility_seconds = min(MAX_VISIBILITY_SECONDS, needed)
 
     def _set_visibility(self, handles: Sequence[str], seconds: int) -> list[int]:
         """Change visibility of up to 10 messages; returns the indexes that succeeded."""
@@ -286,7 +339,7 @@ class DlqScan:
                 QueueUrl=self._url,
                 MaxNumberOfMessages=self._options.batch_size,
                 WaitTimeSeconds=self._options.wait_seconds,
-                VisibilityTimeout=self._options.hold_seconds,
+                VisibilityTimeout=self.visibility_seconds,
                 MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 MessageAttributeNames=["All"],
             )

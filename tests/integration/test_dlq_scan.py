@@ -123,3 +123,65 @@ def test_bodies_come_back_unchanged(aws: Config, topo: ApplyResult) -> None:
     with DlqScan(sqs, url, SHORT) as scan:
         bodies = sorted(json.loads(m.body)["event_id"] for b in scan.batches() for m in b)
     assert bodies == ["e0", "e1", "e2"]
+
+
+class _LoadedSqs:
+    """The real client with every call ``delay`` seconds slower: SQS (or an emulator) under
+    load. ``refuse_extensions`` makes every visibility change fail as a lapsed handle does."""
+
+    def __init__(self, sqs: SQSClient, delay: float, *, refuse_extensions: bool = False):
+        self._sqs = sqs
+        self._delay = delay
+        self._refuse = refuse_extensions
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._sqs, name)
+
+        def delayed(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(self._delay)
+            if self._refuse and name == "change_message_visibility_batch":
+                return {"Successful": [], "Failed": []}
+            return call(*args, **kwargs)
+
+        return delayed
+
+
+def test_a_heartbeat_slower_than_the_timeout_stretches_it_and_the_scan_ends(
+    aws: Config, topo: ApplyResult
+) -> None:
+    """200 held, a 2 s timeout, every call 0.2 s slower (a loaded emulator: the CI hang):
+    a round of one call per 10 held messages no longer fits in a quarter of the timeout,
+    so the heartbeat asks for a longer one instead of letting messages lapse back faster
+    than they can be received again; each is seen once and the scan ends complete."""
+    sqs = sqs_client(aws.aws)
+    url = topo.queues["points"].dlq_url
+    sent = _fill(sqs, url, 200)
+    options = ScanOptions(hold_seconds=2, wait_seconds=0, settle_seconds=5)
+    loaded: Any = _LoadedSqs(sqs, 0.2)
+    with DlqScan(loaded, url, options) as scan:
+        yielded = [m.message_id for batch in scan.batches() for m in batch]
+    assert sorted(yielded) == sorted(sent)
+    assert scan.complete
+    assert scan.visibility_seconds > options.hold_seconds
+
+
+def test_a_scan_that_cannot_hold_what_it_has_ends_incomplete_instead_of_spinning(
+    aws: Config, topo: ApplyResult
+) -> None:
+    """Extensions never take (every handle refused), a 1 s timeout, 100 messages and every
+    call 0.1 s slower: receiving them all takes longer than they stay hidden, so receives
+    bring back only lapsed ones; after its lapse patience the scan stops, incomplete, and
+    says why (instead of the hang it was)."""
+    sqs = sqs_client(aws.aws)
+    url = topo.queues["points"].dlq_url
+    _fill(sqs, url, 100)
+    options = ScanOptions(
+        hold_seconds=1, wait_seconds=0, settle_seconds=0, lapse_patience_seconds=3
+    )
+    refusing: Any = _LoadedSqs(sqs, 0.1, refuse_extensions=True)
+    with DlqScan(refusing, url, options) as scan:
+        seen = [m.message_id for batch in scan.batches() for m in batch]
+    assert len(seen) == len(set(seen))  # what it did see, it saw once
+    assert not scan.complete
+    assert scan.incomplete_reason is not None
+    assert "kept lapsing back" in scan.incomplete_reason
