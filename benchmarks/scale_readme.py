@@ -89,7 +89,8 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
             f"pgledger: {n(get(scale, 'reference', 'pgledger_bytes_per_transfer'))} B per transfer",
         ],
         [
-            f"`points ledger verify` on {n(verify.get('events'))} events (a process)",
+            f"`points ledger verify` on {n(verify.get('events'))} events (a process"
+            f"{_verify_commit(scale, verify)})",
             f"{n(verify.get('seconds'), 1)} s, peak RSS **{n(verify.get('peak_rss_mb'), 1)} MB**",
             f"< 300 MB: {_verdict(scale, 'verify_peak_rss_mb')}",
         ],
@@ -115,6 +116,14 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
         ]
     )
     return rows
+
+
+def _verify_commit(scale: dict[str, Any], verify: dict[str, Any]) -> str:
+    """Named when verify ran another commit than the load (a fix landed during the run)."""
+    commit = str(get(verify, "git", "commit") or "")
+    if not commit or commit == get(scale, "machine", "git", "commit"):
+        return ""
+    return f", commit `{commit[:10]}`"
 
 
 def _split(split: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from benchmarks.scale_db import git_commit
 from benchmarks.scale_workload import ScaleWorkload
 from consumers.bootstrap import Ledger
 
@@ -40,6 +41,9 @@ def verify_process(database_url: str, rules_file: Path) -> dict[str, Any]:
     command = [str(points)] if points.exists() else [sys.executable, "-m", "ops.cli"]
     command += ["ledger", "verify", "--json"]
     env = dict(os.environ, POINTS_DATABASE_URL=database_url, POINTS_RULES_FILE=str(rules_file))
+    # The checkout the verify process runs (its own process, so the code on disk now): a
+    # long run's load and its verify may run different commits, and the document says so.
+    checkout = git_commit()
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -58,6 +62,7 @@ def verify_process(database_url: str, rules_file: Path) -> dict[str, Any]:
         report = json.loads(stdout)
     return {
         "command": "points ledger verify --json",
+        "git": checkout,
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
         "exit_code": process.returncode,
