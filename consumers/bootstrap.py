@@ -48,6 +48,7 @@ from consumers.points.published import (
 from consumers.points.rules import Rules
 from consumers.points.store import Driver, LedgerStore, open_store
 from consumers.points.verify import (
+    DEFAULT_CHUNK_ENTRIES,
     DEFAULT_CHUNK_SIZE,
     WHOLE_LEDGER,
     Scope,
@@ -180,8 +181,11 @@ class Ledger:
         self,
         scope: Scope = WHOLE_LEDGER,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
     ) -> VerifyReport:
-        return self.retry.call(verify, self.store, self.current_rules(), scope, chunk_size)
+        return self.retry.call(
+            verify, self.store, self.current_rules(), scope, chunk_size, chunk_entries
+        )
 
     def close(self) -> None:
         self.store.close()

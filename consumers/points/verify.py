@@ -13,11 +13,15 @@ Checks, each reported as a ``Drift``:
 - each account's balance equals the sum of its entries, and Σ credited of its months
   plus Σ its grants (§4.4).
 
-It streams: accounts in keyset order, ``chunk_size`` at a time, each chunk read in one
-consistent snapshot (its balances, entries, payments and their events), checked, then
-dropped — memory is bounded by the chunk, not the ledger. Every check above stays inside
-one account (a payment's events, months and entries all belong to its account), so
-chunks need not be read at one instant. A whole-ledger run ends with the events no account reaches
+It streams: accounts in keyset order, each chunk read in one consistent snapshot (its
+balances, entries, payments and their events), checked, then dropped. A chunk is at most
+``chunk_size`` accounts and at most ``chunk_entries`` entries (the store cuts it from the
+accounts' entry counts), so memory is bounded by the chunk, not the ledger, however the
+accounts' sizes are skewed — except that a chunk always holds at least one account and
+never splits one: an account with more entries than the budget comes alone, and then
+memory is bounded by the largest account. Every check above stays inside one account (a
+payment's events, months and entries all belong to its account), so chunks need not be
+read at one instant. A whole-ledger run ends with the events no account reaches
 (no payment row, no entry), checked the same way.
 
 Three parts, kept apart so the ledger's next version extends one: ``derive`` (a chunk's
@@ -41,6 +45,13 @@ from consumers.points.store.records import EntryKind, MonthRecord, PaymentRecord
 
 #: Accounts per chunk: a few MB of rows at the ledger's usual tens of events per account.
 DEFAULT_CHUNK_SIZE: Final = 1000
+#: Entries per chunk (an applied event has one entry; its event and payment rows come with
+#: it). Measured on PostgreSQL with the scale workload (#16): a snapshot holds ~1.9 KB per
+#: entry (2.3 KB at its peak while read: the event's body, rows, records), and verify's
+#: process grows ~3.5 KB per entry of its largest chunk over the ~80 MB of the CLI's
+#: imports (derive's rows, the allocator's slack). 20,000 entries ≈ 70 MB: a peak of
+#: ~150 MB, half the 300 MB target, whatever the ledger's size or skew.
+DEFAULT_CHUNK_ENTRIES: Final = 20_000
 
 
 @dataclass(frozen=True)
@@ -103,12 +114,13 @@ def verify(
     rules: Rules,
     scope: Scope = WHOLE_LEDGER,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunk_entries: int = DEFAULT_CHUNK_ENTRIES,
 ) -> VerifyReport:
     """Recompute the projections of ``scope`` chunk by chunk; ``report.clean`` is the verdict."""
     report = VerifyReport()
     after: str | None = None
     while accounts := store.account_ids(
-        chunk_size, after=after, first=scope.first, last=scope.last
+        chunk_size, after=after, first=scope.first, last=scope.last, max_entries=chunk_entries
     ):
         _check_chunk(store.accounts_snapshot(accounts), rules, report)
         after = accounts[-1]

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import Ledger
-from consumers.points.store import reads
-from consumers.points.store.records import Snapshot
+from consumers.points.store import LedgerStore, reads
+from consumers.points.store.records import Snapshot, StoredEvent
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_payments
-from consumers.points.verify import Scope
+from consumers.points.verify import DEFAULT_CHUNK_ENTRIES, Scope
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
 from tests.support.ledger_kit import migrated_engine
@@ -121,17 +121,32 @@ def test_streaming_verify_is_clean_and_counts_the_whole_ledger(ledger: Ledger) -
 
 
 @pytest.mark.parametrize(
-    ("account_id", "chunk_size"),
-    [(ACCOUNTS[-1], CHUNK), (ACCOUNTS[0], CHUNK), (ACCOUNTS[-1], 5), (ACCOUNTS[-1], 1)],
-    ids=["last-chunk-alone", "first-chunk", "last-of-a-full-chunk", "chunks-of-one"],
+    ("account_id", "chunk_size", "chunk_entries"),
+    [
+        (ACCOUNTS[-1], CHUNK, 100),
+        (ACCOUNTS[0], CHUNK, 100),
+        (ACCOUNTS[-1], 5, 100),
+        (ACCOUNTS[-1], 1, 100),
+        (ACCOUNTS[-1], CHUNK, 10),
+        (ACCOUNTS[-1], CHUNK, 4),
+    ],
+    ids=[
+        "last-chunk-alone",
+        "first-chunk",
+        "last-of-a-full-chunk",
+        "chunks-of-one",
+        "last-chunk-at-the-entry-budget",
+        "last-chunk-over-the-entry-budget",
+    ],
 )
 def test_streaming_verify_catches_a_drift_in_the_first_and_last_chunk(
-    ledger: Ledger, engine: Engine, account_id: str, chunk_size: int
+    ledger: Ledger, engine: Engine, account_id: str, chunk_size: int, chunk_entries: int
 ) -> None:
     """A balance altered for the last account in keyset order (alone in the fourth chunk of
-    3, last of a full chunk of 5, or in chunks of one) or the first is reported, and only it."""
+    3, last of a full chunk of 5, in chunks of one, alone in a chunk cut by the entry budget
+    of 10 it fills exactly or of 4 it exceeds) or the first is reported, and only it."""
     tamper_balance(engine, account_id)
-    report = ledger.verify(chunk_size=chunk_size)
+    report = ledger.verify(chunk_size=chunk_size, chunk_entries=chunk_entries)
     assert [(d.check, d.key) for d in report.drifts] == [("balance", account_id)]
 
 
@@ -186,34 +201,67 @@ def test_verify_reports_events_no_account_reaches(ledger: Ledger, engine: Engine
     }
 
 
+class CountingReads:
+    """Wraps a store's verify reads: the accounts of each snapshot, the entries of each,
+    and the limits and budgets ``account_ids``/``orphan_events`` were asked with."""
+
+    def __init__(self, store: LedgerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.store = store
+        self.loaded: list[int] = []
+        self.entries: list[int] = []
+        self.asked: list[tuple[int, int | None]] = []
+        self._snapshot, self._ids = store.accounts_snapshot, store.account_ids
+        self._orphans = store.orphan_events
+        monkeypatch.setattr(store, "accounts_snapshot", self.accounts_snapshot)
+        monkeypatch.setattr(store, "account_ids", self.account_ids)
+        monkeypatch.setattr(store, "orphan_events", self.orphan_events)
+
+    def accounts_snapshot(self, accounts: Sequence[str]) -> Snapshot:
+        chunk = self._snapshot(accounts)
+        self.loaded.append(len(accounts))
+        self.entries.append(len(chunk.entries))
+        return chunk
+
+    def account_ids(
+        self,
+        limit: int,
+        *,
+        after: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+        max_entries: int | None = None,
+    ) -> list[str]:
+        self.asked.append((limit, max_entries))
+        return self._ids(limit, after=after, first=first, last=last, max_entries=max_entries)
+
+    def orphan_events(self, limit: int, *, after: str | None = None) -> list[StoredEvent]:
+        self.asked.append((limit, None))
+        return self._orphans(limit, after=after)
+
+
 def test_verify_never_asks_for_more_than_a_chunk(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The memory bound: every read verify makes is at most one chunk of accounts/events,
-    and the ten accounts take four chunk reads."""
-    store = ledger.store
-    loaded: list[int] = []
-    asked: list[int] = []
-    snapshot, account_ids, orphans = store.accounts_snapshot, store.account_ids, store.orphan_events
-
-    def counting_snapshot(accounts: Sequence[str]) -> Snapshot:
-        loaded.append(len(accounts))
-        return snapshot(accounts)
-
-    def counting_ids(limit: int, **bounds: str | None) -> list[str]:
-        asked.append(limit)
-        return account_ids(limit, **bounds)
-
-    def counting_orphans(limit: int, after: str | None = None) -> list[object]:
-        asked.append(limit)
-        return list(orphans(limit, after=after))
-
-    monkeypatch.setattr(store, "accounts_snapshot", counting_snapshot)
-    monkeypatch.setattr(store, "account_ids", counting_ids)
-    monkeypatch.setattr(store, "orphan_events", counting_orphans)
+    and the ten accounts (55 entries, under the default entry budget) take four chunk reads."""
+    reads_ = CountingReads(ledger.store, monkeypatch)
     assert ledger.verify(chunk_size=CHUNK).clean
-    assert loaded == [3, 3, 3, 1]
-    assert set(asked) == {CHUNK}
+    assert reads_.loaded == [3, 3, 3, 1]
+    assert set(reads_.asked) == {(CHUNK, DEFAULT_CHUNK_ENTRIES), (CHUNK, None)}
+
+
+def test_verify_cuts_heavy_accounts_into_chunks_by_their_entries(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a budget of 10 entries (account n has n+1): acct-00..02 fill a chunk of 3
+    accounts (6 entries), acct-03 and -04 make 9, then each heavier account comes alone —
+    acct-09's 10 fill the budget — and the report counts the whole ledger, clean."""
+    reads_ = CountingReads(ledger.store, monkeypatch)
+    report = ledger.verify(chunk_size=CHUNK, chunk_entries=10)
+    assert report.clean, report.drifts
+    assert (report.events, report.entries, report.accounts) == (55, 55, 10)
+    assert reads_.loaded == [3, 2, 1, 1, 1, 1, 1]
+    assert reads_.entries == [6, 9, 6, 7, 8, 9, 10]
 
 
 def test_a_chunk_read_in_slices_holds_every_row(

@@ -299,6 +299,33 @@ def test_verify_reads_accounts_their_rows_and_orphan_events(store: LedgerStore) 
     assert store.orphan_events(10, after="g-orphan") == []
 
 
+def test_account_ids_cut_a_heavy_first_range_at_the_entry_budget(store: LedgerStore) -> None:
+    """With ``max_entries`` a chunk ends before the account that would pass the budget:
+    acct-1 (4 entries, over a budget of 3) comes alone — never split —, then acct-2 (2) and
+    acct-3 (1), then acct-4 (a balance row only: it costs 1) and acct-5 (1)."""
+    for n in range(4):
+        book(store, event(f"a{n}", payment_id=f"pay-a{n}"))
+    for n in range(2):
+        book(store, event(f"b{n}", payment_id=f"pay-b{n}", account_id="acct-2"))
+    book(store, event("c0", payment_id="pay-c0", account_id="acct-3"))
+    book(store, event("e0", payment_id="pay-e0", account_id="acct-5"))
+    with store.unit_of_work() as uow:
+        uow.add_to_balances({"acct-4": Points(1, 0)})
+        uow.commit()
+    chunks: list[list[str]] = []
+    after: str | None = None
+    while chunk := store.account_ids(10, after=after, max_entries=3):
+        chunks.append(chunk)
+        after = chunk[-1]
+    assert chunks == [["acct-1"], ["acct-2", "acct-3"], ["acct-4", "acct-5"]]
+    assert store.account_ids(10, max_entries=1) == ["acct-1"]
+    assert store.account_ids(2, after="acct-1", max_entries=100) == ["acct-2", "acct-3"]
+    assert store.account_ids(10, first="acct-2", last="acct-4", max_entries=3) == [
+        "acct-2",
+        "acct-3",
+    ]
+
+
 def test_a_publication_raises_the_revision_and_lists_its_versions(store: LedgerStore) -> None:
     """Appending a publication returns the new revision, which ``lock_rules`` then reads;
     its versions are listed in publication order once committed (rolled back: gone)."""

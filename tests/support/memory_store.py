@@ -30,6 +30,7 @@ not be one a process could be configured with.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,7 +52,12 @@ from consumers.points.rules import (
 )
 from consumers.points.store import rows
 from consumers.points.store.core import stored_months
-from consumers.points.store.persistence import LedgerStore, LedgerUnitOfWork, Writes
+from consumers.points.store.persistence import (
+    LedgerStore,
+    LedgerUnitOfWork,
+    Writes,
+    within_budget,
+)
 from consumers.points.store.records import (
     Balance,
     Claim,
@@ -349,21 +355,26 @@ class MemoryLedgerStore(LedgerStore):
         after: str | None = None,
         first: str | None = None,
         last: str | None = None,
+        max_entries: int | None = None,
     ) -> list[str]:
         tables = self.tables
+        entries = Counter(stored.entry.account_id for stored in tables.entries)
         named = {
             *tables.balances,
             *(record.facts.account_id for record in tables.payments.values()),
             *(ref.account_id for ref in tables.months),
-            *(stored.entry.account_id for stored in tables.entries),
+            *entries,
         }
-        return sorted(
+        accounts = sorted(
             account
             for account in named
             if (after is None or account > after)
             and (first is None or account >= first)
             and (last is None or account <= last)
-        )[:limit]
+        )
+        if max_entries is None:
+            return accounts[:limit]
+        return within_budget(((a, entries[a]) for a in accounts), limit, max_entries)
 
     def accounts_snapshot(self, account_ids: Sequence[str]) -> Snapshot:
         """As ``reads.accounts_snapshot``: events through the accounts' payments and entries

@@ -322,10 +322,11 @@ class CoreLedgerStore(LedgerStore):
         after: str | None = None,
         first: str | None = None,
         last: str | None = None,
+        max_entries: int | None = None,
     ) -> list[str]:
         try:
             with self.engine.connect() as connection:
-                return reads.account_ids(connection, limit, after, first, last)
+                return reads.account_ids(connection, limit, after, first, last, max_entries)
         except Exception as exc:
             raise_classified(exc)
             raise

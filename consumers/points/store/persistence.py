@@ -23,7 +23,7 @@ classified (``consumers.db.classify_db_error``): ``DatabaseUnavailable`` (transi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,9 +231,11 @@ class LedgerStore(ABC):
         after: str | None = None,
         first: str | None = None,
         last: str | None = None,
+        max_entries: int | None = None,
     ) -> list[str]:
-        """The next ``limit`` accounts (sorted) with a balance, payment or entry: after
-        ``after``, within ``first``..``last`` (inclusive; either open)."""
+        """The next ``limit`` accounts (sorted) with a balance, payment, month or entry:
+        after ``after``, within ``first``..``last`` (inclusive; either open); with
+        ``max_entries``, cut as ``within_budget`` cuts them by their entry counts."""
 
     @abstractmethod
     def accounts_snapshot(self, account_ids: Sequence[str]) -> Snapshot:
@@ -248,3 +250,19 @@ class LedgerStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the connections (the process is done with the ledger)."""
+
+
+def within_budget(counts: Iterable[tuple[str, int]], limit: int, max_entries: int) -> list[str]:
+    """The accounts of ``counts`` (``(account_id, entries)`` in keyset order) that make one
+    of ``verify``'s chunks: at most ``limit`` of them, their entries at most
+    ``max_entries`` — but always the first one, however many it has (an account is never
+    split). An account without entries (only a balance, payment or month row) costs 1."""
+    chunk: list[str] = []
+    total = 0
+    for account, entries in counts:
+        cost = max(entries, 1)
+        if len(chunk) == limit or (chunk and total + cost > max_entries):
+            break
+        chunk.append(account)
+        total += cost
+    return chunk

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from consumers.points.amounts import as_utc
 from consumers.points.store import rows
+from consumers.points.store.persistence import within_budget
 from consumers.points.store.records import Balance, HistoryEntry, Snapshot
 from consumers.points.tables import (
     ledger_balances,
@@ -90,9 +91,15 @@ def history_entry(row: sa.RowMapping) -> HistoryEntry:
 
 
 def account_ids(
-    connection: sa.Connection, limit: int, after: str | None, first: str | None, last: str | None
+    connection: sa.Connection,
+    limit: int,
+    after: str | None,
+    first: str | None,
+    last: str | None,
+    max_entries: int | None = None,
 ) -> list[str]:
-    """The next ``limit`` accounts (sorted) that any projection or entry names.
+    """The next ``limit`` accounts (sorted) that any projection or entry names, cut where
+    their entries would pass ``max_entries`` (``persistence.within_budget``).
 
     An account is in the ledger if it has a balance, a payment, an account-month or an
     entry (a drift may leave one without the others, and verify must see it): the first
@@ -105,9 +112,30 @@ def account_ids(
         ledger_months.c.account_id,
     ):
         found.update(connection.execute(_next_keys(column, limit, after, first, last)).scalars())
-    entries = _next_keys(ledger_entries.c.account_id, limit, after, first, last).distinct()
-    found.update(connection.execute(entries).scalars())
-    return sorted(found)[:limit]
+    if max_entries is None:
+        entries = _next_keys(ledger_entries.c.account_id, limit, after, first, last).distinct()
+        found.update(connection.execute(entries).scalars())
+        return sorted(found)[:limit]
+    counted = connection.execute(_entry_counts(max_entries + 1, after, first, last))
+    counts: dict[str, int] = {account: n for account, n in counted}
+    return within_budget(
+        ((account, counts.get(account, 0)) for account in sorted(found | set(counts))),
+        limit,
+        max_entries,
+    )
+
+
+def _entry_counts(
+    rows_read: int, after: str | None, first: str | None, last: str | None
+) -> sa.Select[tuple[str, int]]:
+    """Entries per account over the next ``rows_read`` entries in ``account_id`` order:
+    an index-only scan of ``ix_ledger_entries_account_id`` that stops after that many
+    rows, however heavy the accounts. Every account but the last it reaches is counted
+    whole and the entries of accounts before the last are all read, so when the scan is cut
+    short (``rows_read`` = budget + 1) the chunk ends before that last account, or is it
+    alone; an account it never reaches lies past the cut."""
+    head = _next_keys(ledger_entries.c.account_id, rows_read, after, first, last).subquery()
+    return sa.select(head.c.account_id, sa.func.count()).group_by(head.c.account_id)
 
 
 def _next_keys(
