@@ -10,7 +10,12 @@ and of the harness are left out. A part's CPU per message is its share of the co
 samples times the child's measured CPU per message (user + system, ``psutil``), so the
 parts add up to the measured figure. What it cannot see: CPU spent with the GIL released
 (libpq's and the kernel's share of a query or a socket write); those land in the parts
-in proportion, which is why the split is a guide and the total is the measurement.
+in proportion, which is why the split is a guide and the total is the measurement. One
+part over-counts: "hand-off to the handler thread" gathers its samples on one line,
+``SimpleQueue.put`` in ``_DaemonThreads.submit``, where the event loop wakes the handler
+thread and then, most likely, waits for the GIL that thread takes; a round trip through
+``in_daemon_thread`` costs ~23 µs of CPU, once per batch of up to 100 messages (0.2–0.3 µs
+per message), against the 0.01–0.02 ms per message that part is given.
 
 Writes ``benchmarks/profile.json`` (committed; the README's CPU table is generated from
 it by ``benchmarks.report``) and prints it.

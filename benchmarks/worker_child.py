@@ -4,8 +4,9 @@
 
 - ``ceiling``: the pollers doing bare receive(10) + delete, no decoding, no database;
 - ``worker``: ``Worker(transport, BatchProcessor(transport, PointsLedger), settings)``
-  exactly as ``points worker`` assembles it (JSON outcome logs and EMF lines written to
-  /dev/null), stopped once every message was handled;
+  exactly as ``points worker`` assembles and starts it (JSON outcome logs and EMF lines
+  written to /dev/null, the garbage collector tuned as it does), stopped once every
+  message was handled;
 - ``ledger``: ``PointsLedger.handle_batch`` alone on the same bodies, decoded before the
   clock, in batches of ``max_batch_messages`` on one connection (the in-memory worker's
   like-for-like denominator).
@@ -25,6 +26,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from multiprocessing import parent_process
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -37,6 +39,7 @@ from benchmarks.backbones import (
 )
 from consumers.bootstrap import Ledger, bootstrap_ledger
 from consumers.journal import record_failures
+from consumers.runtime.app import tune_garbage_collector
 from consumers.runtime.memory import InMemoryTransport
 from consumers.runtime.observability import BatchMetrics, MetricsSink
 from consumers.runtime.processing import BatchProcessor
@@ -246,6 +249,8 @@ async def _run_worker(
         )
         sink = _StopWhenDone(devnull, expected)
         sink.worker = Worker(transport, processor, config, drain=True, metrics=sink)
+        if parent_process() is not None:  # a measurement's own process, not a smoke test's
+            tune_garbage_collector()  # as run_worker does, once the worker is assembled
         await sink.worker.run()
     # Drained before every message came back (should not happen): the clock stops here.
     return sink.worker.processed, sink.finished or time.perf_counter()

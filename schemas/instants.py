@@ -64,8 +64,16 @@ def parse_instant(value: Any) -> datetime:
 
 
 def canonical_instant(value: datetime) -> str:
-    """The one spelling of an instant: UTC, ``Z``, six fraction digits."""
-    return value.astimezone(UTC).strftime(_CANONICAL_FORMAT)
+    """The one spelling of an instant: UTC, ``Z``, six fraction digits.
+
+    ``_CANONICAL_FORMAT`` defines it; ``isoformat`` writes the same text a third faster (it
+    is in every content hash) for four-digit years, the only ones ``%Y`` does not write
+    shorter: ``tests/unit/test_canonical.py`` holds the two equal.
+    """
+    utc = value.astimezone(UTC)
+    if utc.year < 1000:
+        return utc.strftime(_CANONICAL_FORMAT)
+    return utc.isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def _at_most_microseconds(text: str) -> str:

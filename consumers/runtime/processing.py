@@ -17,6 +17,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from consumers.handler import Handler, Outcome, Result
 from consumers.journal import Failure
@@ -149,8 +150,9 @@ class BatchProcessor:
         self, acknowledged: Sequence[Decoded], results: Sequence[Result], metrics: BatchMetrics
     ) -> None:
         outcomes = [r.outcome for r in results if r.error is None]
+        now = datetime.now(UTC)  # one commit: one instant for the batch's latencies
         for item, outcome in zip(acknowledged, outcomes, strict=True):
-            lag = latency_ms(item.event.occurred_at)
+            lag = latency_ms(item.event.occurred_at, now)
             if outcome is Outcome.DUPLICATE:
                 metrics.duplicates += 1
             else:
@@ -261,17 +263,17 @@ class BatchProcessor:
         )
 
     def _fields(self, message: Received, event: Event | None, **extra: object) -> dict[str, object]:
-        return dict(
-            outcome_fields(
-                queue=self._queue,
-                message_id=message.message_id,
-                event_id=event.event_id if event else None,
-                event_type=event.event_type.value if event else None,
-                payment_id=_payment_id(event),
-                receive_count=message.receive_count,
-                **extra,
-            )
-        )
+        """``outcome_fields`` of a message's line, built directly: it is built per message."""
+        fields: dict[str, object] = {"queue": self._queue, "message_id": message.message_id}
+        if event is not None:
+            fields["event_id"] = event.event_id
+            fields["event_type"] = event.event_type.value
+            payment_id = _payment_id(event)
+            if payment_id is not None:
+                fields["payment_id"] = payment_id
+        fields["receive_count"] = message.receive_count
+        fields.update((name, value) for name, value in extra.items() if value is not None)
+        return fields
 
     @contextlib.asynccontextmanager
     async def _heartbeat(self, messages: Sequence[Received]) -> AsyncIterator[None]:
