@@ -91,6 +91,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         events: Sequence[StoredEvent],
         months: Sequence[MonthRef],
     ) -> Claim:
+        self.lock_rules()  # no lock on SQLite (see ``rule_rows``): the revision, once
         locked: dict[str, PaymentRecord] = {}
         with self._errors():
             placeholders = rows.placeholder_rows(payments, self.now)

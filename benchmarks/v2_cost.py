@@ -1,0 +1,199 @@
+"""What ledger v2 costs against another checkout, in one run (issue #13's 15 % budget).
+
+``python -m benchmarks.v2_cost --tree v1=/path/to/v1 --tree v2=. --batch 100`` starts one
+child process per checkout, each with that checkout's own venv and code, each on a
+temporary PostgreSQL database of ``POINTS_BENCH_POSTGRES_URL``. The children apply the
+same events (``benchmarks.ledger.workload``, identical in both versions) through their
+bootstrapped ledger and time the raw-insert ceiling of the same rows. The driver hands
+out slices round by round, alternating which checkout goes first, so both see the same
+host load; it prints per tree the µs/event of the ledger, its ratio to the ceiling, and
+the apply-rate cost of every tree against the first.
+
+The child code uses only what ``benchmarks/ledger.py`` offered before v2 (``workload``,
+``_time_ledger``, ``_time_ceiling``, ``_raw_rows``, ``_raw_table``, ``temporary_postgres``),
+so it runs in a pre-v2 checkout unchanged. ``--profile DIR`` writes one cProfile file per
+tree of its ledger time instead (the ceiling is not profiled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+from benchmarks.ledger import DEFAULT_POSTGRES, EVENTS, ROUNDS
+
+#: Runs in the checkout under test (cwd), with its venv: one slice per line of stdin.
+CHILD: Final = r"""
+import cProfile, json, sys
+import sqlalchemy as sa
+from benchmarks import ledger as bl
+from consumers.bootstrap import bootstrap_ledger
+from consumers.points import tables
+from infra.settings import Config
+
+server, count, size, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+names = ("ledger_entries", "ledger_events", "ledger_payments", "ledger_months", "ledger_balances")
+with bl.temporary_postgres(server) as url:
+    ledger = bootstrap_ledger(Config.resolve(database_url=url), migrate=True)
+    engine = ledger.engine
+    bl._time_ledger(ledger, bl.workload(100, seed=99), size)  # warm pools, caches, plans
+    with engine.begin() as connection:
+        for name in names:
+            if hasattr(tables, name):
+                connection.execute(sa.delete(getattr(tables, name)))
+    metadata = sa.MetaData()
+    table = bl._raw_table(metadata)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    events = bl.workload(count)
+    rows = bl._raw_rows(events)
+    profiler = cProfile.Profile() if profile else None
+    print("ready", flush=True)
+    for line in sys.stdin:
+        start, end = map(int, line.split())
+        if profiler is not None:
+            profiler.enable()
+        ledger_s = bl._time_ledger(ledger, events[start:end], size)
+        if profiler is not None:
+            profiler.disable()
+        raw_s = bl._time_ceiling(engine, table, rows[start:end], size)
+        print(json.dumps({"ledger_s": ledger_s, "raw_s": raw_s, "events": end - start}), flush=True)
+    if profiler is not None:
+        profiler.dump_stats(profile)
+    metadata.drop_all(engine)
+    ledger.close()
+"""
+
+
+@dataclass
+class Child:
+    """One checkout's process and what it measured, round by round."""
+
+    name: str
+    process: subprocess.Popen[str]
+    rounds: list[dict[str, float]] = field(default_factory=list)
+
+    def measure(self, start: int, end: int) -> None:
+        stdin, stdout = self._pipes()
+        stdin.write(f"{start} {end}\n")
+        stdin.flush()
+        self.rounds.append(json.loads(stdout.readline()))
+
+    def wait_ready(self) -> None:
+        line = self._pipes()[1].readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"{self.name}: child did not start: {line!r}")
+
+    def close(self) -> None:
+        self._pipes()[0].close()
+        self.process.wait(timeout=120)
+
+    def _pipes(self) -> tuple[IO[str], IO[str]]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        return self.process.stdin, self.process.stdout
+
+    def summary(self) -> dict[str, Any]:
+        ledger_us = [1e6 * r["ledger_s"] / r["events"] for r in self.rounds]
+        ratios = [r["raw_s"] / r["ledger_s"] for r in self.rounds]
+        events = sum(r["events"] for r in self.rounds)
+        return {
+            "us_per_event": round(1e6 * sum(r["ledger_s"] for r in self.rounds) / events),
+            "best_round_us": round(min(ledger_us)),
+            "worst_round_us": round(max(ledger_us)),
+            "median_round_us": round(statistics.median(ledger_us)),
+            "ratio_to_ceiling": round(
+                sum(r["raw_s"] for r in self.rounds) / sum(r["ledger_s"] for r in self.rounds), 3
+            ),
+            "median_round_ratio": round(statistics.median(ratios), 3),
+            "best_round_ratio": round(max(ratios), 3),
+            "worst_round_ratio": round(min(ratios), 3),
+        }
+
+
+def start_child(name: str, tree: Path, server: str, count: int, size: int, profile: str) -> Child:
+    python = tree / ".venv" / "bin" / "python"
+    process = subprocess.Popen(
+        [str(python), "-c", CHILD, server, str(count), str(size), profile],
+        cwd=tree,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+    )
+    return Child(name, process)
+
+
+def run(
+    trees: dict[str, Path],
+    server: str,
+    size: int,
+    count: int,
+    rounds: int,
+    profile_dir: Path | None,
+) -> dict[str, Any]:
+    """Every tree's ledger on the same slices, alternating which goes first."""
+    children = [
+        start_child(
+            name,
+            tree,
+            server,
+            count,
+            size,
+            str(profile_dir / f"{name}-b{size}.prof") if profile_dir else "",
+        )
+        for name, tree in trees.items()
+    ]
+    try:
+        for child in children:
+            child.wait_ready()
+        load_before = os.getloadavg()
+        step = -(-count // rounds)
+        for n, start in enumerate(range(0, count, step)):
+            order = children if n % 2 == 0 else children[::-1]
+            for child in order:
+                child.measure(start, min(start + step, count))
+        load_after = os.getloadavg()
+    finally:
+        for child in children:
+            child.close()
+    summaries = {child.name: child.summary() for child in children}
+    base = summaries[children[0].name]["us_per_event"]
+    for summary in summaries.values():
+        # The apply rate lost against the first tree: 1 - rate / base rate.
+        summary["cost_vs_first"] = round(1 - base / summary["us_per_event"], 3)
+    return {
+        "batch_size": size,
+        "events": count,
+        "rounds": rounds,
+        "load_average_1m": [round(load_before[0], 2), round(load_after[0], 2)],
+        "trees": summaries,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tree", action="append", required=True, help="NAME=PATH")
+    parser.add_argument("--batch", type=int, action="append")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+    trees = {name: Path(path).resolve() for name, path in (t.split("=", 1) for t in args.tree)}
+    server = os.environ.get("POINTS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    for size in args.batch or [100]:
+        count = args.events or EVENTS.get(size, 1000 * size)
+        result = run(trees, server, size, count, args.rounds, args.profile)
+        print(json.dumps(result), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
