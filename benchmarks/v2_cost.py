@@ -166,9 +166,17 @@ def run(
             child.close()
     summaries = {child.name: child.summary() for child in children}
     base = summaries[children[0].name]["us_per_event"]
-    for summary in summaries.values():
-        # The apply rate lost against the first tree: 1 - rate / base rate.
+    for child in children:
+        summary = summaries[child.name]
+        # The apply rate lost against the first tree: 1 - rate / base rate, over the run
+        # and as the median of the rounds (each round's slice applied by both, back to
+        # back: robust to the host's load drifting between rounds).
         summary["cost_vs_first"] = round(1 - base / summary["us_per_event"], 3)
+        paired = [
+            1 - theirs["ledger_s"] / ours["ledger_s"]
+            for ours, theirs in zip(child.rounds, children[0].rounds, strict=True)
+        ]
+        summary["median_round_cost_vs_first"] = round(statistics.median(paired), 3)
     return {
         "batch_size": size,
         "events": count,
