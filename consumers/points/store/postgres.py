@@ -88,7 +88,7 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             month_lock.execute(
                 _LOCK_MONTHS,
                 [
-                    _json(rows.month_rows(months, self.now)),
+                    _json(_month_keys(months)),
                     [row["payment_id"] for row in placeholders],
                     self.now,
                 ],
@@ -166,6 +166,11 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             _insert_sql(table.name, tuple(values[0]), on_conflict, returning), [_json(values)]
         )
         return cursor
+
+
+def _month_keys(months: Sequence[MonthRef]) -> list[rows.Row]:
+    """The account-months to lock, as the keys alone (the statement reads nothing else)."""
+    return [{"account_id": account, "month": month} for account, month in set(months)]
 
 
 def _revision(cursor: psycopg.Cursor[Any]) -> int:
