@@ -115,11 +115,16 @@ class Child:
             "median_round_ratio": round(statistics.median(ratios), 3),
             "best_round_ratio": round(max(ratios), 3),
             "worst_round_ratio": round(min(ratios), 3),
+            "round_us": [round(us) for us in ledger_us],
         }
 
 
 def start_child(name: str, tree: Path, server: str, count: int, size: int, profile: str) -> Child:
+    # A tree without a venv of its own (a scratch copy) runs on the driver's interpreter:
+    # PYTHONPATH puts its code first.
     python = tree / ".venv" / "bin" / "python"
+    if not python.exists():
+        python = Path(sys.executable)
     process = subprocess.Popen(
         [str(python), "-c", CHILD, server, str(count), str(size), profile],
         cwd=tree,

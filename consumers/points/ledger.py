@@ -1,8 +1,10 @@
 """The ledger application service: applies events exactly once, in any order (DESIGN §4).
 
 ``PointsLedger`` implements the ``consumers.handler.Handler`` port. A batch is applied in
-one transaction: its payments and the account-months they can change are locked (payments
-in ``payment_id`` order, months in (account, month) order), the inbox (event store) rows
+one transaction: the rules lock is taken shared (by its first claim, so on PostgreSQL in
+that round trip; the rules in force are read after it), its payments and the account-months
+they can change are locked (payments in ``payment_id`` order, months in (account, month)
+order), the inbox (event store) rows
 are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the append-only
 entries and the payment, month and balance projections are written in the same
 transaction, so the idempotency record and the ledger change commit or vanish together.

@@ -87,6 +87,7 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         revision read (``lock_rules``): the lock comes before every row lock, and a driver
         may send it in the claim's own round trip; ``lock_rules()`` then returns the
         revision read here.
+
         ``payments`` are the (empty) facts of each payment the batch touches: a payment
         never seen gets a placeholder row (``event_count == 0``) that ``forget_placeholders``
         removes again if none of its events applies. Events whose ``event_id`` is stored
