@@ -12,7 +12,10 @@ the apply-rate cost of every tree against the first.
 The child code uses only what ``benchmarks/ledger.py`` offered before v2 (``workload``,
 ``_time_ledger``, ``_time_ceiling``, ``_raw_rows``, ``_raw_table``, ``temporary_postgres``),
 so it runs in a pre-v2 checkout unchanged. ``--profile DIR`` writes one cProfile file per
-tree of its ledger time instead (the ceiling is not profiled).
+tree of its ledger time (the ceiling is not profiled). ``--capped NAME`` makes that (v2)
+tree publish ``CAPPED_RULES`` first, so its batches do the cap and campaign work; without
+it a v2 tree runs under the default rules (no cap, no campaign), like ``benchmarks/ledger.py``.
+The same checkout may be named twice, once capped.
 """
 
 from __future__ import annotations
@@ -39,10 +42,17 @@ from consumers.points import tables
 from infra.settings import Config
 
 server, count, size, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rules = sys.argv[5]
 names = ("ledger_entries", "ledger_events", "ledger_payments", "ledger_months", "ledger_balances")
 with bl.temporary_postgres(server) as url:
     ledger = bootstrap_ledger(Config.resolve(database_url=url), migrate=True)
     engine = ledger.engine
+    if rules:  # a v2 checkout: publish them (the batches pick them up as workers do)
+        from datetime import UTC, datetime, timedelta
+        from consumers.points.publishing import publish_rules
+        from consumers.points.rules import parse_rules
+        publish_rules(ledger.store, parse_rules(rules), actor="v2_cost", reason="benchmark",
+                      now=datetime.now(UTC), lead=timedelta(0), allow_backdate=True)
     bl._time_ledger(ledger, bl.workload(100, seed=99), size)  # warm pools, caches, plans
     with engine.begin() as connection:
         for name in names:
@@ -70,6 +80,32 @@ with bl.temporary_postgres(server) as url:
     metadata.drop_all(engine)
     ledger.close()
 """
+
+#: ``--capped NAME``: rules that make the v2 work happen in the workload (November 2026): a
+#: monthly cap of 400 points, which most accounts reach, and a campaign for Visa at
+#: LAWSON (5411, JP) in the first week, which two thirds of the payments get.
+CAPPED_RULES: Final = json.dumps(
+    {
+        "versions": [
+            {
+                "rates_bp": {"visa": 100, "quicpay": 50},
+                "excluded_mccs": ["4829", "6051", "6540", "9311"],
+                "monthly_cap_points": 400,
+                "campaigns": [
+                    {
+                        "id": "konbini",
+                        "starts_at": "2026-11-01T00:00:00+09:00",
+                        "ends_at": "2026-11-08T00:00:00+09:00",
+                        "bonus_bp": 100,
+                        "brands": ["visa"],
+                        "mccs": ["5411"],
+                        "countries": ["JP"],
+                    }
+                ],
+            }
+        ]
+    }
+)
 
 
 @dataclass
@@ -119,14 +155,16 @@ class Child:
         }
 
 
-def start_child(name: str, tree: Path, server: str, count: int, size: int, profile: str) -> Child:
+def start_child(
+    name: str, tree: Path, server: str, count: int, size: int, profile: str, rules: str
+) -> Child:
     # A tree without a venv of its own (a scratch copy) runs on the driver's interpreter:
     # PYTHONPATH puts its code first.
     python = tree / ".venv" / "bin" / "python"
     if not python.exists():
         python = Path(sys.executable)
     process = subprocess.Popen(
-        [str(python), "-c", CHILD, server, str(count), str(size), profile],
+        [str(python), "-c", CHILD, server, str(count), str(size), profile, rules],
         cwd=tree,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -143,6 +181,7 @@ def run(
     count: int,
     rounds: int,
     profile_dir: Path | None,
+    capped: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Every tree's ledger on the same slices, alternating which goes first."""
     children = [
@@ -153,6 +192,7 @@ def run(
             count,
             size,
             str(profile_dir / f"{name}-b{size}.prof") if profile_dir else "",
+            CAPPED_RULES if name in capped else "",
         )
         for name, tree in trees.items()
     ]
@@ -198,12 +238,15 @@ def main() -> None:
     parser.add_argument("--events", type=int)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument(
+        "--capped", action="append", default=[], help="NAME: a v2 tree publishing CAPPED_RULES"
+    )
     args = parser.parse_args()
     trees = {name: Path(path).resolve() for name, path in (t.split("=", 1) for t in args.tree)}
     server = os.environ.get("POINTS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     for size in args.batch or [100]:
         count = args.events or EVENTS.get(size, 1000 * size)
-        result = run(trees, server, size, count, args.rounds, args.profile)
+        result = run(trees, server, size, count, args.rounds, args.profile, frozenset(args.capped))
         print(json.dumps(result), flush=True)
     sys.exit(0)
 
