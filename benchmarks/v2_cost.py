@@ -34,7 +34,7 @@ from benchmarks.ledger import DEFAULT_POSTGRES, EVENTS, ROUNDS
 
 #: Runs in the checkout under test (cwd), with its venv: one slice per line of stdin.
 CHILD: Final = r"""
-import cProfile, json, sys
+import cProfile, json, os, sys, time
 import sqlalchemy as sa
 from benchmarks import ledger as bl
 from consumers.bootstrap import bootstrap_ledger
@@ -65,16 +65,36 @@ with bl.temporary_postgres(server) as url:
     events = bl.workload(count)
     rows = bl._raw_rows(events)
     profiler = cProfile.Profile() if profile else None
+    with engine.connect() as connection:
+        backends = list(connection.execute(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars())
+
+    def server_cpu():
+        # CPU seconds of this database's backends (the server is on this host): user +
+        # system ticks of /proc/PID/stat; a backend that went away counts no more.
+        ticks = 0
+        for pid in backends:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     print("ready", flush=True)
     for line in sys.stdin:
         start, end = map(int, line.split())
         if profiler is not None:
             profiler.enable()
+        cpu, server = time.process_time(), server_cpu()
         ledger_s = bl._time_ledger(ledger, events[start:end], size)
+        cpu, server = time.process_time() - cpu, server_cpu() - server
         if profiler is not None:
             profiler.disable()
         raw_s = bl._time_ceiling(engine, table, rows[start:end], size)
-        print(json.dumps({"ledger_s": ledger_s, "raw_s": raw_s, "events": end - start}), flush=True)
+        print(json.dumps({"ledger_s": ledger_s, "raw_s": raw_s, "events": end - start,
+                          "client_cpu_s": cpu, "server_cpu_s": server}), flush=True)
     if profiler is not None:
         profiler.dump_stats(profile)
     metadata.drop_all(engine)
@@ -136,6 +156,10 @@ class Child:
         assert self.process.stdout is not None
         return self.process.stdin, self.process.stdout
 
+    def _per_event(self, key: str, events: float) -> int:
+        """µs per event of a per-round total (0 from a child that does not report it)."""
+        return round(1e6 * sum(r.get(key, 0.0) for r in self.rounds) / events)
+
     def summary(self) -> dict[str, Any]:
         ledger_us = [1e6 * r["ledger_s"] / r["events"] for r in self.rounds]
         ratios = [r["raw_s"] / r["ledger_s"] for r in self.rounds]
@@ -152,6 +176,10 @@ class Child:
             "best_round_ratio": round(max(ratios), 3),
             "worst_round_ratio": round(min(ratios), 3),
             "round_us": [round(us) for us in ledger_us],
+            # CPU per event, which the host's load barely moves: this process (Python and
+            # the driver) and the database backends it used.
+            "client_cpu_us": self._per_event("client_cpu_s", events),
+            "server_cpu_us": self._per_event("server_cpu_s", events),
         }
 
 
