@@ -99,10 +99,7 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         for row in locked.fetchall() if locked else ():
             found = rows.record_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
             records[found.facts.payment_id] = found
-        month_records = (
-            rows.month_from_row(dict(zip(rows.MONTH_COLUMNS, row, strict=True)))
-            for row in month_lock.fetchall()
-        )
+        month_records = (rows.month_from_values(row) for row in month_lock.fetchall())
         return Claim(
             records,
             {record.ref: record for record in month_records},
