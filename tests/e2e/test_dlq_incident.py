@@ -107,7 +107,11 @@ def test_redrive_ends_after_one_pass_while_a_worker_fails_every_copy_again(
     """20 conflicts, a live worker that dead-letters every copy again at once: the paced
     redrive ends by itself, moved exactly 20, skipped only copies of its own that came
     back; after the worker is done, ``dlq status`` says all 20 failed again (and why), and
-    the DLQ holds exactly 20 copies, each marked with the redrive's id."""
+    the DLQ holds a copy of each of the 20 events, each marked with the redrive's id.
+
+    A copy of each, not exactly 20 messages: SQS delivers at least once, so a worker may
+    dead-letter one message twice (seen under load: moto handed one message to both
+    pollers, with the same receive count, 60 ms apart)."""
     _conflicts(aws, topo, 20, "c")
     result = run_points(
         *("dlq", "redrive", "--rate", "10", "--reason", "INC-1", "--yes", "--json"), timeout=120
@@ -125,9 +129,10 @@ def test_redrive_ends_after_one_pass_while_a_worker_fails_every_copy_again(
     _wait_until(lambda: counts(sqs, topo.queues["points"].url) == (0, 0), "worker done")
     seen: list[tuple[int, int]] = []
 
-    def settled() -> bool:
+    def settled() -> bool:  # the worker sends a DLQ copy before it deletes the source
         seen.append(counts(sqs, dlq_url))
-        return seen[-1] == (20, 0)
+        visible, held = seen[-1]
+        return visible >= 20 and held == 0
 
     _wait_until(settled, "20 copies back in the DLQ, none held", diagnose=lambda: seen[-1:])
     status = run_points("dlq", "status", str(redrive_id), "--json")
@@ -136,7 +141,7 @@ def test_redrive_ends_after_one_pass_while_a_worker_fails_every_copy_again(
     assert (report["moved"], report["failed_again"], report["applied"]) == (20, 20, 0)
     assert {m["reason"].split(":")[0] for m in report["messages"]} == {"idempotency_conflict"}
     copies = drain(sqs, dlq_url)
-    assert len(copies) == 20
+    assert {json.loads(m["Body"])["event_id"] for m in copies} == {f"c{i}" for i in range(20)}
     marks = {m["MessageAttributes"]["points.redrive_id"]["StringValue"] for m in copies}
     assert marks == {str(redrive_id)}
 
