@@ -53,7 +53,10 @@ def tell_the_story(ledger: Ledger) -> None:
     earlier authorization of it (February) arrives late and moves its anchor; ``open`` in
     March is never cleared and expires; grants in January, March (negative) and April."""
     publish_2099(ledger)
-    moved = {"payment_id": "moved", "merchant": {"name": "S", "mcc": "5541", "country": "JP"}}
+    moved: dict[str, Any] = {
+        "payment_id": "moved",
+        "merchant": {"name": "S", "mcc": "5541", "country": "JP"},
+    }
     apply_batches(
         ledger,
         [
