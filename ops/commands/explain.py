@@ -47,8 +47,7 @@ def explain_command(
 ) -> None:
     """Why an account has its points: months (cap, earned, credited), payments, grants.
 
-    Without --month, everything is recomputed from the account's events. With --month,
-    that month is recomputed and the other months' stored credited points are trusted.
+    With --month, that month is recomputed; the other months' stored credits are trusted.
     """
     config: Config = ctx.obj
     if month is not None:
