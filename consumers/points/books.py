@@ -59,10 +59,12 @@ class Books:
         before = self.payments[facts.payment_id]
         after = earning(facts, self.rules)
         moved = Points()
-        if after is not None and before.month == after.ref.month:
-            # The usual case (the anchor stayed in its month): one month, no dict.
-            if after.earned != before.earned:
-                moved = self._settle(after.ref, after.earned - before.earned)
+        if after is not None and before.month in (None, after.ref.month):
+            # The usual cases (a payment's first event, or the anchor stayed in its month):
+            # one month, no dict. Without a month the stored earned points count nowhere.
+            earned_delta = after.earned - (before.earned if before.month else Points())
+            if earned_delta != Points():
+                moved = self._settle(after.ref, earned_delta)
         else:
             for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
                 moved += self._settle(ref, earned_delta)

@@ -53,6 +53,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from consumers.points.amounts import Points, pts
 from consumers.points.facts import Grant, PaymentFacts
@@ -77,9 +78,13 @@ def earned(facts: PaymentFacts, rate_bp: int) -> Points:
     return Points(confirmed, pts(facts.authorized - facts.reversed - facts.cleared, rate_bp))
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class MonthRef:
-    """An account-month; sorts by (account, month), the order to lock month rows in."""
+class MonthRef(NamedTuple):
+    """An account-month; sorts by (account, month), the order to lock month rows in.
+
+    A named tuple: a batch hashes and sorts its month refs hundreds of times, and a
+    tuple's hash and comparisons run in C (a dataclass's were 4 % of a batch's Python
+    time at batch 100, profiled).
+    """
 
     account_id: str
     month: MonthKey

@@ -1,8 +1,10 @@
 """The ledger application service: applies events exactly once, in any order (DESIGN §4).
 
 ``PointsLedger`` implements the ``consumers.handler.Handler`` port. A batch is applied in
-one transaction: its payments and the account-months they can change are locked (payments
-in ``payment_id`` order, months in (account, month) order), the inbox (event store) rows
+one transaction: the rules lock is taken shared (by its first claim, so on PostgreSQL in
+that round trip; the rules in force are read after it), its payments and the account-months
+they can change are locked (payments in ``payment_id`` order, months in (account, month)
+order), the inbox (event store) rows
 are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the append-only
 entries and the payment, month and balance projections are written in the same
 transaction, so the idempotency record and the ledger change commit or vanish together.
@@ -91,7 +93,7 @@ class PointsLedger:
 
     def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
         with self.store.unit_of_work() as uow:
-            return _Batch(uow, Books(self.rules_source(uow)), incoming).run()
+            return _Batch(uow, self.rules_source, incoming).run()
 
 
 @dataclass
@@ -99,8 +101,10 @@ class _Batch:
     """One attempt at applying a batch inside one unit of work (discarded on rollback)."""
 
     uow: LedgerUnitOfWork
-    books: Books
+    rules_source: RulesSource
     incoming: list[StoredEvent]
+    #: Made at the first claim, which takes the rules lock (``_books``).
+    books: Books | None = field(init=False, default=None)
     results: list[Result | None] = field(init=False)
     #: Content hash of every event id known to be stored (found, or inserted by us).
     stored: dict[str, str] = field(init=False, default_factory=dict)
@@ -117,14 +121,15 @@ class _Batch:
             firsts, later = self._first_copies(pending)
             self._claim(firsts)
             pending = self._judge_copies(later)
-        placeholders = [p for p, r in self.books.payments.items() if r.facts.event_count == 0]
+        books = self._books()
+        placeholders = [p for p, r in books.payments.items() if r.facts.event_count == 0]
         self.uow.forget_placeholders(placeholders)
         if self.entries:
-            payments, months = self.books.changed()
+            payments, months = books.changed()
             self.uow.append(self.entries)
             self.uow.save_payments(payments)
             self.uow.save_months(months)
-            self.uow.add_to_balances(self.books.balances)
+            self.uow.add_to_balances(books.balances)
         self.uow.commit()
         return [result for result in self.results if result is not None]
 
@@ -164,7 +169,7 @@ class _Batch:
         """One round: lock, insert, classify known ids, apply the inserted events."""
         items = [self.incoming[i] for i in firsts]
         claim = self.uow.claim(self._placeholders(items), items, _anchor_months(items))
-        self.books.lock(claim.payments, claim.months)
+        self._books().lock(claim.payments, claim.months)
         known = [i for i in firsts if self._id(i) not in claim.recorded]
         if known:
             hashes = self.uow.stored_hashes([self._id(i) for i in known])
@@ -174,6 +179,14 @@ class _Batch:
                 self.stored[self._id(index)] = hashes[self._id(index)]
                 self.results[index] = _by_hash(hashes[self._id(index)], self.incoming[index])
         self._apply_inserted([i for i in firsts if self._id(i) in claim.recorded])
+
+    def _books(self) -> Books:
+        """The batch's books under the rules in force, made after the first claim: the
+        claim takes the rules lock before any row lock (on PostgreSQL in its own round
+        trip), and the rules source then reads the revision it holds (DESIGN §4.6)."""
+        if self.books is None:
+            self.books = Books(self.rules_source(self.uow))
+        return self.books
 
     def _placeholders(self, items: list[StoredEvent]) -> list[PaymentFacts]:
         """One per payment of the round, from its first event: locks it, creates a new one."""
@@ -211,7 +224,7 @@ class _Batch:
         self.uow.forget_events(rejected)
 
     def _identity(self, facts: EventFacts) -> tuple[str, str]:
-        payment = self.books.payments[facts.payment_id].facts
+        payment = self._books().payments[facts.payment_id].facts
         if payment.event_count == 0:
             return (facts.account_id, str(facts.brand))  # the first event decides
         return (payment.account_id, str(payment.brand))
@@ -219,13 +232,14 @@ class _Batch:
     def _apply_event(self, index: int) -> None:
         """Fold one applied event into the books; one entry of what it credited."""
         facts = self.incoming[index].facts
+        books = self._books()
         match facts:
             case EventFacts():
-                before = self.books.payments[facts.payment_id].facts
+                before = books.payments[facts.payment_id].facts
                 identity = (facts.account_id, facts.brand)
                 if before.event_count == 0 and (before.account_id, before.brand) != identity:
                     before = replace(before, account_id=facts.account_id, brand=facts.brand)
-                change = self.books.change(apply_event(before, facts))
+                change = books.change(apply_event(before, facts))
                 entry = Entry(
                     EntryKind.EVENT,
                     facts.account_id,
@@ -236,7 +250,7 @@ class _Batch:
                 )
             case Grant():
                 delta = Points(facts.points, 0)  # confirmed at once, never capped (§4.4)
-                self.books.credit(facts.account_id, delta)
+                books.credit(facts.account_id, delta)
                 entry = Entry(EntryKind.EVENT, facts.account_id, delta, event_id=facts.event_id)
             case _:
                 assert_never(facts)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy.engine import Engine
 
+from consumers.handler import Result
 from consumers.points.rules import parse_rules
 from consumers.points.store.rule_rows import NewPublication
 from tests.support.factories import make_event
@@ -53,3 +54,23 @@ def test_a_batch_waits_for_a_publication_and_computes_with_its_rules(engine: Eng
     ledger.close()
     assert payment is not None
     assert payment.provisional == 30
+
+
+def test_a_batch_waiting_for_the_rules_lock_has_locked_no_payment(engine: Engine) -> None:
+    """The rules lock is the first thing a batch's claim takes (in the claim's own round
+    trip on PostgreSQL): a publication holding it exclusive can still lock the batch's
+    payment, as a backdated one does, and the batch applies after it commits."""
+    ledger = ledger_on(engine)
+    ledger.handle_batch([make_event(payment_id="pay", event_id="e0")])
+    with ledger.store.unit_of_work() as uow, ThreadPoolExecutor(1) as pool:
+        uow.lock_rules(exclusive=True)
+        # The handler itself, without the retry policy: a deadlock is not retried away.
+        second = [make_event(payment_id="pay", event_id="e1")]
+        batch = pool.submit(ledger.handler.handle_batch, second)
+        wait_for_lock_wait(engine)
+        locked = uow.lock_payments(["pay"])  # deadlocks if the batch holds the row
+        uow.commit()
+        results = batch.result()
+    ledger.close()
+    assert list(locked) == ["pay"]
+    assert results == [Result.applied()]

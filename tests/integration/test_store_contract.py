@@ -347,6 +347,31 @@ def test_a_publication_raises_the_revision_and_lists_its_versions(store: LedgerS
     )
 
 
+def test_a_unit_sees_its_own_publication_under_the_rules_lock(store: LedgerStore) -> None:
+    """``lock_rules`` held exclusive and then asked again returns the revision of the
+    unit's own publication, not the one it read when it took the lock."""
+    version = DEFAULT_RULES.versions[0]
+    publication = NewPublication((version,), "ops@example", "first rules", backdated=False)
+    with store.unit_of_work() as uow:
+        assert uow.lock_rules(exclusive=True) == 0
+        revision = uow.append_publication(publication)
+        assert uow.lock_rules() == revision
+
+
+def test_a_claim_takes_the_rules_lock_and_reads_the_revision(store: LedgerStore) -> None:
+    """After a claim, ``lock_rules`` returns the revision committed before it (the claim
+    took the lock first; a driver may have read the revision in the claim's round trip)."""
+    version = DEFAULT_RULES.versions[0]
+    publication = NewPublication((version,), "ops@example", "first rules", backdated=False)
+    with store.unit_of_work() as uow:
+        uow.lock_rules(exclusive=True)
+        revision = uow.append_publication(publication)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.claim([empty()], [event("e1")], [MonthRef("acct-1", MONTH)])
+        assert uow.lock_rules() == revision
+
+
 def test_backdating_reads_payments_by_anchor_and_months_by_range(store: LedgerStore) -> None:
     """``anchored_between`` is [start, end) on the anchor instant; ``months_between`` the
     stored account-months in an inclusive range."""

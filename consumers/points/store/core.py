@@ -119,6 +119,8 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         super().__init__()
         self._engine = engine
         self._committed = False
+        #: The rules revision as this unit sees it once it holds the rules lock.
+        self._rules_revision: int | None = None
 
     def __enter__(self) -> Self:
         self.now = datetime.now(UTC)
@@ -148,6 +150,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         events: Sequence[StoredEvent],
         months: Sequence[MonthRef],
     ) -> Claim:
+        self.lock_rules()  # before any row lock; held already: nothing sent
         locked: dict[str, PaymentRecord] = {}
         if payments:
             result = multirow_insert(
@@ -220,6 +223,12 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         return {row["payment_id"]: rows.record_from_row(row) for row in result}
 
     def lock_rules(self, *, exclusive: bool = False) -> int:
+        if exclusive or self._rules_revision is None:
+            self._rules_revision = self._take_rules_lock(exclusive=exclusive)
+        return self._rules_revision
+
+    def _take_rules_lock(self, *, exclusive: bool) -> int:
+        """The lock, then the revision (a statement of its own: see ``rule_rows``)."""
         rule_rows.lock_rules(self.connection, exclusive=exclusive)
         return rule_rows.rules_revision(self.connection)
 
@@ -227,7 +236,10 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         return rule_rows.published_versions(self.connection)
 
     def append_publication(self, publication: rule_rows.NewPublication) -> int:
-        return rule_rows.append_publication(self.connection, publication, self.now)
+        revision = rule_rows.append_publication(self.connection, publication, self.now)
+        if self._rules_revision is not None:
+            self._rules_revision = revision  # this unit sees its own publication
+        return revision
 
     def anchored_between(self, start: datetime | None, end: datetime | None) -> list[str]:
         return correction_rows.anchored_between(self.connection, start, end)

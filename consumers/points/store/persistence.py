@@ -83,6 +83,11 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
     ) -> Claim:
         """Lock the batch's payments and account-months; record its events in the inbox.
 
+        First, unless this unit holds it already, the rules lock is taken shared and the
+        revision read (``lock_rules``): the lock comes before every row lock, and a driver
+        may send it in the claim's own round trip; ``lock_rules()`` then returns the
+        revision read here.
+
         ``payments`` are the (empty) facts of each payment the batch touches: a payment
         never seen gets a placeholder row (``event_count == 0``) that ``forget_placeholders``
         removes again if none of its events applies. Events whose ``event_id`` is stored
@@ -128,7 +133,9 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         exclusive to publish — then return the rules revision (0: nothing published).
 
         The first statement of any unit of work that computes points: the rules lock comes
-        before every row lock (rules → payments → account-months → balances).
+        before every row lock (rules → payments → account-months → balances). Held already
+        (shared, by this call or a ``claim``): the revision read then, with this unit's own
+        publications — nothing commits a publication while the lock is held.
         """
 
     @abstractmethod

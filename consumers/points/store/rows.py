@@ -8,7 +8,7 @@ by the psycopg pipeline, by raw sqlite3 or by SQLAlchemy Core is the same row. T
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, assert_never
 
@@ -234,6 +234,20 @@ def month_row(record: MonthRecord, now: datetime) -> Row:
 def month_rows(refs: Iterable[MonthRef], now: datetime) -> list[Row]:
     """Zero rows that lock (or create) account-months, in (account, month) order."""
     return [month_row(MonthRecord(ref), now) for ref in sorted(set(refs))]
+
+
+_MONTH_AT: Final = {name: i for i, name in enumerate(MONTH_COLUMNS)}
+
+
+def month_from_values(values: Sequence[Any]) -> MonthRecord:
+    """A month row as a driver returns it, values in ``MONTH_COLUMNS`` order (no dict per
+    row: a batch reads one per account-month it locks)."""
+    at = _MONTH_AT
+    return MonthRecord(
+        MonthRef(values[at["account_id"]], values[at["month"]]),
+        Points(values[at["earned_confirmed"]], values[at["earned_provisional"]]),
+        Points(values[at["credited_confirmed"]], values[at["credited_provisional"]]),
+    )
 
 
 def month_from_row(row: Mapping[Any, Any]) -> MonthRecord:

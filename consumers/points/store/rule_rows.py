@@ -32,6 +32,14 @@ from consumers.points.rules import (
 RULES_LOCK_KEY: Final = 0x706F696E7473_0052
 _LOCK_SHARED: Final = sa.text("SELECT pg_advisory_xact_lock_shared(:key)")
 _LOCK_EXCLUSIVE: Final = sa.text("SELECT pg_advisory_xact_lock(:key)")
+#: The same lock and the revision for a driver that sends them itself (psycopg, which
+#: pipelines them with the statements after them). The revision is a statement of its own
+#: after the lock: under READ COMMITTED its snapshot is taken once the lock is granted, so
+#: it sees every publication that committed before (one statement would read with a
+#: snapshot taken before waiting for the lock).
+PSYCOPG_LOCK_SHARED: Final = b"SELECT pg_advisory_xact_lock_shared(%s)"
+PSYCOPG_LOCK_EXCLUSIVE: Final = b"SELECT pg_advisory_xact_lock(%s)"
+PSYCOPG_REVISION: Final = b"SELECT max(id) FROM ledger_rule_publications"
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         events: Sequence[StoredEvent],
         months: Sequence[MonthRef],
     ) -> Claim:
+        self.lock_rules()  # no lock on SQLite (see ``rule_rows``): the revision, once
         locked: dict[str, PaymentRecord] = {}
         with self._errors():
             placeholders = rows.placeholder_rows(payments, self.now)
@@ -117,9 +118,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
                 rows.MONTH_LOCK_CONFLICT,
                 rows.MONTH_COLUMNS,
             )
-        records = (
-            rows.month_from_row(dict(zip(rows.MONTH_COLUMNS, r, strict=True))) for r in found
-        )
+        records = (rows.month_from_values(r) for r in found)
         return {record.ref: record for record in records}
 
     def _write_and_commit(self, writes: Writes) -> None:
