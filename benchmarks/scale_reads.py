@@ -102,8 +102,9 @@ def _history(ledger: Ledger) -> tuple[Query, str]:
 
 def _explain(ledger: Ledger) -> tuple[Query | None, str]:
     """What ``ledger explain ACCOUNT --month`` runs after bootstrapping, when this commit
-    has the command: the account's stored events, its stored balance, the published rules,
-    then the explanation (``consumers.points.story``)."""
+    has the command: the month's story (the account's whole story on a commit before
+    ``month_story``), its stored balance, the published rules, then the explanation
+    (``consumers.points.story``)."""
     store: Any = ledger.store
     current_rules = getattr(ledger, "current_rules", None)
     try:
@@ -112,14 +113,22 @@ def _explain(ledger: Ledger) -> tuple[Query | None, str]:
         story = None
     if story is None or current_rules is None or not hasattr(store, "account_story"):
         return None, "not measured: `ledger explain` is not on this commit"
+    if hasattr(store, "month_story"):
 
-    def explain(account: str) -> object:
+        def bounded(account: str) -> object:
+            month = store.month_story(account, EXPLAIN_MONTH)
+            store.balances(account)
+            return story.explain_month_story(account, month, current_rules())
+
+        how = "store.month_story + store.balances + explain_month_story (the command's body)"
+        return bounded, how
+
+    def whole(account: str) -> object:
         events = store.account_story(account)
         store.balances(account)
         return story.explain_story(account, events, current_rules(), EXPLAIN_MONTH)
 
-    how = "store.account_story + store.balances + explain_story(month) (the command's body)"
-    return explain, how
+    return whole, "store.account_story + store.balances + explain_story(month) (the command's body)"
 
 
 def query_latency(

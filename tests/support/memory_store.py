@@ -71,7 +71,7 @@ from consumers.points.store.records import (
     StoredEvent,
 )
 from consumers.points.store.rule_rows import NewPublication, PublishedVersion, version_from_json
-from consumers.points.store.story_rows import AccountStory
+from consumers.points.store.story_rows import AccountStory, MonthStory
 from consumers.points.verify import VerifyReport, verify
 from schemas.events import Event
 
@@ -347,6 +347,40 @@ class MemoryLedgerStore(LedgerStore):
         }
         expired = {e.payment_id for e in mine if e.kind is EntryKind.EXPIRY and e.payment_id}
         return AccountStory(list(bodies.values()), frozenset(expired))
+
+    def month_story(self, account_id: str, month: MonthKey) -> MonthStory:
+        """As ``story_rows.month_story``: the events of the account's payments stored in
+        ``month`` (by ``payment_id``) and of its grants (through their entries), the
+        payments the stored rows say expired, and the credited points of the account's
+        other stored months."""
+        tables = self.tables
+        counted = {
+            p: record
+            for p, record in tables.payments.items()
+            if record.facts.account_id == account_id and record.month == month
+        }
+        grant_ids = {
+            s.entry.event_id
+            for s in tables.entries
+            if s.entry.account_id == account_id
+            and s.entry.payment_id is None
+            and s.entry.kind is EntryKind.EVENT
+        }
+        bodies = [
+            event.body
+            for event_id, event in sorted(tables.events.items())
+            if event.facts.account_id == account_id
+            and (_payment_of(event) in counted or event_id in grant_ids)
+        ]
+        return MonthStory(
+            month,
+            AccountStory(bodies, frozenset(p for p, r in counted.items() if r.facts.expired)),
+            {
+                ref.month: record.credited
+                for ref, record in tables.months.items()
+                if ref.account_id == account_id and ref.month != month
+            },
+        )
 
     def account_ids(
         self,

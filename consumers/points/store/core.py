@@ -327,6 +327,16 @@ class CoreLedgerStore(LedgerStore):
             raise_classified(exc)
             raise
 
+    def month_story(self, account_id: str, month: MonthKey) -> story_rows.MonthStory:
+        try:
+            with self.engine.connect() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                return story_rows.month_story(connection, account_id, month)
+        except Exception as exc:
+            raise_classified(exc)
+            raise
+
     def account_ids(
         self,
         limit: int,

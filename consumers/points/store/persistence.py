@@ -44,7 +44,7 @@ from consumers.points.store.records import (
     StoredEvent,
 )
 from consumers.points.store.rule_rows import NewPublication, PublishedVersion
-from consumers.points.store.story_rows import AccountStory
+from consumers.points.store.story_rows import AccountStory, MonthStory
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,13 @@ class LedgerStore(ABC):
     @abstractmethod
     def account_story(self, account_id: str) -> AccountStory:
         """The account's applied events and expired payments (``points ledger explain``)."""
+
+    @abstractmethod
+    def month_story(self, account_id: str, month: MonthKey) -> MonthStory:
+        """What ``points ledger explain --month`` reads, from one consistent read: the
+        applied events of the payments counted in ``month`` (their stored month), the
+        expired among them, every grant of the account, and the credited points stored for
+        its other months."""
 
     # --- verify's streaming reads -----------------------------------------------------
 
