@@ -146,6 +146,12 @@ class _LoadedSqs:
         return delayed
 
 
+def _scan_all(sqs: Any, url: str, options: ScanOptions) -> tuple[list[str], DlqScan]:
+    """Every message id a whole scan yields (in order), and the ended scan."""
+    with DlqScan(sqs, url, options) as scan:
+        return [m.message_id for batch in scan.batches() for m in batch], scan
+
+
 def test_a_heartbeat_slower_than_the_timeout_stretches_it_and_the_scan_ends(
     aws: Config, topo: ApplyResult
 ) -> None:
@@ -158,9 +164,7 @@ def test_a_heartbeat_slower_than_the_timeout_stretches_it_and_the_scan_ends(
     url = topo.queues["points"].dlq_url
     sent = _fill(sqs, url, 200)
     options = ScanOptions(hold_seconds=2, wait_seconds=0, settle_seconds=5)
-    loaded: Any = _LoadedSqs(sqs, 0.2)
-    with DlqScan(loaded, url, options) as scan:
-        yielded = [m.message_id for batch in scan.batches() for m in batch]
+    yielded, scan = _scan_all(_LoadedSqs(sqs, 0.2), url, options)
     assert sorted(yielded) == sorted(sent)
     assert scan.complete  # before the fix: a lapse storm, no end (pytest-timeout fails it)
 
@@ -178,9 +182,7 @@ def test_a_scan_that_cannot_hold_what_it_has_ends_incomplete_instead_of_spinning
     options = ScanOptions(
         hold_seconds=1, wait_seconds=0, settle_seconds=0, lapse_patience_seconds=3
     )
-    refusing: Any = _LoadedSqs(sqs, 0.1, refuse_extensions=True)
-    with DlqScan(refusing, url, options) as scan:
-        seen = [m.message_id for batch in scan.batches() for m in batch]
+    seen, scan = _scan_all(_LoadedSqs(sqs, 0.1, refuse_extensions=True), url, options)
     assert len(seen) == len(set(seen))  # what it did see, it saw once
     assert not scan.complete
     assert scan.incomplete_reason is not None
@@ -197,9 +199,7 @@ def test_a_round_longer_than_a_quarter_of_the_timeout_stretches_it(
     url = topo.queues["points"].dlq_url
     sent = _fill(sqs, url, 30)
     options = ScanOptions(hold_seconds=1, wait_seconds=0, settle_seconds=5)
-    slow: Any = _LoadedSqs(sqs, 0.5)
-    with DlqScan(slow, url, options) as scan:
-        yielded = [m.message_id for batch in scan.batches() for m in batch]
+    yielded, scan = _scan_all(_LoadedSqs(sqs, 0.5), url, options)
     assert sorted(yielded) == sorted(sent)
     assert scan.complete
     assert scan.visibility_seconds > options.hold_seconds

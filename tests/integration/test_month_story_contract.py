@@ -3,38 +3,17 @@ store: the in-memory fake the unit tests use, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-
-import pytest
 
 from consumers.points.amounts import Points
 from consumers.points.expiry import expire
 from consumers.points.intake import stored_event
 from consumers.points.ledger import PointsLedger
 from consumers.points.rules import DEFAULT_RULES
-from consumers.points.store import LedgerStore, open_store
+from consumers.points.store import LedgerStore
 from schemas.events import Event
 from tests.support.factories import make_event, make_grant
-from tests.support.ledger_kit import migrated_engine
-from tests.support.memory_store import MemoryLedgerStore
-
-
-@pytest.fixture(
-    name="store",
-    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def every_store(request: pytest.FixtureRequest) -> Iterator[LedgerStore]:
-    if request.param == "memory":
-        yield MemoryLedgerStore()
-        return
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    store = open_store(migrated_engine(url))
-    yield store
-    store.close()
-
+from tests.support.stores import every_store  # noqa: F401 (pytest fixture)
 
 STORY: list[Event] = [
     make_event(event_id="nov-a", payment_id="nov", occurred_at="2026-11-10T10:00:00+09:00"),

@@ -5,7 +5,6 @@ its agreement with the real drivers: a behaviour the ledger relies on belongs he
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,7 +16,7 @@ from consumers.points.earning import MonthRef
 from consumers.points.facts import EventFacts, PaymentFacts, apply_event
 from consumers.points.intake import stored_event
 from consumers.points.rules import DEFAULT_RULES, Rate
-from consumers.points.store import LedgerStore, open_store
+from consumers.points.store import LedgerStore
 from consumers.points.store.records import (
     Entry,
     EntryKind,
@@ -27,28 +26,9 @@ from consumers.points.store.records import (
 )
 from consumers.points.store.rule_rows import NewPublication
 from tests.support.factories import make_event, make_grant
-from tests.support.ledger_kit import migrated_engine
-from tests.support.memory_store import MemoryLedgerStore
+from tests.support.stores import every_store  # noqa: F401 (pytest fixture)
 
 MONTH = "2026-11"
-
-
-@pytest.fixture(
-    name="store",
-    params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def every_store(request: pytest.FixtureRequest) -> Iterator[LedgerStore]:
-    """The in-memory fake, then the SQLite and PostgreSQL drivers on migrated databases."""
-    if request.param == "memory":
-        yield MemoryLedgerStore()
-        return
-    url: str = request.getfixturevalue(
-        "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    )
-    engine = migrated_engine(url)
-    store = open_store(engine)
-    yield store
-    store.close()
 
 
 def event(event_id: str, payment_id: str = "pay-1", amount: int = 1200, **kw: str) -> StoredEvent:
