@@ -272,7 +272,7 @@ class BatchProcessor:
             if payment_id is not None:
                 fields["payment_id"] = payment_id
         fields["receive_count"] = message.receive_count
-        fields.update((name, value) for name, value in extra.items() if value is not None)
+        fields.update(outcome_fields(**extra))
         return fields
 
     @contextlib.asynccontextmanager

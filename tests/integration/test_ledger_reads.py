@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import Ledger
-from consumers.points.store import LedgerStore, reads
+from consumers.points.store import LedgerStore, among
 from consumers.points.store.records import Snapshot, StoredEvent
 from consumers.points.tables import ledger_balances, ledger_entries, ledger_payments
 from consumers.points.verify import DEFAULT_CHUNK_ENTRIES, Scope
@@ -269,7 +269,7 @@ def test_a_chunk_read_in_slices_holds_every_row(
 ) -> None:
     """Off PostgreSQL a chunk's ids go in ``IN`` slices: with slices of 2, a chunk of all ten
     accounts still holds every event, entry, payment and balance."""
-    monkeypatch.setattr(reads, "IN_LIST_SLICE", 2)
+    monkeypatch.setattr(among, "IN_LIST_SLICE", 2)
     chunk = ledger.store.accounts_snapshot(ACCOUNTS)
     counts = (len(chunk.events), len(chunk.entries), len(chunk.payments), len(chunk.balances))
     assert counts == (55, 55, 55, 10)

@@ -11,13 +11,13 @@ when the whole ledger is verified).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from consumers.points.amounts import as_utc
 from consumers.points.store import rows
+from consumers.points.store.among import select_among
 from consumers.points.store.persistence import within_budget
 from consumers.points.store.records import Balance, HistoryEntry, Snapshot
 from consumers.points.tables import (
@@ -27,9 +27,6 @@ from consumers.points.tables import (
     ledger_months,
     ledger_payments,
 )
-
-#: Ids per ``IN`` list in ``accounts_snapshot`` off PostgreSQL (well under SQLite's limit).
-IN_LIST_SLICE: Final = 500
 
 
 def balances_query(account_id: str | None, after: str | None, limit: int | None) -> sa.Select[Any]:
@@ -201,17 +198,9 @@ def accounts_snapshot(connection: sa.Connection, accounts: Sequence[str]) -> Sna
 def _rows_among(
     connection: sa.Connection, table: sa.Table, column: sa.Column[str], values: Sequence[str]
 ) -> Iterator[sa.RowMapping]:
-    """Rows of ``table`` whose ``column`` is one of ``values``: one ``= ANY(array)`` on
-    PostgreSQL (one bind, a cached statement), slices of ``IN`` elsewhere (SQLite's bind
-    limit)."""
-    if connection.dialect.name == "postgresql":
-        among = sa.bindparam("values", list(values), type_=postgresql.ARRAY(sa.String()))
-        query = sa.select(table).where(column == sa.any_(among))
-        yield from connection.execute(query).mappings().all()
-        return
-    for start in range(0, len(values), IN_LIST_SLICE):
-        query = sa.select(table).where(column.in_(values[start : start + IN_LIST_SLICE]))
-        yield from connection.execute(query).mappings().all()
+    """Rows of ``table`` whose ``column`` is one of ``values`` (``among.select_among``)."""
+    for row in select_among(connection, sa.select(table), column, values):
+        yield row._mapping
 
 
 def orphan_events_query(after: str | None, limit: int) -> sa.Select[Any]:

@@ -21,15 +21,13 @@ events table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from consumers.points.amounts import Points
 from consumers.points.months import MonthKey
+from consumers.points.store.among import select_among
 from consumers.points.tables import (
     KIND_EVENT,
     KIND_EXPIRY,
@@ -38,9 +36,6 @@ from consumers.points.tables import (
     ledger_months,
     ledger_payments,
 )
-
-#: Ids per ``IN`` list on SQLite (999 bind parameters before SQLite 3.32), as in ``reads``.
-IN_LIST_SLICE: Final = 500
 
 
 @dataclass(frozen=True)
@@ -89,15 +84,13 @@ def month_story(connection: sa.Connection, account_id: str, month: MonthKey) -> 
     )
     counted = connection.execute(payments).all()
     events = sa.select(e.body).where(e.account_id == account_id)
-    bodies = [
-        row.body
-        for row in _among(connection, events, e.payment_id, sorted(r.payment_id for r in counted))
-    ]
+    payment_ids = sorted(r.payment_id for r in counted)
+    bodies = [row.body for row in select_among(connection, events, e.payment_id, payment_ids)]
     grants = sa.select(n.event_id).where(
         n.account_id == account_id, n.payment_id.is_(None), n.kind == KIND_EVENT
     )
     grant_ids = sorted(str(i) for i in connection.execute(grants).scalars() if i is not None)
-    bodies += [row.body for row in _among(connection, events, e.event_id, grant_ids)]
+    bodies += [row.body for row in select_among(connection, events, e.event_id, grant_ids)]
     others = sa.select(m.month, m.credited_confirmed, m.credited_provisional).where(
         m.account_id == account_id, m.month != month
     )
@@ -109,22 +102,3 @@ def month_story(connection: sa.Connection, account_id: str, month: MonthKey) -> 
             for row in connection.execute(others)
         },
     )
-
-
-def _among(
-    connection: sa.Connection,
-    query: sa.Select[Any],
-    column: sa.Column[Any],
-    values: Sequence[str],
-) -> Iterator[sa.Row[Any]]:
-    """Rows of ``query`` whose ``column`` is one of ``values``: one ``= ANY(array)`` on
-    PostgreSQL (one bind, a cached statement), slices of ``IN`` elsewhere."""
-    if not values:
-        return
-    if connection.dialect.name == "postgresql":
-        among = sa.bindparam("values", list(values), type_=postgresql.ARRAY(sa.String()))
-        yield from connection.execute(query.where(column == sa.any_(among))).all()
-        return
-    for start in range(0, len(values), IN_LIST_SLICE):
-        sliced = query.where(column.in_(values[start : start + IN_LIST_SLICE]))
-        yield from connection.execute(sliced).all()
