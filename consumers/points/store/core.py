@@ -140,9 +140,13 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         except Exception:  # noqa: S110 - a dead connection rolls back by dying
             pass
         finally:
-            self.connection.close()
+            self._release()
         if isinstance(exc := exc_info[1], BaseException):
             raise_classified(exc)
+
+    def _release(self) -> None:
+        """Give the connection back to the pool (a driver may first restore what it set)."""
+        self.connection.close()
 
     def claim(
         self,

@@ -1,0 +1,85 @@
+"""A batch costs the PostgreSQL ledger two round trips, whatever its size.
+
+Counted on the wire, not timed: libpq's own trace of the ledger's connection records every
+``Sync`` the client sends, and in pipeline mode each ``Sync`` is one wait for the server.
+Two: the claim (BEGIN, rules lock, payments, inbox, account-months) and the writes with
+the COMMIT. psycopg left to itself adds one for its ``BEGIN`` and one for its ``commit()``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from psycopg.pq import Trace
+
+from consumers.bootstrap import Ledger
+from consumers.handler import Outcome
+from tests.support.factories import make_event
+from tests.support.ledger import ledger_on
+from tests.support.ledger_kit import migrated_engine
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def ledger(postgres_url: str) -> Iterator[Ledger]:
+    migrated_engine(postgres_url).dispose()
+    with ledger_on(postgres_url) as ledger:
+        yield ledger
+
+
+def _syncs_sent(ledger: Ledger, apply: list[object]) -> int:
+    """``Sync`` messages sent on the ledger's connections while ``apply`` runs."""
+    with tempfile.TemporaryDirectory() as workdir:
+        path = Path(workdir) / "libpq.trace"
+        with path.open("w") as trace:
+            traced: list[psycopg.Connection[object]] = []
+
+            def on_checkout(dbapi: psycopg.Connection[object], *_: object) -> None:
+                dbapi.pgconn.trace(os.dup(trace.fileno()))
+                dbapi.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+                traced.append(dbapi)
+
+            sa.event.listen(ledger.engine, "checkout", on_checkout)
+            try:
+                for batch in apply:
+                    ledger.handle_batch(batch)  # type: ignore[arg-type]
+            finally:
+                sa.event.remove(ledger.engine, "checkout", on_checkout)
+                for dbapi in traced:
+                    dbapi.pgconn.untrace()
+        return sum(1 for line in path.read_text().splitlines() if "\tSync" in line)
+
+
+def test_a_batch_of_new_events_is_two_round_trips(ledger: Ledger) -> None:
+    ledger.handle_batch([make_event(event_id="warm", payment_id="pay-0")])  # pool, plans
+    batch = [
+        make_event(event_id=f"e{i}", payment_id=f"pay-{i % 4}", amount=1000 + i) for i in range(10)
+    ]
+    assert _syncs_sent(ledger, [batch]) == 2
+    assert ledger.handle_batch(batch)[0].outcome is Outcome.DUPLICATE
+
+
+def test_the_round_trips_do_not_grow_with_the_batch(ledger: Ledger) -> None:
+    batches = [
+        [make_event(event_id=f"b{size}-{i}", payment_id=f"p{size}-{i}") for i in range(size)]
+        for size in (1, 100)
+    ]
+    assert _syncs_sent(ledger, batches) == 4
+
+
+def test_connections_go_back_to_the_pool_as_they_came(ledger: Ledger) -> None:
+    """The unit of work runs its connection in autocommit mode (it sends its own BEGIN);
+    after a batch, and after one the database refused, the pool hands out connections
+    that begin transactions by themselves again."""
+    ledger.handle_batch([make_event(event_id="fine")])
+    ledger.handle_batch([make_event(event_id="poison", account_id="acct\x00")])
+    with ledger.engine.connect() as connection:
+        assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
