@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -20,6 +20,7 @@ from psycopg.pq import Trace
 
 from consumers.bootstrap import Ledger
 from consumers.handler import Outcome
+from schemas.events import Event
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
 from tests.support.ledger_kit import migrated_engine
@@ -34,7 +35,7 @@ def ledger(postgres_url: str) -> Iterator[Ledger]:
         yield ledger
 
 
-def _syncs_sent(ledger: Ledger, apply: list[object]) -> int:
+def _syncs_sent(ledger: Ledger, apply: Sequence[Sequence[Event]]) -> int:
     """``Sync`` messages sent on the ledger's connections while ``apply`` runs."""
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(workdir) / "libpq.trace"
@@ -49,7 +50,7 @@ def _syncs_sent(ledger: Ledger, apply: list[object]) -> int:
             sa.event.listen(ledger.engine, "checkout", on_checkout)
             try:
                 for batch in apply:
-                    ledger.handle_batch(batch)  # type: ignore[arg-type]
+                    ledger.handle_batch(batch)
             finally:
                 sa.event.remove(ledger.engine, "checkout", on_checkout)
                 for dbapi in traced:
