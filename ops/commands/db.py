@@ -18,7 +18,8 @@ from consumers.bootstrap import database, migrate_ledger
 from consumers.db import classify_db_error, current_revision, db_reason, head_revision
 from consumers.migrations.indexes import IndexConflict
 from infra.settings import Config
-from ops.output import JsonFlag, console, err_console, fail, print_json
+from ops.commands.common import say
+from ops.output import JsonFlag, console, fail, print_json
 
 app = typer.Typer(help="The ledger database schema (Alembic migrations).")
 
@@ -85,11 +86,6 @@ def upgrade_command(
     for name, done in actions:
         console.print(f"{name}: {done}", highlight=False)
     console.print(f"database at {after} (was {before or 'empty'})", highlight=False)
-
-
-def say(text: str) -> None:
-    """Progress on stderr, never mixed into --json."""
-    err_console.print(text, highlight=False)
 
 
 @app.command("current")
