@@ -17,7 +17,7 @@ line names the setting.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,8 +35,10 @@ from consumers.db import (
     raise_classified,
     require_migrated,
     upgrade,
+    upgrade_concurrently,
 )
 from consumers.handler import Handler, Result
+from consumers.migrations.indexes import Action
 from consumers.points.expiry import DEFAULT_TTL, Expired, expire
 from consumers.points.ledger import PointsLedger
 from consumers.points.published import (
@@ -136,11 +138,25 @@ def ready(
         ) from exc
 
 
-def migrate_ledger(engine: Engine, rules_file: Path | None) -> None:
+def migrate_ledger(
+    engine: Engine,
+    rules_file: Path | None,
+    *,
+    concurrent_indexes: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
+) -> list[tuple[str, Action]]:
     """``points db upgrade``: the schema to the head, then ``POINTS_RULES_FILE`` published
-    if the ledger has no published rules yet (``consumers.points.published``)."""
-    upgrade(engine)
+    if the ledger has no published rules yet (``consumers.points.published``).
+
+    ``concurrent_indexes``: the migrations' indexes built beforehand without blocking
+    writes (``consumers.db.upgrade_concurrently``); what was done to each is returned."""
+    actions: list[tuple[str, Action]] = []
+    if concurrent_indexes:
+        actions = upgrade_concurrently(engine, progress)
+    else:
+        upgrade(engine)
     adopt_rules_file(open_store(engine, "core"), rules_file, datetime.now(UTC))
+    return actions
 
 
 @dataclass

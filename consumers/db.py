@@ -9,6 +9,7 @@ at the head revision: they never create tables themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine, make_url
 
+from consumers.migrations.indexes import Action, OnlineIndexes, prebuild
 from schemas.errors import ConfigurationError, PermanentError, PointsError, TransientError
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
@@ -181,6 +183,49 @@ def alembic_config(connection: sa.Connection | None = None) -> AlembicConfig:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+
+
+def upgrade_concurrently(
+    engine: Engine, progress: Callable[[str], None] = lambda _: None
+) -> list[tuple[str, Action]]:
+    """``points db upgrade --concurrent-indexes``: the upgrade, with the indexes of every
+    pending migration that declares them (``ONLINE``) built beforehand with ``CREATE INDEX
+    CONCURRENTLY`` so that payment writes never wait for a build (PostgreSQL).
+
+    The pending migrations up to each such one run in one transaction as usual; then its
+    indexes are built concurrently (``consumers.migrations.indexes.prebuild``); the rest
+    runs in one last transaction, where that migration keeps the indexes it finds. What
+    was done to each index is returned. SQLite: the plain upgrade (nothing to return).
+    """
+    if engine.dialect.name != "postgresql":
+        upgrade(engine)
+        return []
+    actions: list[tuple[str, Action]] = []
+    for revision, online in _pending_online_indexes(engine):
+        upgrade(engine, revision)
+        progress(
+            f"building {', '.join(i.name for i in online.build)} concurrently "
+            "(writes go on; this takes as long as the tables are big)"
+        )
+        actions += prebuild(engine, online)
+    upgrade(engine)
+    return actions
+
+
+def _pending_online_indexes(engine: Engine) -> list[tuple[str, OnlineIndexes]]:
+    """(the revision before it, its ``ONLINE``) of each pending migration declaring one,
+    oldest first."""
+    scripts = ScriptDirectory.from_config(alembic_config())
+    current = current_revision(engine) or "base"
+    pending = reversed(list(scripts.iterate_revisions("heads", current)))
+    found: list[tuple[str, OnlineIndexes]] = []
+    for script in pending:
+        online = getattr(script.module, "ONLINE", None)
+        if isinstance(online, OnlineIndexes):
+            before = script.down_revision
+            assert isinstance(before, str), "a migration with ONLINE indexes has one parent"
+            found.append((before, online))
+    return found
 
 
 def head_revision() -> str | None:

@@ -1,9 +1,14 @@
-"""``points db upgrade`` and ``points db current``."""
+"""``points db upgrade [--concurrent-indexes]`` and ``points db current``.
+
+``--concurrent-indexes`` is for a big, live ledger on PostgreSQL: the indexes of pending
+migrations are built beforehand without blocking writes (``consumers.migrations.indexes``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -11,7 +16,9 @@ from sqlalchemy.engine import Engine
 
 from consumers.bootstrap import database, migrate_ledger
 from consumers.db import classify_db_error, current_revision, db_reason, head_revision
+from consumers.migrations.indexes import IndexConflict
 from infra.settings import Config
+from ops.commands.common import say
 from ops.output import JsonFlag, console, fail, print_json
 
 app = typer.Typer(help="The ledger database schema (Alembic migrations).")
@@ -30,9 +37,21 @@ def _database(config: Config) -> Iterator[Engine]:
         engine.dispose()
 
 
+ConcurrentIndexes = Annotated[
+    bool,
+    typer.Option(
+        "--concurrent-indexes",
+        help="PostgreSQL: build the indexes of pending migrations first with CREATE INDEX "
+        "CONCURRENTLY (outside the upgrade's transaction: payment writes go on), then "
+        "upgrade. Rerun after an interruption: it rebuilds an INVALID leftover.",
+    ),
+]
+
+
 @app.command("upgrade")
 def upgrade_command(
     ctx: typer.Context,
+    concurrent_indexes: ConcurrentIndexes = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Migrate the database to the schema this code needs (idempotent); publish
@@ -40,12 +59,33 @@ def upgrade_command(
     config: Config = ctx.obj
     with _database(config) as engine:
         before = current_revision(engine)
-        migrate_ledger(engine, config.points.rules_file)
+        if concurrent_indexes and engine.dialect.name != "postgresql":
+            say("--concurrent-indexes: SQLite has no concurrent build; plain upgrade")
+        try:
+            actions = migrate_ledger(
+                engine,
+                config.points.rules_file,
+                concurrent_indexes=concurrent_indexes,
+                progress=say,
+            )
+        except IndexConflict as exc:
+            fail(str(exc))
+        except sa.exc.SQLAlchemyError as exc:
+            if not concurrent_indexes:
+                raise
+            error = classify_db_error(exc)
+            reason = str(error) if error is not None else db_reason(exc)
+            fail(f"{reason}; an interrupted build leaves an INVALID index: run this again")
         after = current_revision(engine)
     if as_json:
-        print_json({"from": before, "to": after})
-    else:
-        console.print(f"database at {after} (was {before or 'empty'})", highlight=False)
+        document: dict[str, Any] = {"from": before, "to": after}
+        if concurrent_indexes:
+            document["indexes"] = [{"index": name, "action": done} for name, done in actions]
+        print_json(document)
+        return
+    for name, done in actions:
+        console.print(f"{name}: {done}", highlight=False)
+    console.print(f"database at {after} (was {before or 'empty'})", highlight=False)
 
 
 @app.command("current")

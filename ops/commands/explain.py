@@ -5,6 +5,8 @@ points, every payment with its rate and the campaigns that applied, then every g
 balance equals the months' credited points plus the grants. It is recomputed from the
 account's stored events under the published rules (``consumers.points.story``); when the
 stored balance differs, the command says so on stderr and exits 1 (run ``ledger verify``).
+The stored balance is read in the story's own consistent read, so the check holds while
+workers write.
 
 With ``--month M`` it reads what that month needs, not the account's whole story: month M
 is recomputed from the events of its payments, and the balance is M's credited points plus
@@ -57,17 +59,16 @@ def explain_command(
             fail(f"--month: {exc}")
     try:
         with bootstrap_ledger(config) as ledger:
-            known, explanation = _explained(ledger, account_id, month)
-            stored = ledger.retry.call(ledger.store.balances, account_id)
+            known, explanation, stored = _explained(ledger, account_id, month)
     except (ConfigurationError, TransientError) as exc:
         fail(str(exc))
-    if not known and not stored:
+    if not known and stored is None:
         fail(f"unknown account {account_id!r}: no event of it was applied")
     if as_json:
         print_json(explanation.as_json())
     else:
         print_explanation(explanation)
-    recorded = Points(stored[0].confirmed, stored[0].provisional) if stored else Points()
+    recorded = stored if stored is not None else Points()
     if recorded != explanation.balance:
         given = (
             "the events give" if month is None else f"{month}'s events and the stored months give"
@@ -79,16 +80,20 @@ def explain_command(
         exit_with(1)
 
 
-def _explained(ledger: Ledger, account_id: str, month: MonthKey | None) -> tuple[bool, Explanation]:
-    """Whether the store knows the account, and its explanation: from its whole story, or
-    bounded by ``month`` (``consumers.points.story``)."""
+def _explained(
+    ledger: Ledger, account_id: str, month: MonthKey | None
+) -> tuple[bool, Explanation, Points | None]:
+    """Whether the store knows the account, its explanation (from its whole story, or
+    bounded by ``month``: ``consumers.points.story``), and the stored balance it is checked
+    against — read with the story, so a batch a worker commits meanwhile is in both or in
+    neither, never a false drift."""
     rules = ledger.current_rules()
     if month is None:
         story = ledger.retry.call(ledger.store.account_story, account_id)
-        return bool(story.bodies), explain_story(account_id, story, rules)
+        return bool(story.bodies), explain_story(account_id, story, rules), story.balance
     bounded = ledger.retry.call(ledger.store.month_story, account_id, month)
     known = bool(bounded.events.bodies or bounded.other_months)
-    return known, explain_month_story(account_id, bounded, rules)
+    return known, explain_month_story(account_id, bounded, rules), bounded.balance
 
 
 def _pair(points: Points) -> str:

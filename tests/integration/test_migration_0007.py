@@ -4,6 +4,7 @@ account index is back. The declared tables match it (``test_migrations``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from alembic import command
 from sqlalchemy.engine import Engine
 
 from consumers.db import alembic_config, make_engine, upgrade
+from tests.support.cli import run_points
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -61,3 +63,13 @@ def test_the_grants_index_holds_the_entries_without_a_payment_only(engine: Engin
     engine.dispose()
     assert "WHERE" in definition
     assert "payment_id IS NULL" in definition.replace("(", "").replace(")", "")
+
+
+def test_on_sqlite_the_flag_is_the_plain_upgrade(sqlite_url: str) -> None:
+    """SQLite has no concurrent build: the same upgrade as without the flag, said so."""
+    result = run_points(
+        "db", "upgrade", "--concurrent-indexes", "--json", env={"POINTS_DATABASE_URL": sqlite_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["indexes"] == []
+    assert "SQLite" in result.stderr

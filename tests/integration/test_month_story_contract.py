@@ -68,3 +68,15 @@ def test_a_month_without_payments_still_holds_the_grants_and_the_stored_months(
     assert sorted(story.events.bodies) == sorted(body(i) for i in ["g-dec", "g-nov"])
     assert story.events.expired == frozenset()
     assert story.other_months == {"2026-11": Points(12, 12), "2026-12": Points(0, 12)}
+
+
+def test_a_month_story_holds_the_account_s_stored_balance(store: LedgerStore) -> None:
+    """The month's story carries the account's stored balance, whatever the month (what
+    ``explain --month`` checks against); ``None`` for an account without a balance row."""
+    PointsLedger(store, DEFAULT_RULES).handle_batch(STORY)
+    [stored] = store.balances("acct-1")
+    for month in ("2026-11", "2027-01"):
+        assert store.month_story("acct-1", month).balance == Points(
+            stored.confirmed, stored.provisional
+        )
+    assert store.month_story("acct-9", "2026-11").balance is None

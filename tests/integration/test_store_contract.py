@@ -386,6 +386,14 @@ def test_an_account_story_holds_its_event_bodies_once_and_expired_payments(
     assert (story.bodies, story.expired) == ([first.body], frozenset({"pay-1"}))
 
 
+def test_an_account_story_holds_the_stored_balance_read_with_it(store: LedgerStore) -> None:
+    """The story carries the account's stored balance (what ``explain`` checks it against);
+    ``None`` for an account without a balance row."""
+    book(store, event("e1"), delta=Points(3, 12))
+    assert store.account_story("acct-1").balance == Points(3, 12)
+    assert store.account_story("acct-9").balance is None
+
+
 def test_an_event_has_one_entry_at_most(store: LedgerStore) -> None:
     """A second entry naming an event is refused by the commit, leaving the unit of work
     as ``DataRefused``; nothing of that unit of work is kept."""

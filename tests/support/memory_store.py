@@ -337,7 +337,8 @@ class MemoryLedgerStore(LedgerStore):
 
     def account_story(self, account_id: str) -> AccountStory:
         """As ``story_rows.account_story``: bodies of the events the account's entries name
-        (each once, in entry order), and the payments of its expiry entries."""
+        (each once, in entry order), the payments of its expiry entries, and its balance —
+        all from the one committed ``Tables`` (a consistent read, as the drivers' is)."""
         tables = self.tables
         mine = [s.entry for s in tables.entries if s.entry.account_id == account_id]
         bodies = {
@@ -346,7 +347,9 @@ class MemoryLedgerStore(LedgerStore):
             if e.event_id is not None and e.event_id in tables.events
         }
         expired = {e.payment_id for e in mine if e.kind is EntryKind.EXPIRY and e.payment_id}
-        return AccountStory(list(bodies.values()), frozenset(expired))
+        return AccountStory(
+            list(bodies.values()), frozenset(expired), tables.balances.get(account_id)
+        )
 
     def month_story(self, account_id: str, month: MonthKey) -> MonthStory:
         """As ``story_rows.month_story``: the events of the account's payments stored in
@@ -372,9 +375,10 @@ class MemoryLedgerStore(LedgerStore):
             if event.facts.account_id == account_id
             and (_payment_of(event) in counted or event_id in grant_ids)
         ]
+        expired = frozenset(p for p, r in counted.items() if r.facts.expired)
         return MonthStory(
             month,
-            AccountStory(bodies, frozenset(p for p, r in counted.items() if r.facts.expired)),
+            AccountStory(bodies, expired, tables.balances.get(account_id)),
             {
                 ref.month: record.credited
                 for ref, record in tables.months.items()

@@ -326,6 +326,7 @@ class CoreLedgerStore(LedgerStore):
     def account_story(self, account_id: str) -> story_rows.AccountStory:
         try:
             with self.engine.connect() as connection:
+                _one_snapshot(connection)
                 return story_rows.account_story(connection, account_id)
         except Exception as exc:
             raise_classified(exc)
@@ -334,8 +335,7 @@ class CoreLedgerStore(LedgerStore):
     def month_story(self, account_id: str, month: MonthKey) -> story_rows.MonthStory:
         try:
             with self.engine.connect() as connection:
-                if connection.dialect.name == "postgresql":
-                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                _one_snapshot(connection)
                 return story_rows.month_story(connection, account_id, month)
         except Exception as exc:
             raise_classified(exc)
@@ -360,8 +360,7 @@ class CoreLedgerStore(LedgerStore):
     def accounts_snapshot(self, account_ids: Sequence[str]) -> Snapshot:
         try:
             with self.engine.connect() as connection:
-                if connection.dialect.name == "postgresql":
-                    connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                _one_snapshot(connection)
                 return reads.accounts_snapshot(connection, account_ids)
         except Exception as exc:
             raise_classified(exc)
@@ -374,3 +373,11 @@ class CoreLedgerStore(LedgerStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _one_snapshot(connection: sa.Connection) -> None:
+    """Make the connection's next transaction one consistent read: REPEATABLE READ on
+    PostgreSQL (READ COMMITTED would give each statement its own snapshot); a SQLite
+    transaction is one already (``BEGIN IMMEDIATE`` holds the write lock)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))

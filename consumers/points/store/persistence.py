@@ -226,14 +226,16 @@ class LedgerStore(ABC):
 
     @abstractmethod
     def account_story(self, account_id: str) -> AccountStory:
-        """The account's applied events and expired payments (``points ledger explain``)."""
+        """The account's applied events, expired payments and stored balance, from one
+        consistent read (``points ledger explain``: the balance it checks is the one these
+        events made, whatever commits meanwhile)."""
 
     @abstractmethod
     def month_story(self, account_id: str, month: MonthKey) -> MonthStory:
         """What ``points ledger explain --month`` reads, from one consistent read: the
         applied events of the payments counted in ``month`` (their stored month), the
-        expired among them, every grant of the account, and the credited points stored for
-        its other months."""
+        expired among them, every grant of the account, the credited points stored for
+        its other months, and its stored balance."""
 
     # --- verify's streaming reads -----------------------------------------------------
 

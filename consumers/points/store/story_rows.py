@@ -17,6 +17,12 @@ through their entries did: 1.8 k against 4.8 k buffers for the heaviest account-
 without a payment), and the credited points stored for its other months. Each step names
 explicit ids, as ``reads.accounts_snapshot`` does, so PostgreSQL's planner never scans the
 events table.
+
+Both read the account's stored balance (``ledger_balances``) last, in the caller's
+transaction: ``explain`` compares the explanation with it, and a balance read in a
+transaction of its own would see a batch committed after the story was read, which
+``explain`` would report as drift while workers run. The caller makes the transaction one
+consistent read (REPEATABLE READ on PostgreSQL; SQLite's transaction is one already).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from consumers.points.store.among import select_among
 from consumers.points.tables import (
     KIND_EVENT,
     KIND_EXPIRY,
+    ledger_balances,
     ledger_entries,
     ledger_events,
     ledger_months,
@@ -40,11 +47,13 @@ from consumers.points.tables import (
 
 @dataclass(frozen=True)
 class AccountStory:
-    """The canonical bodies of an account's applied events (each once, in entry order) and
-    the ids of its payments the expiry job released."""
+    """The canonical bodies of an account's applied events (each once, in entry order), the
+    ids of its payments the expiry job released, and its stored balance as of the same
+    read (``None``: the account has no balance row)."""
 
     bodies: list[str]
     expired: frozenset[str]
+    balance: Points | None
 
 
 def account_story(connection: sa.Connection, account_id: str) -> AccountStory:
@@ -59,20 +68,33 @@ def account_story(connection: sa.Connection, account_id: str) -> AccountStory:
     bodies: dict[str, str] = {}
     for row in connection.execute(events):
         bodies.setdefault(row.event_id, row.body)
-    return AccountStory(
-        list(bodies.values()), frozenset(str(p) for p in connection.execute(expired).scalars())
-    )
+    released = frozenset(str(p) for p in connection.execute(expired).scalars())
+    return AccountStory(list(bodies.values()), released, stored_balance(connection, account_id))
+
+
+def stored_balance(connection: sa.Connection, account_id: str) -> Points | None:
+    """The account's ``ledger_balances`` row, in the caller's transaction."""
+    b = ledger_balances.c
+    query = sa.select(b.confirmed, b.provisional).where(b.account_id == account_id)
+    row = connection.execute(query).one_or_none()
+    return None if row is None else Points(row.confirmed, row.provisional)
 
 
 @dataclass(frozen=True)
 class MonthStory:
     """What ``explain --month`` reads: in ``events``, the bodies of the applied events of
     the payments counted in ``month`` and of every grant of the account, with the expired
-    among those payments; and the credited points stored for each other month."""
+    among those payments and the account's stored balance; and the credited points stored
+    for each other month."""
 
     month: MonthKey
     events: AccountStory
     other_months: dict[MonthKey, Points]
+
+    @property
+    def balance(self) -> Points | None:
+        """The account's stored balance, read with the rest (``None``: no balance row)."""
+        return self.events.balance
 
 
 def month_story(connection: sa.Connection, account_id: str, month: MonthKey) -> MonthStory:
@@ -94,11 +116,10 @@ def month_story(connection: sa.Connection, account_id: str, month: MonthKey) -> 
     others = sa.select(m.month, m.credited_confirmed, m.credited_provisional).where(
         m.account_id == account_id, m.month != month
     )
-    return MonthStory(
-        month,
-        AccountStory(bodies, frozenset(r.payment_id for r in counted if r.expired)),
-        {
-            row.month: Points(row.credited_confirmed, row.credited_provisional)
-            for row in connection.execute(others)
-        },
-    )
+    other_months = {
+        row.month: Points(row.credited_confirmed, row.credited_provisional)
+        for row in connection.execute(others)
+    }
+    released = frozenset(r.payment_id for r in counted if r.expired)
+    balance = stored_balance(connection, account_id)
+    return MonthStory(month, AccountStory(bodies, released, balance), other_months)
