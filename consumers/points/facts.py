@@ -102,44 +102,64 @@ class PaymentFacts:
         return self.refunded - self.refund_reversed + self.charged_back - self.chargeback_reversed
 
 
-def _sum_changes(facts: PaymentFacts, event: EventFacts) -> dict[str, object]:
-    """The sums ``event`` changes, by field name; each type adds to its own sum."""
-    amount = event.amount
-    match event.event_type:
-        case PaymentEventType.AUTHORIZATION:
-            if not event.approved:
-                return {}  # a declined authorization adds nothing (its anchor still counts)
-            latest = facts.latest_authorized_at
-            if latest is None or latest < event.occurred_at:
-                latest = event.occurred_at
-            return {"authorized": facts.authorized + amount, "latest_authorized_at": latest}
-        case PaymentEventType.AUTHORIZATION_REVERSAL:
-            return {"reversed": facts.reversed + amount}
-        case PaymentEventType.CLEARING:
-            return {"cleared": facts.cleared + amount, "final": facts.final or event.final}
-        case PaymentEventType.REFUND:
-            return {"refunded": facts.refunded + amount}
-        case PaymentEventType.REFUND_REVERSAL:
-            return {"refund_reversed": facts.refund_reversed + amount}
-        case PaymentEventType.CHARGEBACK:
-            return {"charged_back": facts.charged_back + amount}
-        case PaymentEventType.CHARGEBACK_REVERSAL:
-            return {"chargeback_reversed": facts.chargeback_reversed + amount}
-        case _:
-            assert_never(event.event_type)
-
-
 def apply_event(facts: PaymentFacts, event: EventFacts) -> PaymentFacts:
     """The facts after one more *distinct* event (the caller skips known event ids).
 
     Commutative and associative: any order of the same distinct events gives equal facts.
-    One ``replace`` per event: it is the ledger's hottest line.
+    It is the ledger's hottest function: one constructor call, no ``dataclasses.replace``
+    (which walks every field by name: twice the time, profiled), and the anchor object is
+    kept when it does not change, which ``Books`` relies on to reuse a payment's rate.
     """
-    changes = _sum_changes(facts, event)
-    changes["event_count"] = facts.event_count + 1
-    if facts.anchor is None or event.anchor_key < facts.anchor.key:
-        changes["anchor"] = Anchor(event.occurred_at, event.event_id, event.mcc, event.country)
-    return replace(facts, **changes)  # type: ignore[arg-type]
+    authorized, reversed_, cleared = facts.authorized, facts.reversed, facts.cleared
+    refunded, refund_reversed = facts.refunded, facts.refund_reversed
+    charged_back, chargeback_reversed = facts.charged_back, facts.chargeback_reversed
+    final, latest = facts.final, facts.latest_authorized_at
+    amount = event.amount
+    match event.event_type:
+        case PaymentEventType.AUTHORIZATION:
+            # A declined authorization adds nothing (its anchor still counts).
+            if event.approved:
+                authorized += amount
+                if latest is None or latest < event.occurred_at:
+                    latest = event.occurred_at
+        case PaymentEventType.AUTHORIZATION_REVERSAL:
+            reversed_ += amount
+        case PaymentEventType.CLEARING:
+            cleared += amount
+            final = final or event.final
+        case PaymentEventType.REFUND:
+            refunded += amount
+        case PaymentEventType.REFUND_REVERSAL:
+            refund_reversed += amount
+        case PaymentEventType.CHARGEBACK:
+            charged_back += amount
+        case PaymentEventType.CHARGEBACK_REVERSAL:
+            chargeback_reversed += amount
+        case _:
+            assert_never(event.event_type)
+    anchor = facts.anchor
+    if anchor is None or (event.occurred_at, event.event_id) < (
+        anchor.occurred_at,
+        anchor.event_id,
+    ):
+        anchor = Anchor(event.occurred_at, event.event_id, event.mcc, event.country)
+    return PaymentFacts(
+        payment_id=facts.payment_id,
+        account_id=facts.account_id,
+        brand=facts.brand,
+        authorized=authorized,
+        reversed=reversed_,
+        cleared=cleared,
+        refunded=refunded,
+        refund_reversed=refund_reversed,
+        charged_back=charged_back,
+        chargeback_reversed=chargeback_reversed,
+        final=final,
+        expired=facts.expired,
+        anchor=anchor,
+        latest_authorized_at=latest,
+        event_count=facts.event_count + 1,
+    )
 
 
 def fold(payment_id: str, events: Iterable[EventFacts], *, expired: bool = False) -> PaymentFacts:

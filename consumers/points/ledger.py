@@ -4,7 +4,8 @@
 one transaction: the rules lock is taken shared (by its first claim, so on PostgreSQL in
 that round trip; the rules in force are read after it), its payments and the account-months
 they can change are locked (payments in ``payment_id`` order, months in (account, month)
-order), the inbox (event store) rows
+order; months only under rules with a cap — without one a month credits what it earns and
+is added to like a balance, ``Books.additive``), the inbox (event store) rows
 are inserted with ``ON CONFLICT DO NOTHING`` in ``event_id`` order, and the append-only
 entries and the payment, month and balance projections are written in the same
 transaction, so the idempotency record and the ledger change commit or vanish together.
@@ -71,6 +72,11 @@ class PointsLedger:
     def __init__(self, store: LedgerStore, rules: Rules | RulesSource = DEFAULT_RULES) -> None:
         self.store = store
         self.rules_source: RulesSource = fixed(rules) if isinstance(rules, Rules) else rules
+        #: Whether the last batch's rules capped any month: the next batch locks its
+        #: account-months in its claim only then (the rules are read in that very round
+        #: trip, so a batch guesses; a wrong guess costs one more round trip, never a
+        #: wrong month). A plain attribute: threads may race on it harmlessly.
+        self.rules_had_cap = True
 
     def handle_batch(self, events: Sequence[Event]) -> list[Result]:
         """One ``Result`` per event in input order; ``TransientError`` if none decided."""
@@ -93,7 +99,10 @@ class PointsLedger:
 
     def _apply(self, incoming: list[StoredEvent]) -> list[Result]:
         with self.store.unit_of_work() as uow:
-            return _Batch(uow, self.rules_source, incoming).run()
+            batch = _Batch(uow, self.rules_source, incoming, self.rules_had_cap)
+            results = batch.run()
+        self.rules_had_cap = batch.rules.has_cap
+        return results
 
 
 @dataclass
@@ -103,6 +112,9 @@ class _Batch:
     uow: LedgerUnitOfWork
     rules_source: RulesSource
     incoming: list[StoredEvent]
+    #: Claim the account-months the batch can change (rules with a cap), or none: under
+    #: rules without a cap months are added to, like balances (``Books.additive``).
+    lock_months: bool
     #: Made at the first claim, which takes the rules lock (``_books``).
     books: Books | None = field(init=False, default=None)
     results: list[Result | None] = field(init=False)
@@ -129,9 +141,15 @@ class _Batch:
             self.uow.append(self.entries)
             self.uow.save_payments(payments)
             self.uow.save_months(months)
+            self.uow.add_to_months(books.month_deltas)
             self.uow.add_to_balances(books.balances)
         self.uow.commit()
         return [result for result in self.results if result is not None]
+
+    @property
+    def rules(self) -> Rules:
+        """The rules this batch computed with."""
+        return self._books().rules
 
     def _id(self, index: int) -> str:
         return self.incoming[index].facts.event_id
@@ -168,8 +186,21 @@ class _Batch:
     def _claim(self, firsts: list[int]) -> None:
         """One round: lock, insert, classify known ids, apply the inserted events."""
         items = [self.incoming[i] for i in firsts]
-        claim = self.uow.claim(self._placeholders(items), items, _anchor_months(items))
-        self._books().lock(claim.payments, claim.months)
+        months = _anchor_months(items) if self.lock_months else None
+        claim = self.uow.claim(self._placeholders(items), items, months)
+        books = self._books()
+        if books.rules.has_cap and not self.lock_months:
+            # Guessed "no cap" and the rules just read have one: lock what the claim
+            # would have (a publication between two batches; one more round trip).
+            self.lock_months = True
+            stored = (
+                MonthRef(r.facts.account_id, r.month)
+                for r in claim.payments.values()
+                if r.month is not None
+            )
+            wanted = [*_anchor_months(items), *stored]
+            books.lock({}, self.uow.lock_months(wanted))
+        books.lock(claim.payments, claim.months)
         known = [i for i in firsts if self._id(i) not in claim.recorded]
         if known:
             hashes = self.uow.stored_hashes([self._id(i) for i in known])
@@ -185,7 +216,8 @@ class _Batch:
         claim takes the rules lock before any row lock (on PostgreSQL in its own round
         trip), and the rules source then reads the revision it holds (DESIGN §4.6)."""
         if self.books is None:
-            self.books = Books(self.rules_source(self.uow))
+            rules = self.rules_source(self.uow)
+            self.books = Books(rules, additive=not rules.has_cap and not self.lock_months)
         return self.books
 
     def _placeholders(self, items: list[StoredEvent]) -> list[PaymentFacts]:

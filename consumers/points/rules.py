@@ -167,6 +167,12 @@ class Rules:
         """The monthly cap of ``month`` in points (§4.3); ``None`` means no cap."""
         return self.for_month(month).monthly_cap_points
 
+    @property
+    def has_cap(self) -> bool:
+        """Whether any version caps a month: without one, every month credits what it
+        earns (``credited(E, None) = E``), so month totals can be added to like balances."""
+        return any(v.monthly_cap_points is not None for v in self.versions)
+
 
 DEFAULT_RULES: Final = Rules()
 

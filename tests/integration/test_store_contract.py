@@ -407,3 +407,33 @@ def test_an_event_has_one_entry_at_most(store: LedgerStore) -> None:
     with pytest.raises(DataRefused):
         second_entry()
     assert len(store.history("acct-1")) == 1
+
+
+def test_a_claim_without_months_locks_and_creates_none(store: LedgerStore) -> None:
+    """``months=None`` (rules without a cap): not even the payment's stored month."""
+    book(store, event("e1"))
+    with store.unit_of_work() as uow:
+        assert (
+            uow.claim([empty(), empty("pay-2", "acct-2")], [event("e2", "pay-2")], None).months
+            == {}
+        )
+        assert uow.lock_months([]) == {}
+    with store.unit_of_work() as uow:
+        assert set(uow.lock_months([MonthRef("acct-2", MONTH)]).values()) == {
+            MonthRecord(MonthRef("acct-2", MONTH))
+        }
+
+
+def test_month_deltas_add_to_earned_and_credited_alike(store: LedgerStore) -> None:
+    """``add_to_months`` adds to a stored month and creates a missing one from zero."""
+    book(store, event("e1"), delta=Points(0, 7))  # stored: earned (0, 12), credited (0, 7)
+    stored, new = MonthRef("acct-1", MONTH), MonthRef("acct-1", "2026-12")
+    with store.unit_of_work() as uow:
+        uow.add_to_months({stored: Points(3, 1), new: Points(2, 0)})
+        uow.add_to_months({new: Points(1, -1)})
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.lock_months([stored, new]) == {
+            stored: MonthRecord(stored, Points(3, 13), Points(3, 8)),
+            new: MonthRecord(new, Points(3, -1), Points(3, -1)),
+        }

@@ -51,7 +51,7 @@ from consumers.points.rules import (
     version_digest,
 )
 from consumers.points.store import rows
-from consumers.points.store.core import stored_months
+from consumers.points.store.core import claimed_months
 from consumers.points.store.persistence import (
     LedgerStore,
     LedgerUnitOfWork,
@@ -144,7 +144,7 @@ class MemoryUnitOfWork(LedgerUnitOfWork):
         self,
         payments: Sequence[PaymentFacts],
         events: Sequence[StoredEvent],
-        months: Sequence[MonthRef],
+        months: Sequence[MonthRef] | None,
     ) -> Claim:
         locked: dict[str, PaymentRecord] = {}
         for facts in sorted(payments, key=lambda f: f.payment_id):
@@ -159,7 +159,7 @@ class MemoryUnitOfWork(LedgerUnitOfWork):
             if event.facts.event_id not in self._tables.events:
                 self._tables.events[event.facts.event_id] = event
                 recorded.add(event.facts.event_id)
-        return Claim(locked, self.lock_months([*months, *stored_months(locked)]), recorded)
+        return Claim(locked, self.lock_months(claimed_months(months, locked)), recorded)
 
     def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str]:
         events = self._tables.events
@@ -256,6 +256,9 @@ class MemoryUnitOfWork(LedgerUnitOfWork):
         ]
         tables.payments.update((p.facts.payment_id, p) for p in writes.payments)
         tables.months.update((m.ref, m) for m in writes.months)
+        for ref, delta in writes.month_deltas.items():
+            month = tables.months.get(ref, MonthRecord(ref))
+            tables.months[ref] = MonthRecord(ref, month.earned + delta, month.credited + delta)
         for account, delta in writes.balances.items():
             tables.balances[account] = tables.balances.get(account, Points()) + delta
         self._store.publish(tables)

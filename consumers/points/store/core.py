@@ -92,9 +92,17 @@ def stored_months(payments: dict[str, PaymentRecord]) -> list[MonthRef]:
     ]
 
 
+def claimed_months(
+    months: Sequence[MonthRef] | None, payments: dict[str, PaymentRecord]
+) -> list[MonthRef]:
+    """What a claim locks: ``months`` and the locked payments' stored months, or nothing
+    (``None``: a batch under rules without a cap, see ``LedgerUnitOfWork.claim``)."""
+    return [] if months is None else [*months, *stored_months(payments)]
+
+
 def write_statements(writes: Writes, now: datetime) -> list[tuple[sa.Table, list[rows.Row], str]]:
     """The deferred writes as (table, rows, conflict clause), in lock order, empty ones
-    left out: entries, payments, account-months, balances."""
+    left out: entries, payments, account-months (saved, or added to), balances."""
     statements = [
         (ledger_entries, [rows.entry_row(e, now) for e in writes.entries], ""),
         (
@@ -107,6 +115,7 @@ def write_statements(writes: Writes, now: datetime) -> list[tuple[sa.Table, list
             [rows.month_row(m, now) for m in writes.months],
             rows.MONTH_SAVE_CONFLICT,
         ),
+        (ledger_months, rows.month_delta_rows(writes.month_deltas, now), rows.MONTH_ADD_CONFLICT),
         (ledger_balances, rows.balance_rows(writes.balances, now), rows.BALANCE_CONFLICT),
     ]
     return [statement for statement in statements if statement[1]]
@@ -152,7 +161,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
         self,
         payments: Sequence[PaymentFacts],
         events: Sequence[StoredEvent],
-        months: Sequence[MonthRef],
+        months: Sequence[MonthRef] | None,
     ) -> Claim:
         self.lock_rules()  # before any row lock; held already: nothing sent
         locked: dict[str, PaymentRecord] = {}
@@ -175,7 +184,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
                 ("event_id",),
             )
             recorded = set(inserted.scalars())
-        return Claim(locked, self.lock_months([*months, *stored_months(locked)]), recorded)
+        return Claim(locked, self.lock_months(claimed_months(months, locked)), recorded)
 
     def _event_rows(self, events: Sequence[StoredEvent]) -> list[rows.Row]:
         """Inbox rows in ``event_id`` (lock) order."""

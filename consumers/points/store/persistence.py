@@ -25,7 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from consumers.points.amounts import Points
@@ -55,6 +55,8 @@ class Writes:
     payments: list[PaymentRecord]
     months: list[MonthRecord]
     balances: dict[str, Points]
+    #: Earned = credited deltas added to account-months (rules without a cap), by month.
+    month_deltas: dict[MonthRef, Points] = field(default_factory=dict)
 
 
 class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
@@ -68,6 +70,7 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         self._payments: dict[str, PaymentRecord] = {}
         self._months: dict[MonthRef, MonthRecord] = {}
         self._balances: dict[str, Points] = {}
+        self._month_deltas: dict[MonthRef, Points] = {}
 
     # __enter__ begins the transaction; __exit__ rolls back unless committed and re-raises
     # driver errors classified (contextlib.AbstractContextManager's two methods).
@@ -79,7 +82,7 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         self,
         payments: Sequence[PaymentFacts],
         events: Sequence[StoredEvent],
-        months: Sequence[MonthRef],
+        months: Sequence[MonthRef] | None,
     ) -> Claim:
         """Lock the batch's payments and account-months; record its events in the inbox.
 
@@ -95,8 +98,9 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         names the ids this unit inserted. The account-months locked (created at zero when
         new) are ``months`` — the months the batch's events could move a payment's anchor
         to — and the stored month of every locked payment: every month the batch can
-        change. One step because it is one in the algorithm, and a driver may send it all
-        at once.
+        change. ``months=None`` locks no account-month at all (a batch under rules
+        without a cap adds to months instead: ``add_to_months``). One step because it is
+        one in the algorithm, and a driver may send it all at once.
         """
 
     @abstractmethod
@@ -177,12 +181,22 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         for account, delta in deltas.items():
             self._balances[account] = self._balances.get(account, Points()) + delta
 
+    def add_to_months(self, deltas: Mapping[MonthRef, Points]) -> None:
+        """Add to account-months' earned and credited points alike (created at zero when
+        new), without locking them first: only under rules without a cap, where a month
+        credits what it earns. Rows are written in (account, month) order."""
+        for ref, delta in deltas.items():
+            self._month_deltas[ref] = self._month_deltas.get(ref, Points()) + delta
+
     def commit(self) -> None:
         """Write what was deferred, then commit (a driver may send both in one go)."""
         payments = [self._payments[p] for p in sorted(self._payments)]
         months = [self._months[m] for m in sorted(self._months)]
-        self._write_and_commit(Writes(self._entries, payments, months, self._balances))
+        self._write_and_commit(
+            Writes(self._entries, payments, months, self._balances, self._month_deltas)
+        )
         self._entries, self._payments, self._months, self._balances = [], {}, {}, {}
+        self._month_deltas = {}
 
     @abstractmethod
     def _write_and_commit(self, writes: Writes) -> None: ...

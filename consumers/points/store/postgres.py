@@ -109,8 +109,9 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         self,
         payments: Sequence[PaymentFacts],
         events: Sequence[StoredEvent],
-        months: Sequence[MonthRef],
+        months: Sequence[MonthRef] | None,
     ) -> Claim:
+        month_lock: psycopg.Cursor[Any] | None = None
         with self._pipeline():
             # The rules lock first, in the same round trip (unless this unit holds it).
             revision = None if self._rules_revision is not None else self._send_rules_lock()
@@ -120,22 +121,24 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             )
             inbox = self._event_rows(events)
             inserted = self._send(ledger_events, inbox, rows.INBOX_CONFLICT, ("event_id",))
-            month_lock = self.raw.cursor()
-            month_lock.execute(
-                _LOCK_MONTHS,
-                [
-                    _json(_month_keys(months)),
-                    [row["payment_id"] for row in placeholders],
-                    self.now,
-                ],
-            )
+            if months is not None:
+                month_lock = self.raw.cursor()
+                month_lock.execute(
+                    _LOCK_MONTHS,
+                    [
+                        _json(_month_keys(months)),
+                        [row["payment_id"] for row in placeholders],
+                        self.now,
+                    ],
+                )
         if revision is not None:
             self._rules_revision = _revision(revision)
         records: dict[str, PaymentRecord] = {}
         for row in locked.fetchall() if locked else ():
             found = rows.record_from_row(dict(zip(rows.PAYMENT_COLUMNS, row, strict=True)))
             records[found.facts.payment_id] = found
-        month_records = (rows.month_from_values(row) for row in month_lock.fetchall())
+        month_rows = month_lock.fetchall() if month_lock else []
+        month_records = (rows.month_from_values(row) for row in month_rows)
         return Claim(
             records,
             {record.ref: record for record in month_records},

@@ -55,6 +55,11 @@ MONTH_SAVE_CONFLICT: Final = 'ON CONFLICT ("account_id", "month") DO UPDATE SET 
     f'"{name}" = excluded."{name}"' for name in MONTH_COLUMNS[2:]
 )
 INBOX_CONFLICT: Final = 'ON CONFLICT ("event_id") DO NOTHING'
+#: Adds to an account-month's earned and credited points (rules without a cap).
+MONTH_ADD_CONFLICT: Final = 'ON CONFLICT ("account_id", "month") DO UPDATE SET ' + ", ".join(
+    [f'"{name}" = ledger_months."{name}" + excluded."{name}"' for name in MONTH_COLUMNS[2:6]]
+    + ['"updated_at" = excluded."updated_at"']
+)
 
 
 def event_row(event: StoredEvent, now: datetime) -> Row:
@@ -280,6 +285,11 @@ def entry_from_row(row: Mapping[Any, Any]) -> Entry:
         event_id=row["event_id"],
         month=row["month"],
     )
+
+
+def month_delta_rows(deltas: Mapping[MonthRef, Points], now: datetime) -> list[Row]:
+    """Per-month increments as upsert rows (earned and credited alike), in lock order."""
+    return [month_row(MonthRecord(ref, delta, delta), now) for ref, delta in sorted(deltas.items())]
 
 
 def balance_rows(deltas: Mapping[str, Points], now: datetime) -> list[Row]:

@@ -28,7 +28,7 @@ from consumers.points.store import rows
 from consumers.points.store.core import (
     CoreLedgerStore,
     CoreUnitOfWork,
-    stored_months,
+    claimed_months,
     write_statements,
 )
 from consumers.points.store.persistence import LedgerUnitOfWork, Writes
@@ -89,7 +89,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
         self,
         payments: Sequence[PaymentFacts],
         events: Sequence[StoredEvent],
-        months: Sequence[MonthRef],
+        months: Sequence[MonthRef] | None,
     ) -> Claim:
         self.lock_rules()  # no lock on SQLite (see ``rule_rows``): the revision, once
         locked: dict[str, PaymentRecord] = {}
@@ -108,7 +108,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
                     ledger_events, self._event_rows(events), rows.INBOX_CONFLICT, ("event_id",)
                 )
             }
-        return Claim(locked, self.lock_months([*months, *stored_months(locked)]), recorded)
+        return Claim(locked, self.lock_months(claimed_months(months, locked)), recorded)
 
     def lock_months(self, months: Sequence[MonthRef]) -> dict[MonthRef, MonthRecord]:
         with self._errors():

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from consumers.points.amounts import Points
+from consumers.points.books import Books
 from consumers.points.earning import (
     MonthRef,
     MonthTotals,
@@ -162,3 +165,12 @@ def test_earned_changes_of_a_moving_anchor_touch_two_months() -> None:
         MonthRef("acct-1", "2026-12"): Points(-10, 0),
         MonthRef("acct-1", "2026-11"): Points(10, 0),
     }
+
+
+def test_months_are_added_to_only_under_rules_without_a_cap() -> None:
+    """``Books.additive`` credits each change what it earns: right only without a cap."""
+    assert not rules_with(version(cap=None)).has_cap
+    assert rules_with(version(cap=None), version("2026-12-01T00:00:00+09:00", cap=0)).has_cap
+    with pytest.raises(ValueError, match="settled"):
+        Books(rules_with(version(cap=100)), additive=True)
+    assert Books(rules_with(version(cap=None)), additive=True).additive
