@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from benchmarks import report, scale_readme, scale_report
+from benchmarks import report, scale_readme, scale_report, v2_cost_readme
 
 PERFORMANCE = re.compile(r"^## Performance\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 
@@ -42,7 +42,30 @@ def test_performance_prose_outside_the_block_holds_no_figures() -> None:
     assert match is not None
     outside = match.group(1).replace(report.current_block(readme), "")
     outside = outside.replace(scale_readme.current_block(readme), "")
+    outside = outside.replace(v2_cost_readme.current_block(readme), "")
     assert re.findall(r"\d", outside) == []
+
+
+def test_readme_v2_cost_block_is_rendered_from_the_committed_runs() -> None:
+    """Between the ``v2-cost`` markers, the README holds what ``benchmarks.v2_cost_readme``
+    renders from ``benchmarks/v2-cost.json``, verdict included."""
+    readme = report.README.read_text()
+    document = report.load(report.V2_COST)
+    assert v2_cost_readme.current_block(readme) == v2_cost_readme.render(document)
+    planted = copy.deepcopy(document)
+    planted["runs"][0]["trees"]["v2-capped"]["us_per_event"] += 40
+    assert v2_cost_readme.render(planted) != v2_cost_readme.current_block(readme)
+
+
+def test_the_v2_cost_verdict_judges_the_like_for_like_cost() -> None:
+    """Within the budget only when every batch-100 run's cost against v1 with the same
+    driver fixes is at most 15 %: the shipped v1 alone does not decide it."""
+    trees = {"v1": 100, "v1-driver-fixes": 80, "v2": 90, "v2-capped": 95}
+    run = {"batch_size": 100, "trees": {k: {"us_per_event": v} for k, v in trees.items()}}
+    (line,) = v2_cost_readme.verdict({"runs": [run]})
+    assert "**v2**: -11.1 %–-11.1 % against v1 as shipped, 11.1 %–11.1 %" in line
+    assert "(within the budget" in line.split("**v2-capped**")[0]
+    assert "NOT within" in line.split("**v2-capped**")[1]
 
 
 def test_a_failed_section_renders_as_not_available() -> None:
