@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from queue import Empty, Queue
+from queue import Queue
 from typing import Any
 
 import pytest
@@ -151,20 +151,17 @@ def test_a_backdated_publication_while_four_workers_apply_events(postgres_url: s
     events = [e for n in range(160) for e in payment_events(rng, n)]
     deliveries = events + rng.sample(events, len(events) // 10)
     rng.shuffle(deliveries)
-    batches: Queue[list[dict[str, Any]]] = Queue()
-    for i in range(0, len(deliveries), 8):
-        batches.put(deliveries[i : i + 8])
-    total = batches.qsize()
+    chunks = [deliveries[i : i + 8] for i in range(0, len(deliveries), 8)]
+    half = len(chunks) // 2
+    batches: Queue[list[dict[str, Any]] | None] = Queue()
+    for chunk in chunks[:half]:
+        batches.put(chunk)
     done = threading.Semaphore(0)
     failures: list[BaseException] = []
 
     def work() -> None:
         with ledger_on(engine) as ledger:
-            while True:
-                try:
-                    batch = batches.get_nowait()
-                except Empty:
-                    return
+            while (batch := batches.get()) is not None:
                 try:
                     apply_batches(ledger, [batch])
                 except BaseException as exc:  # reported by the main thread
@@ -173,13 +170,19 @@ def test_a_backdated_publication_while_four_workers_apply_events(postgres_url: s
                 done.release()
 
     workers = [threading.Thread(target=work) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for _ in range(total // 2):
-        done.acquire()
+    # Bootstrapped before the race: the publication itself is all that runs while the
+    # second half is queued (a publisher started afterwards lost the race to a fast ledger).
     with ledger_on(engine) as publisher:
+        for worker in workers:
+            worker.start()
+        for _ in range(half):
+            assert done.acquire(timeout=120), failures
+        for chunk in chunks[half:]:
+            batches.put(chunk)
         corrected = publish_backdated(publisher)
-    left = batches.qsize()
+        left = batches.qsize()
+    for _ in workers:
+        batches.put(None)
     for worker in workers:
         worker.join()
     with ledger_on(engine) as ledger:
