@@ -49,7 +49,9 @@ HOT_MONTH: Final = (
     "transaction, not a commit: the waits on ledger_months below measure it. Where that "
     "costs too much, the remedy is upstream, not a finer lock: deliver one account's "
     "events to one poller (an SQS FIFO message group per account, or a hot-account "
-    "queue), so the others never queue behind it."
+    "queue), so the others never queue behind it. Under rules without any cap a month "
+    "credits what it earns, so a batch locks no account-month: it adds to the month rows "
+    "like balances, in the last round trip."
 )
 
 
