@@ -84,3 +84,26 @@ def test_connections_go_back_to_the_pool_as_they_came(ledger: Ledger) -> None:
     with ledger.engine.connect() as connection:
         assert connection.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
         connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+
+
+def test_a_pooled_connection_that_cannot_leave_its_transaction_is_discarded(
+    ledger: Ledger,
+) -> None:
+    """libpq reports the connection in a transaction (as it reports a broken one), so it
+    cannot be switched to autocommit: that attempt fails as a transient error, the
+    connection is closed rather than pooled again, and the retry applies the batch."""
+    dirty: list[psycopg.Connection[object]] = []
+
+    def leave_a_transaction_open(dbapi: psycopg.Connection[object], *_: object) -> None:
+        if not dirty:
+            dbapi.execute("SELECT 1")  # not autocommit: a transaction is now open
+            dirty.append(dbapi)
+
+    sa.event.listen(ledger.engine, "checkout", leave_a_transaction_open)
+    try:
+        [result] = ledger.handle_batch([make_event(event_id="after-dirty")])
+    finally:
+        sa.event.remove(ledger.engine, "checkout", leave_a_transaction_open)
+    assert result.outcome is Outcome.APPLIED
+    assert len(dirty) == 1
+    assert dirty[0].closed

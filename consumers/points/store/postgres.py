@@ -29,6 +29,7 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 
+from consumers.db import DatabaseUnavailable
 from consumers.points.earning import MonthRef
 from consumers.points.facts import PaymentFacts
 from consumers.points.store import rows, rule_rows
@@ -81,7 +82,14 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         raw = self.connection.connection.driver_connection
         assert isinstance(raw, psycopg.Connection)
         self.raw: psycopg.Connection[Any] = raw
-        raw.autocommit = True
+        try:
+            raw.autocommit = True
+        except psycopg.Error as exc:
+            # psycopg refuses while libpq reports the connection in a transaction or broken
+            # (a server that went away while it sat in the pool): never hand it out again.
+            self._connection.invalidate()
+            self._connection.close()
+            raise DatabaseUnavailable(f"pooled connection unusable: {exc}") from exc
         self._begin_pending = True
         return self
 
