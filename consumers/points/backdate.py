@@ -19,8 +19,7 @@ from consumers.points.earning import MonthRef
 from consumers.points.publication import Window, changed_windows
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerUnitOfWork
-from consumers.points.store.core import stored_months
-from consumers.points.store.records import Entry, EntryKind
+from consumers.points.store.records import Entry, EntryKind, stored_months
 
 
 def recompute_changes(uow: LedgerUnitOfWork, before: Rules, after: Rules) -> int:

@@ -25,8 +25,7 @@ from consumers.points.earning import is_expirable
 from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import Rules
 from consumers.points.store import LedgerStore
-from consumers.points.store.core import stored_months
-from consumers.points.store.records import Entry, EntryKind
+from consumers.points.store.records import Entry, EntryKind, stored_months
 from consumers.retries import DEFAULT_POLICY, RetryPolicy
 
 DEFAULT_TTL: Final = timedelta(days=30)

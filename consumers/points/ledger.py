@@ -49,7 +49,7 @@ from consumers.points.months import account_month
 from consumers.points.published import RulesSource, fixed
 from consumers.points.rules import DEFAULT_RULES, Rules
 from consumers.points.store import LedgerStore, LedgerUnitOfWork
-from consumers.points.store.records import Entry, EntryKind, StoredEvent
+from consumers.points.store.records import Entry, EntryKind, StoredEvent, stored_months
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import Event
 
@@ -193,12 +193,7 @@ class _Batch:
             # Guessed "no cap" and the rules just read have one: lock what the claim
             # would have (a publication between two batches; one more round trip).
             self.lock_months = True
-            stored = (
-                MonthRef(r.facts.account_id, r.month)
-                for r in claim.payments.values()
-                if r.month is not None
-            )
-            wanted = [*_anchor_months(items), *stored]
+            wanted = [*_anchor_months(items), *stored_months(claim.payments)]
             books.lock({}, self.uow.lock_months(wanted))
         books.lock(claim.payments, claim.months)
         known = [i for i in firsts if self._id(i) not in claim.recorded]

@@ -29,6 +29,7 @@ from consumers.points.store.records import (
     PaymentView,
     Snapshot,
     StoredEvent,
+    stored_months,
 )
 from consumers.points.tables import (
     ledger_balances,
@@ -81,15 +82,6 @@ def _insert_text(
     if returning:
         return statement.columns(*(table.c[name] for name in returning))  # type: ignore[return-value]
     return statement
-
-
-def stored_months(payments: dict[str, PaymentRecord]) -> list[MonthRef]:
-    """The account-months the locked payments count in now."""
-    return [
-        MonthRef(record.facts.account_id, record.month)
-        for record in payments.values()
-        if record.month is not None
-    ]
 
 
 def claimed_months(

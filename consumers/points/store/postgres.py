@@ -242,13 +242,8 @@ def _json(values: Sequence[rows.Row]) -> str:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _instant(value)
+        return value.isoformat()
     raise TypeError(f"cannot send {type(value).__name__} to the ledger tables")
-
-
-@lru_cache(maxsize=4096)  # a batch sends its own ``now`` and its anchors many times over
-def _instant(value: datetime) -> str:
-    return value.isoformat()
 
 
 @lru_cache(maxsize=64)

@@ -66,6 +66,16 @@ class PaymentRecord:
         return Earning(self.facts.payment_id, ref, self.rate or Rate(0), self.earned)
 
 
+def stored_months(payments: dict[str, PaymentRecord]) -> list[MonthRef]:
+    """The account-months the locked payments count in now (what a change of theirs may
+    take points from: every caller locks them before changing the payments)."""
+    return [
+        MonthRef(record.facts.account_id, record.month)
+        for record in payments.values()
+        if record.month is not None
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class MonthRecord:
     """An account-month row: the sums of its payments' earned points, and what was
