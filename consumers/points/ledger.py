@@ -198,7 +198,10 @@ class _Batch:
         books.lock(claim.payments, claim.months)
         known = [i for i in firsts if self._id(i) not in claim.recorded]
         if known:
-            hashes = self.uow.stored_hashes([self._id(i) for i in known])
+            hashes = claim.stored
+            unseen = [self._id(i) for i in known if self._id(i) not in hashes]
+            if unseen:  # stored by a unit that committed while the claim ran
+                hashes = hashes | self.uow.stored_hashes(unseen)
             for index in known:
                 if self._id(index) not in hashes:
                     raise RaceLost(self._id(index))  # vanished between insert and read: replan

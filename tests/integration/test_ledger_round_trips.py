@@ -23,7 +23,7 @@ from consumers.handler import Outcome
 from schemas.events import Event
 from tests.support.factories import make_event
 from tests.support.ledger import ledger_on
-from tests.support.ledger_kit import migrated_engine
+from tests.support.ledger_kit import migrated_engine, outcomes
 
 pytestmark = pytest.mark.postgres
 
@@ -35,8 +35,11 @@ def ledger(postgres_url: str) -> Iterator[Ledger]:
         yield ledger
 
 
-def _syncs_sent(ledger: Ledger, apply: Sequence[Sequence[Event]]) -> int:
-    """``Sync`` messages sent on the ledger's connections while ``apply`` runs."""
+def _syncs_sent(
+    ledger: Ledger, apply: Sequence[Sequence[Event]], results: list[list[str]] | None = None
+) -> int:
+    """``Sync`` messages sent on the ledger's connections while ``apply`` runs (the
+    batches' outcomes go to ``results``)."""
     with tempfile.TemporaryDirectory() as workdir:
         path = Path(workdir) / "libpq.trace"
         with path.open("w") as trace:
@@ -50,7 +53,9 @@ def _syncs_sent(ledger: Ledger, apply: Sequence[Sequence[Event]]) -> int:
             sa.event.listen(ledger.engine, "checkout", on_checkout)
             try:
                 for batch in apply:
-                    ledger.handle_batch(batch)
+                    outcome = outcomes(ledger.handle_batch(batch))
+                    if results is not None:
+                        results.append(outcome)
             finally:
                 sa.event.remove(ledger.engine, "checkout", on_checkout)
                 for dbapi in traced:
@@ -65,6 +70,22 @@ def test_a_batch_of_new_events_is_two_round_trips(ledger: Ledger) -> None:
     ]
     assert _syncs_sent(ledger, [batch]) == 2
     assert ledger.handle_batch(batch)[0].outcome is Outcome.DUPLICATE
+
+
+def test_a_batch_holding_redelivered_events_is_two_round_trips_too(ledger: Ledger) -> None:
+    """The claim's inbox insert returns the stored hash of every id it did not insert, so
+    a redelivery — the same content, or another content under a stored id — is judged
+    without a read of its own."""
+    stored = make_event(event_id="stored", payment_id="pay-1", amount=1000)
+    ledger.handle_batch([stored])
+    batch = [
+        make_event(event_id="fresh", payment_id="pay-2"),
+        stored,
+        make_event(event_id="stored", payment_id="pay-1", amount=2000),
+    ]
+    results: list[list[str]] = []
+    assert _syncs_sent(ledger, [batch], results) == 2
+    assert results == [["applied", "duplicate", "idempotency_conflict"]]
 
 
 def test_the_round_trips_do_not_grow_with_the_batch(ledger: Ledger) -> None:

@@ -95,12 +95,14 @@ class LedgerUnitOfWork(AbstractContextManager["LedgerUnitOfWork"], ABC):
         never seen gets a placeholder row (``event_count == 0``) that ``forget_placeholders``
         removes again if none of its events applies. Events whose ``event_id`` is stored
         already (committed, or by a concurrent unit we waited for) are skipped; the claim
-        names the ids this unit inserted. The account-months locked (created at zero when
-        new) are ``months`` — the months the batch's events could move a payment's anchor
-        to — and the stored month of every locked payment: every month the batch can
-        change. ``months=None`` locks no account-month at all (a batch under rules
-        without a cap adds to months instead: ``add_to_months``). One step because it is
-        one in the algorithm, and a driver may send it all at once.
+        names the ids this unit inserted and may return the content hash of those it
+        found (``Claim.stored``; the ledger reads the rest with ``stored_hashes``). The
+        account-months locked (created at zero when new) are ``months`` — the months the
+        batch's events could move a payment's anchor to — and the stored month of every
+        locked payment: every month the batch can change. ``months=None`` locks no
+        account-month at all (a batch under rules without a cap adds to months instead:
+        ``add_to_months``). One step because it is one in the algorithm, and a driver may
+        send it all at once.
         """
 
     @abstractmethod

@@ -36,7 +36,7 @@ from consumers.points.store import rows, rule_rows
 from consumers.points.store.core import CoreLedgerStore, CoreUnitOfWork, write_statements
 from consumers.points.store.persistence import LedgerUnitOfWork, Writes
 from consumers.points.store.records import Claim, PaymentRecord, StoredEvent
-from consumers.points.tables import ledger_events, ledger_payments
+from consumers.points.tables import ledger_payments
 
 #: Lock (creating at zero) the given account-months and those the given payments count
 #: in, in (account, month) order — ``COLLATE "C"`` is code-point order, Python's ``sorted``,
@@ -120,6 +120,7 @@ class PostgresUnitOfWork(CoreUnitOfWork):
         months: Sequence[MonthRef] | None,
     ) -> Claim:
         month_lock: psycopg.Cursor[Any] | None = None
+        inserted: psycopg.Cursor[Any] | None = None
         with self._pipeline():
             # The rules lock first, in the same round trip (unless this unit holds it).
             revision = None if self._rules_revision is not None else self._send_rules_lock()
@@ -128,7 +129,9 @@ class PostgresUnitOfWork(CoreUnitOfWork):
                 ledger_payments, placeholders, rows.PAYMENT_LOCK_CONFLICT, rows.PAYMENT_COLUMNS
             )
             inbox = self._event_rows(events)
-            inserted = self._send(ledger_events, inbox, rows.INBOX_CONFLICT, ("event_id",))
+            if inbox:
+                inserted = self.raw.cursor()
+                inserted.execute(_inbox_sql(tuple(inbox[0])), [_json(inbox)])
             if months is not None:
                 month_lock = self.raw.cursor()
                 month_lock.execute(
@@ -147,11 +150,14 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             records[found.facts.payment_id] = found
         month_rows = month_lock.fetchall() if month_lock else []
         month_records = (rows.month_from_values(row) for row in month_rows)
-        return Claim(
-            records,
-            {record.ref: record for record in month_records},
-            {row[0] for row in inserted.fetchall()} if inserted else set(),
-        )
+        recorded: set[str] = set()
+        stored: dict[str, str] = {}
+        for event_id, content_hash in inserted.fetchall() if inserted else ():
+            if content_hash is None:
+                recorded.add(event_id)
+            else:
+                stored[event_id] = content_hash
+        return Claim(records, {record.ref: record for record in month_records}, recorded, stored)
 
     def _take_rules_lock(self, *, exclusive: bool) -> int:
         """The lock and the revision in one round trip (with the BEGIN)."""
@@ -244,6 +250,32 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot send {type(value).__name__} to the ledger tables")
+
+
+@lru_cache(maxsize=4)
+def _inbox_sql(keys: tuple[str, ...]) -> bytes:
+    """Insert the inbox rows and, in the same statement, read the content hash of the ids
+    stored already: ``(event_id, NULL)`` for a row this unit inserted, ``(event_id,
+    content_hash)`` for one found — a redelivered event costs no round trip of its own
+    (it cost one per batch holding a duplicate: 0.45 ms of a 2.5 ms batch of 10 with one
+    event in eleven a duplicate, measured). The read sees what was committed when the
+    statement began; an id that a concurrent unit inserted and committed while this
+    statement waited for it is neither inserted nor seen, and the ledger reads its hash
+    afterwards (``stored_hashes``). Only the ids not inserted are looked up, one key at a
+    time (``LATERAL … LIMIT 1``, as in ``_LOCK_MONTHS``: the generic plan of a semi-join
+    was a sequential scan of the inbox)."""
+    names = ", ".join(f'"{key}"' for key in keys)
+    return (
+        f"WITH incoming AS MATERIALIZED (SELECT {names} FROM "
+        f'json_populate_recordset(NULL::"ledger_events", %s::json)), '
+        f'inserted AS (INSERT INTO "ledger_events" ({names}) SELECT {names} FROM incoming '
+        f'WHERE true {rows.INBOX_CONFLICT} RETURNING "event_id") '
+        "SELECT event_id, NULL::text FROM inserted UNION ALL "
+        "SELECT found.event_id, found.content_hash FROM "
+        "(SELECT event_id FROM incoming EXCEPT SELECT event_id FROM inserted) AS known, "
+        "LATERAL (SELECT event_id, content_hash FROM ledger_events "
+        "WHERE event_id = known.event_id LIMIT 1) AS found"
+    ).encode()
 
 
 @lru_cache(maxsize=64)

@@ -105,11 +105,17 @@ class Entry:
 @dataclass(frozen=True, slots=True)
 class Claim:
     """What ``claim`` found: the locked payments (``event_count == 0`` for a placeholder of a
-    payment never seen), the locked account-months and the event ids this unit inserted."""
+    payment never seen), the locked account-months and the event ids this unit inserted.
+
+    ``stored``: the content hash of events the claim found stored already, as far as it
+    saw them (a driver may read them in the insert's own round trip); the ledger reads
+    the hashes of the other ids it did not insert with ``stored_hashes``.
+    """
 
     payments: dict[str, PaymentRecord]
     months: dict[MonthRef, MonthRecord]
     recorded: set[str]
+    stored: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
