@@ -131,7 +131,8 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             inbox = self._event_rows(events)
             if inbox:
                 inserted = self.raw.cursor()
-                inserted.execute(_inbox_sql(tuple(inbox[0])), [_json(inbox)])
+                ids = [row["event_id"] for row in inbox]
+                inserted.execute(_inbox_sql(tuple(inbox[0])), [_json(inbox), ids])
             if months is not None:
                 month_lock = self.raw.cursor()
                 month_lock.execute(
@@ -263,16 +264,17 @@ def _inbox_sql(keys: tuple[str, ...]) -> bytes:
     statement waited for it is neither inserted nor seen, and the ledger reads its hash
     afterwards (``stored_hashes``). Only the ids not inserted are looked up, one key at a
     time (``LATERAL … LIMIT 1``, as in ``_LOCK_MONTHS``: the generic plan of a semi-join
-    was a sequential scan of the inbox)."""
+    was a sequential scan of the inbox), from the ids sent beside the rows (a CTE of the
+    rows themselves, read twice, was materialised: +12 % server time of the statement;
+    this form +4 %, per-statement durations of 3 runs at batch 100 without duplicates)."""
     names = ", ".join(f'"{key}"' for key in keys)
     return (
-        f"WITH incoming AS MATERIALIZED (SELECT {names} FROM "
-        f'json_populate_recordset(NULL::"ledger_events", %s::json)), '
-        f'inserted AS (INSERT INTO "ledger_events" ({names}) SELECT {names} FROM incoming '
+        f'WITH inserted AS (INSERT INTO "ledger_events" ({names}) SELECT {names} FROM '
+        f'json_populate_recordset(NULL::"ledger_events", %s::json) '
         f'WHERE true {rows.INBOX_CONFLICT} RETURNING "event_id") '
         "SELECT event_id, NULL::text FROM inserted UNION ALL "
         "SELECT found.event_id, found.content_hash FROM "
-        "(SELECT event_id FROM incoming EXCEPT SELECT event_id FROM inserted) AS known, "
+        "(SELECT unnest(%s::text[]) EXCEPT SELECT event_id FROM inserted) AS known(event_id), "
         "LATERAL (SELECT event_id, content_hash FROM ledger_events "
         "WHERE event_id = known.event_id LIMIT 1) AS found"
     ).encode()
