@@ -65,35 +65,76 @@ def analyze(engine: Engine) -> None:
 
 
 class BackendCpu:
-    """CPU seconds (user + system) the server's backends of one database have used so far,
-    from ``/proc/<pid>/stat`` (the server runs on this machine). Asked on a connection of
-    its own, so that every backend of the ledger's pool is counted."""
+    """CPU seconds (user + system) the server's backends of one database have used since
+    the first sample, from ``/proc/<pid>/stat`` (the server runs on this machine), kept
+    apart for the ledger's own connections and for autovacuum. Asked on a connection of
+    its own, so that every backend of the ledger's pool is counted.
+
+    Counted per backend between samples: a backend that was there before adds what it
+    used since, one that appeared adds all it used (it started after the last sample),
+    one that went away adds nothing more. (Summing whatever backends happen to be there at
+    each sample, as this did before, counted an autovacuum worker's whole life in the
+    window it appeared in and took it away again in the window it vanished from.)
+    """
 
     QUERY: Final = sa.text(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+        "SELECT pid, backend_type FROM pg_stat_activity WHERE datname = current_database() "
         "AND pid <> pg_backend_pid()"
     )
+    #: ``backend_type`` of autovacuum's workers; every other backend of the database is
+    #: the ledger's (its pool's client backends).
+    AUTOVACUUM: Final = "autovacuum worker"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)
         self.ticks = os.sysconf("SC_CLK_TCK")
+        self._seen: dict[int, int] | None = None
+        self.ledger_ticks = 0
+        self.autovacuum_ticks = 0
 
     def seconds(self) -> float | None:
-        """None when a backend's ``/proc`` entry cannot be read (another machine)."""
+        """All backends' CPU so far; None when a ``/proc`` entry cannot be read (another
+        machine). ``autovacuum_seconds`` is the autovacuum part of it."""
         with self.engine.connect() as connection:
-            pids = list(connection.execute(self.QUERY).scalars())
+            backends = [(row.pid, row.backend_type) for row in connection.execute(self.QUERY)]
             connection.rollback()
-        total = 0
+        now: dict[int, int] = {}
         try:
-            for pid in pids:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+            for pid, _ in backends:
+                used = _cpu_ticks(pid)
+                if used is not None:
+                    now[pid] = used
         except (OSError, IndexError, ValueError):
             return None
-        return total / self.ticks
+        if self._seen is not None:
+            for pid, kind in backends:
+                if pid not in now:
+                    continue
+                before = self._seen.get(pid, 0)
+                used = now[pid] - before if now[pid] >= before else now[pid]  # a reused pid
+                if kind == self.AUTOVACUUM:
+                    self.autovacuum_ticks += used
+                else:
+                    self.ledger_ticks += used
+        self._seen = now
+        return (self.ledger_ticks + self.autovacuum_ticks) / self.ticks
+
+    @property
+    def autovacuum_seconds(self) -> float:
+        return self.autovacuum_ticks / self.ticks
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """utime + stime of a process (fields 14 and 15 of its stat); None: it went away."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def server_context(engine: Engine) -> dict[str, Any]:

@@ -34,20 +34,39 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class Window:
     """One window of applied events: its wall time and the CPU spent in it by this
-    process and by the server's backends (None when their ``/proc`` is unreadable)."""
+    process and by the server's backends (None when their ``/proc`` is unreadable), of
+    which ``autovacuum_cpu`` by autovacuum's workers."""
 
     applied: int
     seconds: float
     process_cpu: float
     backend_cpu: float | None
+    autovacuum_cpu: float | None = None
 
     def cpu_ms_per_event(self) -> float | None:
         if self.backend_cpu is None:
             return None
-        return round(1000 * (self.process_cpu + self.backend_cpu) / max(1, self.applied), 3)
+        return self._per_event(self.process_cpu + self.backend_cpu)
+
+    def cpu_split(self) -> dict[str, float | None]:
+        """Where the window's CPU per event went: this process (loaders and generator),
+        the ledger's backends, autovacuum."""
+        backends, autovacuum = self.backend_cpu, self.autovacuum_cpu
+        return {
+            "process": self._per_event(self.process_cpu),
+            "ledger_backends": (
+                None if backends is None else self._per_event(backends - (autovacuum or 0.0))
+            ),
+            "autovacuum": None if autovacuum is None else self._per_event(autovacuum),
+        }
+
+    def _per_event(self, seconds: float) -> float:
+        return round(1000 * seconds / max(1, self.applied), 3)
 
 
-CpuProbe = Callable[[], tuple[float, float | None]]
+#: CPU seconds so far: this process, the database's backends, autovacuum's share of them.
+Cpu = tuple[float, float | None, float | None]
+CpuProbe = Callable[[], Cpu]
 
 
 @dataclass
@@ -73,7 +92,7 @@ class Load:
     windows: list[Window] = field(default_factory=list)
     #: Batches drawn from the workload but not applied yet (a later call applies them).
     carry: list[Sequence[Any]] = field(default_factory=list)
-    _mark: tuple[int, float, float, float | None] = (0, 0.0, 0.0, None)
+    _mark: tuple[int, float, Cpu] = (0, 0.0, (0.0, None, None))
 
     @property
     def rate(self) -> float:
@@ -92,6 +111,7 @@ class Load:
             "window_events": self.window,
             "apply_rate_per_window": [round(w.applied / w.seconds) for w in self.windows],
             "cpu_ms_per_event_per_window": [w.cpu_ms_per_event() for w in self.windows],
+            "cpu_ms_per_event_per_window_split": [w.cpu_split() for w in self.windows],
             "ledger_busy_seconds": round(self.ledger_seconds, 1),
             "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
             "process_cpu_seconds": round(self.process_cpu_seconds, 1),
@@ -123,19 +143,29 @@ class Load:
         self.batches += 1
         self.ledger_seconds += finished - started
 
-    def _open_window(self, at: float, cpu: tuple[float, float | None]) -> None:
-        self._mark = (self.applied, at, *cpu)
+    def _open_window(self, at: float, cpu: Cpu) -> None:
+        self._mark = (self.applied, at, cpu)
 
     def _maybe_close_window(self, at: float, probe: CpuProbe) -> None:
-        applied, since, process, backend = self._mark
+        applied, since, (process, backend, autovacuum) = self._mark
         if self.window is None or self.applied - applied < self.window:
             return
-        now_process, now_backend = probe()
-        backend_cpu = None if backend is None or now_backend is None else now_backend - backend
+        now = probe()
+        now_process, now_backend, now_autovacuum = now
         self.windows.append(
-            Window(self.applied - applied, at - since, now_process - process, backend_cpu)
+            Window(
+                self.applied - applied,
+                at - since,
+                now_process - process,
+                _difference(now_backend, backend),
+                _difference(now_autovacuum, autovacuum),
+            )
         )
-        self._mark = (self.applied, at, now_process, now_backend)
+        self._mark = (self.applied, at, now)
+
+
+def _difference(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else now - before
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
@@ -163,8 +193,10 @@ def grow(
 
     backends = BackendCpu(ledger.engine)
 
-    def probe() -> tuple[float, float | None]:
-        return time.process_time(), backends.seconds()
+    def probe() -> Cpu:
+        total = backends.seconds()
+        autovacuum = None if total is None else backends.autovacuum_seconds
+        return time.process_time(), total, autovacuum
 
     def produce() -> None:
         started = time.thread_time()
@@ -210,10 +242,11 @@ def grow(
     workers = [
         threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(load.loaders)
     ]
-    process_before, backends_before = probe()
+    before = probe()
+    process_before, backends_before, _ = before
     began = time.perf_counter()
     if not load.batches:
-        load._open_window(began, (process_before, backends_before))
+        load._open_window(began, before)
     producer.start()
     for worker in workers:
         worker.start()
@@ -226,7 +259,7 @@ def grow(
     while not ahead.empty():
         load.carry.append(ahead.get())
     load.carry += unsent + list(carried)  # in the order they were drawn
-    process_after, backends_after = probe()
+    process_after, backends_after, _ = probe()
     backends.close()
     load.process_cpu_seconds += process_after - process_before
     load.generator_cpu_seconds += generator_cpu[0]

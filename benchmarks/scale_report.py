@@ -128,6 +128,9 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
         # load on a shared machine than the wall-clock rate: the same question, asked twice.
         "cpu_ms_per_event_per_million": cpu,
         "cpu_per_event_ratio_first_to_last": round(cpu[0] / cpu[-1], 3) if cpu else None,
+        # ... split into this process, the ledger's backends and autovacuum: whether a
+        # window grew dearer in the ledger's own statements or in the vacuum of a bigger table.
+        "cpu_ms_per_event_per_million_split": load.get("cpu_ms_per_event_per_window_split"),
         "bytes_per_event": round(total_bytes / applied),
         "reference": {
             "pgledger_bytes_per_transfer": PGLEDGER_BYTES_PER_TRANSFER,

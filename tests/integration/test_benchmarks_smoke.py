@@ -178,6 +178,14 @@ def test_scale_benchmark_writes_every_number_the_issue_names(
     for run_name in ("main", "uniform", "hot"):
         load = document["runs"][run_name]["load"]
         assert load["applied_events"] >= (600 if run_name == "main" else 300)
+    # Each window's CPU per event, split into this process, the ledger's backends and
+    # autovacuum, adds up to the window's total.
+    main = document["runs"]["main"]["load"]
+    windows = zip(
+        main["cpu_ms_per_event_per_window"], main["cpu_ms_per_event_per_window_split"], strict=True
+    )
+    for total, split in windows:
+        assert total == pytest.approx(sum(split.values()), abs=0.003)
 
 
 def test_scale_workload_events_are_valid_and_wait_in_bounded_memory() -> None:
