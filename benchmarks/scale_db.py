@@ -72,9 +72,11 @@ class BackendCpu:
 
     Counted per backend between samples: a backend that was there before adds what it
     used since, one that appeared adds all it used (it started after the last sample),
-    one that went away adds nothing more. (Summing whatever backends happen to be there at
-    each sample, as this did before, counted an autovacuum worker's whole life in the
-    window it appeared in and took it away again in the window it vanished from.)
+    one that went away adds nothing more, and one that came and went between two samples
+    is not seen at all (the load samples every few seconds, autovacuum's workers on a big
+    table run for minutes). (Summing whatever backends happen to be there at each sample,
+    as this did before, counted an autovacuum worker's whole life in the window it
+    appeared in and took it away again in the window it vanished from.)
     """
 
     QUERY: Final = sa.text(

@@ -198,6 +198,10 @@ def grow(
         autovacuum = None if total is None else backends.autovacuum_seconds
         return time.process_time(), total, autovacuum
 
+    def sample_backends() -> None:
+        with lock:  # the loaders close windows with the same counter
+            backends.seconds()
+
     def produce() -> None:
         started = time.thread_time()
         try:
@@ -250,7 +254,7 @@ def grow(
     producer.start()
     for worker in workers:
         worker.start()
-    _report_until_done(load, until, done, began, progress)
+    _report_until_done(load, until, done, began, progress, sample_backends)
     for worker in workers:
         worker.join()
     load.seconds += time.perf_counter() - began
@@ -273,10 +277,19 @@ def grow(
 
 
 def _report_until_done(
-    load: Load, until: int, done: threading.Event, began: float, progress: Progress | None
+    load: Load,
+    until: int,
+    done: threading.Event,
+    began: float,
+    progress: Progress | None,
+    sample_backends: Callable[[], None],
 ) -> None:
+    """Report progress and sample the backends' CPU every ``PROGRESS_SECONDS``: a backend
+    is counted only while it is seen, so an autovacuum worker that came and went between
+    two window boundaries would escape the window's split."""
     applied_before = load.applied
     while not done.wait(PROGRESS_SECONDS):
+        sample_backends()
         if progress is None:
             continue
         seconds = time.perf_counter() - began
