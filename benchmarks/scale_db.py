@@ -7,7 +7,7 @@ or writes anyone else's; they are dropped at the end unless ``--keep``.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import subprocess
 import threading
@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import psutil
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+
+from benchmarks.backbones import cpu_seconds
 
 DEFAULT_SERVER: Final = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -66,7 +69,7 @@ def analyze(engine: Engine) -> None:
 
 class BackendCpu:
     """CPU seconds (user + system) the server's backends of one database have used since
-    the first sample, from ``/proc/<pid>/stat`` (the server runs on this machine), kept
+    the first sample (``benchmarks.backbones.cpu_seconds``: the server runs on this machine), kept
     apart for the ledger's own connections and for autovacuum. Asked on a connection of
     its own, so that every backend of the ledger's pool is counted.
 
@@ -89,54 +92,37 @@ class BackendCpu:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)
-        self.ticks = os.sysconf("SC_CLK_TCK")
-        self._seen: dict[int, int] | None = None
-        self.ledger_ticks = 0
-        self.autovacuum_ticks = 0
+        self._seen: dict[int, float] | None = None
+        self.ledger_seconds = 0.0
+        self.autovacuum_seconds = 0.0
 
     def seconds(self) -> float | None:
-        """All backends' CPU so far; None when a ``/proc`` entry cannot be read (another
-        machine). ``autovacuum_seconds`` is the autovacuum part of it."""
+        """All backends' CPU so far; None when no backend's CPU can be read (a server on
+        another machine). ``autovacuum_seconds`` is the autovacuum part of it."""
         with self.engine.connect() as connection:
             backends = [(row.pid, row.backend_type) for row in connection.execute(self.QUERY)]
             connection.rollback()
-        now: dict[int, int] = {}
-        try:
-            for pid, _ in backends:
-                used = _cpu_ticks(pid)
-                if used is not None:
-                    now[pid] = used
-        except (OSError, IndexError, ValueError):
+        now: dict[int, float] = {}
+        for pid, _ in backends:
+            with contextlib.suppress(psutil.NoSuchProcess):  # went away: counted no more
+                now[pid] = cpu_seconds(pid)
+        if backends and not now:
             return None
         if self._seen is not None:
             for pid, kind in backends:
                 if pid not in now:
                     continue
-                before = self._seen.get(pid, 0)
+                before = self._seen.get(pid, 0.0)
                 used = now[pid] - before if now[pid] >= before else now[pid]  # a reused pid
                 if kind == self.AUTOVACUUM:
-                    self.autovacuum_ticks += used
+                    self.autovacuum_seconds += used
                 else:
-                    self.ledger_ticks += used
+                    self.ledger_seconds += used
         self._seen = now
-        return (self.ledger_ticks + self.autovacuum_ticks) / self.ticks
-
-    @property
-    def autovacuum_seconds(self) -> float:
-        return self.autovacuum_ticks / self.ticks
+        return self.ledger_seconds + self.autovacuum_seconds
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """utime + stime of a process (fields 14 and 15 of its stat); None: it went away."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 def server_context(engine: Engine) -> dict[str, Any]:
