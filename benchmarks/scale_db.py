@@ -125,6 +125,60 @@ class BackendCpu:
         self.engine.dispose()
 
 
+class ServerIo:
+    """Cumulative counters of the server's buffer cache and write-ahead log, to tell why a
+    window's statements cost more than an earlier one's: ``blocks_read`` (the database's
+    shared-buffer misses: a page copied in from the OS, often after writing a dirty one
+    out), ``blocks_hit``, and the cluster's WAL — ``wal_fpi``, the full-page images
+    written because a page is modified for the first time since the last checkpoint (a
+    random-key index bigger than the cache is touched on a new page by almost every
+    insert), ``wal_bytes`` — and its ``checkpoints``. The WAL and checkpoint counters are
+    the whole server's: nothing else should write to it during the run. None on a server
+    without ``pg_stat_wal`` (before PostgreSQL 14). Each backend adds its counts to these
+    views at most a second after its transaction (ten when it idles): a window of
+    minutes is off by a second's worth. ``wal_bytes`` is read from the WAL's position,
+    exactly."""
+
+    QUERY: Final = sa.text(
+        "SELECT d.blks_read, d.blks_hit, w.wal_fpi, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'), "
+        "b.checkpoints_timed + b.checkpoints_req "
+        "FROM pg_stat_database d, pg_stat_wal w, pg_stat_bgwriter b "
+        "WHERE d.datname = current_database()"
+    )
+    NAMES: Final = ("blocks_read", "blocks_hit", "wal_fpi", "wal_bytes", "checkpoints")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = sa.create_engine(engine.url, poolclass=sa.pool.StaticPool)
+
+    def counters(self) -> dict[str, int] | None:
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(self.QUERY).one()
+                connection.rollback()
+        except sa.exc.DBAPIError:
+            return None
+        return {name: int(value) for name, value in zip(self.NAMES, row, strict=True)}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def io_per_event(
+    before: dict[str, int] | None, after: dict[str, int] | None, events: int
+) -> dict[str, float] | None:
+    """A window's server I/O per applied event (checkpoints: the count in the window)."""
+    if before is None or after is None:
+        return None
+    per = 1 / max(1, events)
+    figures = {
+        name: round((after[name] - before[name]) * per, 2)
+        for name in ServerIo.NAMES
+        if name != "checkpoints"
+    }
+    return figures | {"checkpoints": after["checkpoints"] - before["checkpoints"]}
+
+
 def server_context(engine: Engine) -> dict[str, Any]:
     with engine.connect() as connection:
 
@@ -135,6 +189,8 @@ def server_context(engine: Engine) -> dict[str, Any]:
             "version": show("server_version"),
             "synchronous_commit": show("synchronous_commit"),
             "shared_buffers": show("shared_buffers"),
+            "autovacuum": show("autovacuum"),
+            "max_wal_size": show("max_wal_size"),
         }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from benchmarks.scale_db import BackendCpu
+from benchmarks.scale_db import BackendCpu, ServerIo, io_per_event
 from consumers.bootstrap import Ledger
 from consumers.handler import Outcome
 
@@ -35,13 +35,15 @@ Progress = Callable[[str], None]
 class Window:
     """One window of applied events: its wall time and the CPU spent in it by this
     process and by the server's backends (None when their ``/proc`` is unreadable), of
-    which ``autovacuum_cpu`` by autovacuum's workers."""
+    which ``autovacuum_cpu`` by autovacuum's workers, and the server's buffer and WAL
+    counters per applied event (``scale_db.ServerIo``; None when unreadable)."""
 
     applied: int
     seconds: float
     process_cpu: float
     backend_cpu: float | None
     autovacuum_cpu: float | None = None
+    io: dict[str, float] | None = None
 
     def cpu_ms_per_event(self) -> float | None:
         if self.backend_cpu is None:
@@ -64,8 +66,9 @@ class Window:
         return round(1000 * seconds / max(1, self.applied), 3)
 
 
-#: CPU seconds so far: this process, the database's backends, autovacuum's share of them.
-Cpu = tuple[float, float | None, float | None]
+#: Counters so far: CPU seconds of this process, of the database's backends and of
+#: autovacuum's share of them; the server's I/O counters (``scale_db.ServerIo``).
+Cpu = tuple[float, float | None, float | None, dict[str, int] | None]
 CpuProbe = Callable[[], Cpu]
 
 
@@ -92,7 +95,7 @@ class Load:
     windows: list[Window] = field(default_factory=list)
     #: Batches drawn from the workload but not applied yet (a later call applies them).
     carry: list[Sequence[Any]] = field(default_factory=list)
-    _mark: tuple[int, float, Cpu] = (0, 0.0, (0.0, None, None))
+    _mark: tuple[int, float, Cpu] = (0, 0.0, (0.0, None, None, None))
 
     @property
     def rate(self) -> float:
@@ -112,6 +115,7 @@ class Load:
             "apply_rate_per_window": [round(w.applied / w.seconds) for w in self.windows],
             "cpu_ms_per_event_per_window": [w.cpu_ms_per_event() for w in self.windows],
             "cpu_ms_per_event_per_window_split": [w.cpu_split() for w in self.windows],
+            "server_io_per_event_per_window": [w.io for w in self.windows],
             "ledger_busy_seconds": round(self.ledger_seconds, 1),
             "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
             "process_cpu_seconds": round(self.process_cpu_seconds, 1),
@@ -147,11 +151,11 @@ class Load:
         self._mark = (self.applied, at, cpu)
 
     def _maybe_close_window(self, at: float, probe: CpuProbe) -> None:
-        applied, since, (process, backend, autovacuum) = self._mark
+        applied, since, (process, backend, autovacuum, io) = self._mark
         if self.window is None or self.applied - applied < self.window:
             return
         now = probe()
-        now_process, now_backend, now_autovacuum = now
+        now_process, now_backend, now_autovacuum, now_io = now
         self.windows.append(
             Window(
                 self.applied - applied,
@@ -159,6 +163,7 @@ class Load:
                 now_process - process,
                 _difference(now_backend, backend),
                 _difference(now_autovacuum, autovacuum),
+                io_per_event(io, now_io, self.applied - applied),
             )
         )
         self._mark = (self.applied, at, now)
@@ -192,11 +197,12 @@ def grow(
     generator_cpu = [0.0]
 
     backends = BackendCpu(ledger.engine)
+    server_io = ServerIo(ledger.engine)
 
     def probe() -> Cpu:
         total = backends.seconds()
         autovacuum = None if total is None else backends.autovacuum_seconds
-        return time.process_time(), total, autovacuum
+        return time.process_time(), total, autovacuum, server_io.counters()
 
     def sample_backends() -> None:
         with lock:  # the loaders close windows with the same counter
@@ -247,7 +253,7 @@ def grow(
         threading.Thread(target=apply, name=f"scale-loader-{n}") for n in range(load.loaders)
     ]
     before = probe()
-    process_before, backends_before, _ = before
+    process_before, backends_before, _, _ = before
     began = time.perf_counter()
     if not load.batches:
         load._open_window(began, before)
@@ -263,8 +269,9 @@ def grow(
     while not ahead.empty():
         load.carry.append(ahead.get())
     load.carry += unsent + list(carried)  # in the order they were drawn
-    process_after, backends_after, _ = probe()
+    process_after, backends_after, _, _ = probe()
     backends.close()
+    server_io.close()
     load.process_cpu_seconds += process_after - process_before
     load.generator_cpu_seconds += generator_cpu[0]
     if backends_before is not None and backends_after is not None:

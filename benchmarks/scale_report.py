@@ -131,6 +131,10 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
         # ... split into this process, the ledger's backends and autovacuum: whether a
         # window grew dearer in the ledger's own statements or in the vacuum of a bigger table.
         "cpu_ms_per_event_per_million_split": load.get("cpu_ms_per_event_per_window_split"),
+        # ... and the server's buffer misses, hits and WAL per event: whether the dearer
+        # statements read pages the cache no longer holds, or log whole pages after each
+        # checkpoint.
+        "server_io_per_event_per_million": load.get("server_io_per_event_per_window"),
         "bytes_per_event": round(total_bytes / applied),
         "reference": {
             "pgledger_bytes_per_transfer": PGLEDGER_BYTES_PER_TRANSFER,

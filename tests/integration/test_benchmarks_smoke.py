@@ -225,3 +225,8 @@ def test_scale_workload_with_v2_holds_chargebacks_refund_reversals_and_grants() 
         if n == 150:
             break
     assert seen >= {"chargeback", "chargeback_reversal", "refund_reversal", "points_grant"}
+    # Each window also carries the server's buffer and WAL counters per event: the WAL
+    # grows with every applied event (read from the WAL's position, exactly).
+    for io in document["server_io_per_event_per_million"]:
+        assert set(io) == {"blocks_read", "blocks_hit", "wal_fpi", "wal_bytes", "checkpoints"}
+        assert io["wal_bytes"] > 0
