@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench bench-deps bench-scale schema lock clean
+.PHONY: demo test lint typecheck pytest bench bench-deps bench-scale bench-scale-production schema lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -58,6 +58,15 @@ bench: bench-deps
 # when it starts; SCALE_ARGS="--events 100000" for a short run.
 bench-scale: $(STAMP)
 	@$(BIN)/python -m benchmarks.scale $(SCALE_ARGS)
+
+# The same on a private PostgreSQL configured as a ledger's server would be (a quarter of
+# RAM as shared_buffers, autovacuum on; benchmarks/scale_server.py), on port 5433, stopped
+# and removed afterwards -> benchmarks/scale-production.json.
+bench-scale-production: $(STAMP)
+	@url=$$($(BIN)/python -m benchmarks.scale_server start) || exit 1; \
+	$(BIN)/python -m benchmarks.scale --server "$$url" \
+		--output benchmarks/scale-production.json $(SCALE_ARGS); status=$$?; \
+	$(BIN)/python -m benchmarks.scale_server stop; exit $$status
 
 schema: $(STAMP)
 	$(BIN)/points schemas export --out schemas/payment-event.v1.schema.json

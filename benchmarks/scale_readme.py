@@ -191,7 +191,94 @@ def prose(scale: dict[str, Any]) -> list[str]:
     ]
 
 
-def render(scale: dict[str, Any]) -> str:
+def _server(document: dict[str, Any]) -> str:
+    server = get(document, "machine", "postgresql") or {}
+    return (
+        f"shared_buffers {server.get('shared_buffers', 'n/a')}, autovacuum "
+        f"{server.get('autovacuum', 'n/a')}"
+    )
+
+
+def _series(values: list[Any] | None, digits: int = 0) -> str:
+    return " → ".join(n(v, digits) for v in values or []) or "n/a"
+
+
+def _per_million(document: dict[str, Any], key: str, part: str, digits: int) -> str:
+    return _series([get(w, part) for w in document.get(key) or []], digits)
+
+
+def _query_p99s(document: dict[str, Any]) -> str:
+    return ", ".join(n(document.get(f"{name}_p99_ms"), 1) for name, _ in QUERIES)
+
+
+def server_comparison(scale: dict[str, Any], production: dict[str, Any]) -> list[str]:
+    """The same benchmark on this machine's shared server and on a private server
+    configured as a ledger's would be (``benchmarks/scale-production.json``)."""
+    if not production:
+        return []
+    columns = (scale, production)
+
+    def row(label: str, render: Any) -> list[str]:
+        return [label, *(render(document) for document in columns)]
+
+    rows = [
+        row(
+            "commit, started",
+            lambda d: f"`{str(get(d, 'machine', 'git', 'commit'))[:10]}`, {d.get('started_at')}",
+        ),
+        row("apply rate, each million (ev/s)", lambda d: _series(d.get("apply_rate_per_million"))),
+        row(
+            "last ÷ first (target ≥ 0.9)",
+            lambda d: f"**{n(d.get('apply_rate_ratio_last_to_first'), 2)}**",
+        ),
+        row(
+            "CPU per event, the ledger's backends, each million (ms)",
+            lambda d: _per_million(d, "cpu_ms_per_event_per_million_split", "ledger_backends", 3),
+        ),
+        row(
+            "CPU per event, autovacuum, each million (ms)",
+            lambda d: _per_million(d, "cpu_ms_per_event_per_million_split", "autovacuum", 3),
+        ),
+        row(
+            "shared-buffer misses per event, each million",
+            lambda d: _per_million(d, "server_io_per_event_per_million", "blocks_read", 2),
+        ),
+        row(
+            "full-page images in the WAL per event, each million",
+            lambda d: _per_million(d, "server_io_per_event_per_million", "wal_fpi", 2),
+        ),
+        row(
+            "WAL bytes per event, each million",
+            lambda d: _per_million(d, "server_io_per_event_per_million", "wal_bytes", 0),
+        ),
+        row("bytes per applied event (tables as loaded)", lambda d: n(d.get("bytes_per_event"))),
+        row(
+            "`verify`: s, peak RSS MB",
+            lambda d: f"{n(d.get('verify_seconds'), 1)}, {n(d.get('verify_peak_rss_mb'), 1)}",
+        ),
+        row("p99 of the four queries (ms)", _query_p99s),
+        row("hot account ÷ uniform", lambda d: n(d.get("hot_account_rate_ratio"), 2)),
+    ]
+    return [
+        "**The same benchmark on a server configured for a ledger.** The shared server "
+        "above is configured for test suites; `make bench-scale-production` runs the same "
+        "benchmark on a private PostgreSQL (`benchmarks/scale_server.py`: a quarter of the "
+        "memory as `shared_buffers`, autovacuum on, the rest default) and writes "
+        "`benchmarks/scale-production.json`:",
+        "",
+        *_table(
+            (
+                "",
+                f"this machine's server ({_server(scale)})",
+                f"a ledger's server ({_server(production)})",
+            ),
+            rows,
+        ),
+        "",
+    ]
+
+
+def render(scale: dict[str, Any], production: dict[str, Any] | None = None) -> str:
     if not scale:
         return "\n".join(
             [
@@ -215,6 +302,7 @@ def render(scale: dict[str, Any]) -> str:
             *_table(storage_header, storage(scale)),
             "",
             *prose(scale),
+            *server_comparison(scale, production or {}),
             END,
         ]
     )

@@ -48,8 +48,15 @@ def _postgres_only() -> list[Hostile]:
 def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
     aws: Config, postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The worker drains and exits 0; each reject is in the DLQ once with its reason (and
-    journaled), each valid body is applied once, the ledger is the reference model's."""
+    """The worker drains and exits 0; each reject is in the DLQ with its reason (and
+    journaled), each valid body is applied once, the ledger is the reference model's.
+
+    A reject may be in the DLQ twice when SQS delivered its message twice: a standard
+    queue delivers at least once, and moto's ReceiveMessage checks a message's visibility
+    and marks it received without a lock, so two pollers' concurrent receives now and
+    then both get it (seen in about one run in eight). Such copies are told apart from a
+    worker copying one delivery twice by the source message's id and receive count,
+    which the worker writes on every copy: one SQS message, a distinct receive each."""
     pool_of_safe = [i for i in hostile_bodies() if sqs_safe(i)]
     items = random.Random(9).sample(pool_of_safe, SAMPLE - 3) + _postgres_only()
     applied_topology = apply_topology(topology(aws), sns_client(aws.aws), sqs_client(aws.aws))
@@ -69,10 +76,14 @@ def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
         pool.kill_all()
 
     got: dict[int, list[str]] = {}
+    deliveries: dict[int, list[tuple[str, int]]] = {}
     for message in read_all(sqs, queue.dlq_url):
         attributes = decode_attributes(message.get("MessageAttributes", {}))
         info = read_failure(attributes)
-        got.setdefault(int(attributes[TAG][1]), []).append(info.error_type if info else "native")
+        tag = int(attributes[TAG][1])
+        got.setdefault(tag, []).append(info.error_type if info else "native")
+        if info is not None:
+            deliveries.setdefault(tag, []).append((info.message_id, info.receive_count))
     applied: list[dict[str, Any]] = []
     problems = []
     for n, item in enumerate(items):
@@ -81,8 +92,13 @@ def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
             applied.append(event)
             allowed = APPLY
         outcome = got.get(n, ["applied"])
-        if len(outcome) != 1 or outcome[0] not in allowed:
-            problems.append(f"#{n} {item.category}: expected {sorted(allowed)}, got {outcome}")
+        if not _one_message_delivered_once_each(deliveries.get(n, [])) or any(
+            reason not in allowed for reason in outcome
+        ):
+            problems.append(
+                f"#{n} {item.category}: expected {sorted(allowed)}, got {outcome} "
+                f"from deliveries {deliveries.get(n)}"
+            )
     assert not problems, "\n".join(problems)
 
     engine = make_engine(postgres_url)
@@ -100,3 +116,11 @@ def test_a_hostile_sample_through_moto_lands_in_the_dlq_with_reasons(
             f"\n[bad input, moto] {len(items)} bodies through SQS into a worker on PostgreSQL: "
             f"{len(applied)} applied, dead-lettered by reason {dict(sorted(by_reason.items()))}"
         )
+
+
+def _one_message_delivered_once_each(copies: list[tuple[str, int]]) -> bool:
+    """DLQ copies (source message id, receive count) of one sent body: one SQS message,
+    copied at most once per delivery."""
+    message_ids = {message_id for message_id, _ in copies}
+    receives = [count for _, count in copies]
+    return len(message_ids) <= 1 and len(set(receives)) == len(receives)

@@ -79,9 +79,10 @@ def test_a_failed_section_renders_as_not_available() -> None:
 
 def test_readme_at_scale_block_is_rendered_from_the_committed_scale_results() -> None:
     """Between the ``scale`` markers, the README holds what ``benchmarks.scale_readme``
-    renders from ``benchmarks/scale.json`` (or says it was not measured yet)."""
+    renders from ``benchmarks/scale.json`` (or says it was not measured yet), and the same
+    benchmark on a ledger's server from ``benchmarks/scale-production.json``."""
     readme = report.README.read_text()
-    block = scale_readme.render(report.load(report.SCALE))
+    block = scale_readme.render(report.load(report.SCALE), report.load(report.SCALE_PRODUCTION))
     assert scale_readme.current_block(readme) == block, "run `python -m benchmarks.report`"
 
 
