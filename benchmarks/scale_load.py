@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -36,7 +36,10 @@ class Window:
     """One window of applied events: its wall time and the CPU spent in it by this
     process and by the server's backends (None when their ``/proc`` is unreadable), of
     which ``autovacuum_cpu`` by autovacuum's workers, and the server's buffer and WAL
-    counters per applied event (``scale_db.ServerIo``; None when unreadable)."""
+    counters per applied event (``scale_db.ServerIo``; None when unreadable), and the
+    events delivered in it by type (the workload's mix is not the same in every window:
+    a story's later events — clearings, refunds, chargebacks — come days to weeks after
+    its authorization, so the first window holds fewer of them)."""
 
     applied: int
     seconds: float
@@ -44,6 +47,7 @@ class Window:
     backend_cpu: float | None
     autovacuum_cpu: float | None = None
     io: dict[str, float] | None = None
+    delivered_by_type: dict[str, int] = field(default_factory=dict)
 
     def cpu_ms_per_event(self) -> float | None:
         if self.backend_cpu is None:
@@ -96,6 +100,8 @@ class Load:
     #: Batches drawn from the workload but not applied yet (a later call applies them).
     carry: list[Sequence[Any]] = field(default_factory=list)
     _mark: tuple[int, float, Cpu] = (0, 0.0, (0.0, None, None, None))
+    #: Events delivered by type since the window opened.
+    _types: Counter[str] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
@@ -116,6 +122,7 @@ class Load:
             "cpu_ms_per_event_per_window": [w.cpu_ms_per_event() for w in self.windows],
             "cpu_ms_per_event_per_window_split": [w.cpu_split() for w in self.windows],
             "server_io_per_event_per_window": [w.io for w in self.windows],
+            "delivered_by_type_per_window": [w.delivered_by_type for w in self.windows],
             "ledger_busy_seconds": round(self.ledger_seconds, 1),
             "generator_cpu_seconds": round(self.generator_cpu_seconds, 1),
             "process_cpu_seconds": round(self.process_cpu_seconds, 1),
@@ -138,7 +145,10 @@ class Load:
             "wall": round(self.seconds * per, 3),
         }
 
-    def _record(self, results: Sequence[Any], started: float, finished: float) -> None:
+    def _record(
+        self, batch: Sequence[Any], results: Sequence[Any], started: float, finished: float
+    ) -> None:
+        self._types.update(event.event_type.value for event in batch)
         applied = sum(1 for r in results if r.outcome is Outcome.APPLIED)
         self.applied += applied
         self.duplicates += sum(1 for r in results if r.outcome is Outcome.DUPLICATE)
@@ -164,8 +174,10 @@ class Load:
                 _difference(now_backend, backend),
                 _difference(now_autovacuum, autovacuum),
                 io_per_event(io, now_io, self.applied - applied),
+                dict(sorted(self._types.items())),
             )
         )
+        self._types = Counter()
         self._mark = (self.applied, at, now)
 
 
@@ -240,7 +252,7 @@ def grow(
                 results = ledger.handle_batch(batch)
                 finished = time.perf_counter()
                 with lock:
-                    load._record(results, started, finished)
+                    load._record(batch, results, started, finished)
                     load._maybe_close_window(finished, probe)
                     if load.applied >= until:
                         done.set()

@@ -135,6 +135,9 @@ def summarise(document: dict[str, Any]) -> dict[str, Any]:
         # statements read pages the cache no longer holds, or log whole pages after each
         # checkpoint.
         "server_io_per_event_per_million": load.get("server_io_per_event_per_window"),
+        # ... and what was delivered in each: the first million holds fewer of the events
+        # that come days to weeks into a story (they find a payment to update).
+        "delivered_by_type_per_million": load.get("delivered_by_type_per_window"),
         "bytes_per_event": round(total_bytes / applied),
         "reference": {
             "pgledger_bytes_per_transfer": PGLEDGER_BYTES_PER_TRANSFER,

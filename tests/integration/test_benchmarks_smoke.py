@@ -186,6 +186,15 @@ def test_scale_benchmark_writes_every_number_the_issue_names(
     )
     for total, split in windows:
         assert total == pytest.approx(sum(split.values()), abs=0.003)
+    # Each window also carries the server's buffer and WAL counters per event: the WAL
+    # grows with every applied event (read from the WAL's position, exactly).
+    for io in document["server_io_per_event_per_million"]:
+        assert set(io) == {"blocks_read", "blocks_hit", "wal_fpi", "wal_bytes", "checkpoints"}
+        assert io["wal_bytes"] > 0
+    # ... and what was delivered in it, by event type: every delivered event counted once.
+    counted = sum(sum(window.values()) for window in document["delivered_by_type_per_million"])
+    assert counted <= main["delivered_events"]
+    assert counted >= main["window_events"] * len(main["apply_rate_per_window"])
 
 
 def test_scale_workload_events_are_valid_and_wait_in_bounded_memory() -> None:
@@ -225,8 +234,3 @@ def test_scale_workload_with_v2_holds_chargebacks_refund_reversals_and_grants() 
         if n == 150:
             break
     assert seen >= {"chargeback", "chargeback_reversal", "refund_reversal", "points_grant"}
-    # Each window also carries the server's buffer and WAL counters per event: the WAL
-    # grows with every applied event (read from the WAL's position, exactly).
-    for io in document["server_io_per_event_per_million"]:
-        assert set(io) == {"blocks_read", "blocks_hit", "wal_fpi", "wal_bytes", "checkpoints"}
-        assert io["wal_bytes"] > 0
