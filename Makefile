@@ -61,12 +61,12 @@ bench-scale: $(STAMP)
 
 # The same on a private PostgreSQL configured as a ledger's server would be (a quarter of
 # RAM as shared_buffers, autovacuum on; benchmarks/scale_server.py), on port 5433, stopped
-# and removed afterwards -> benchmarks/scale-production.json.
+# and removed afterwards, also after Ctrl-C -> benchmarks/scale-production.json.
 bench-scale-production: $(STAMP)
-	@url=$$($(BIN)/python -m benchmarks.scale_server start) || exit 1; \
+	@trap '$(BIN)/python -m benchmarks.scale_server stop' EXIT; trap 'exit 130' INT TERM; \
+	url=$$($(BIN)/python -m benchmarks.scale_server start) || exit 1; \
 	$(BIN)/python -m benchmarks.scale --server "$$url" \
-		--output benchmarks/scale-production.json $(SCALE_ARGS); status=$$?; \
-	$(BIN)/python -m benchmarks.scale_server stop; exit $$status
+		--output benchmarks/scale-production.json $(SCALE_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/points schemas export --out schemas/payment-event.v1.schema.json

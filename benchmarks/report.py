@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import scale_readme, v2_cost_readme
+from benchmarks import scale_history, scale_readme, v2_cost_readme
 from benchmarks.report_text import explanations, get, n, span
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -249,7 +249,7 @@ def current_block(readme: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     block = render(load(RESULTS), load(PROFILE))
-    scale_block = scale_readme.render(load(SCALE), load(SCALE_PRODUCTION))
+    scale_block = scale_readme.render(load(SCALE), load(SCALE_PRODUCTION), scale_history.load())
     cost_block = v2_cost_readme.render(load(V2_COST))
     readme = README.read_text()
     if "--check" in args:

@@ -36,12 +36,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks import report, scale_db, scale_load, scale_reads, scale_report
+from benchmarks import report, scale_db, scale_history, scale_load, scale_reads, scale_report
 from benchmarks.scale_workload import RULES, Mix, ScaleWorkload
 from consumers.bootstrap import Ledger, bootstrap_ledger
 from infra.settings import Config
 
 OUTPUT: Final = Path(__file__).with_name("scale.json")
+#: The documents the README shows (``make bench-scale`` and ``make bench-scale-production``):
+#: a run written to either is added to ``scale-history.json`` and the README regenerated.
+COMMITTED: Final = (OUTPUT.resolve(), OUTPUT.with_name("scale-production.json").resolve())
 FULL_RUN_EVENTS: Final = 5_000_000
 MILLION: Final = 1_000_000
 #: The hot and uniform runs alternate in this many slices.
@@ -223,9 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.write_text(text)
     print(text)
     log(f"wrote {args.output} in {document['duration_seconds'] / 60:.1f} min")
-    if args.output.resolve() == OUTPUT.resolve():
+    if args.output.resolve() in COMMITTED:
+        scale_history.add(document, args.output.name)
         report.main([])
-        log("README Performance (At scale) regenerated")
+        log("benchmarks/scale-history.json and README Performance (At scale) updated")
     return 0
 
 

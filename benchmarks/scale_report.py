@@ -103,8 +103,14 @@ def machine() -> dict[str, Any]:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemTotal:"):
             memory_kb = int(line.split()[1])
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in Path("/proc/cpuinfo").read_text().splitlines()
+        if line.startswith("model name")
+    ]
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": models[0] if models else None,
         "memory_gb": round(memory_kb / 2**20, 1),
         "python": platform.python_version(),
         "git": scale_db.git_commit(),

@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from benchmarks import report, scale_readme, scale_report, v2_cost_readme
+from benchmarks import report, scale_history, scale_readme, scale_report, v2_cost_readme
 
 PERFORMANCE = re.compile(r"^## Performance\n(.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 
@@ -82,7 +82,9 @@ def test_readme_at_scale_block_is_rendered_from_the_committed_scale_results() ->
     renders from ``benchmarks/scale.json`` (or says it was not measured yet), and the same
     benchmark on a ledger's server from ``benchmarks/scale-production.json``."""
     readme = report.README.read_text()
-    block = scale_readme.render(report.load(report.SCALE), report.load(report.SCALE_PRODUCTION))
+    block = scale_readme.render(
+        report.load(report.SCALE), report.load(report.SCALE_PRODUCTION), scale_history.load()
+    )
     assert scale_readme.current_block(readme) == block, "run `python -m benchmarks.report`"
 
 
@@ -129,7 +131,7 @@ def test_scale_block_shows_each_number_and_marks_a_smoke_run() -> None:
     than the issue's 5 M events."""
     block = scale_readme.render(scale_report.summarise(_scale_run()))
     assert "**smoke run**" in block
-    for figure in ("4,000 → 3,600", "**0.90**", "800 B", "**180.5 MB**", "**7.25**", "**0.75**"):
+    for figure in ("4,000 → 3,600", "**0.900**", "800 B", "**180.5 MB**", "**7.25**", "**0.75**"):
         assert figure in block, figure
 
 
