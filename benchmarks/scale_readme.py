@@ -321,7 +321,7 @@ def _growth(scale: dict[str, Any], production: dict[str, Any]) -> list[str]:
         f"full-page images per event ({_change(scale, io, 'wal_fpi')}, "
         f"{_change(production, io, 'wal_fpi')}): an insert into a random-key index (event "
         "ids, payment ids) lands on a page not yet written since the last checkpoint more "
-        "often as the index grows. This process's part is client code whose work per event "
+        "often as the index grows. This process's part, where it grows, is client code whose work per event "
         "does not depend on the tables' size; but the first million is the workload's "
         "warm-up (fewer of the events that come weeks into a story, refunds and "
         "chargebacks: counted by type in `delivered_by_type_per_million` from now on), and "
