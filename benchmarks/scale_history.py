@@ -17,21 +17,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from benchmarks.report_text import get
+from benchmarks.scale_report import TARGETS
 
 HISTORY: Final = Path(__file__).with_name("scale-history.json")
-#: The four operator queries whose p99 the issue bounds.
-QUERIES: Final = (
-    "ledger_payment",
-    "ledger_explain_month",
-    "ledger_history_limit_50",
-    "ledger_balances_account",
-)
 
 
 def summary(document: dict[str, Any], artefact: str) -> dict[str, Any]:
     """One run's line: where it ran and the figures judged against the issue's targets."""
     server = get(document, "machine", "postgresql") or {}
-    p99s = [document.get(f"{name}_p99_ms") for name in QUERIES]
+    p99s = [document.get(name) for name in TARGETS if name.endswith("_p99_ms")]
     return {
         "artefact": artefact,
         "commit": str(get(document, "machine", "git", "commit") or "")[:10],

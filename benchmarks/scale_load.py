@@ -72,8 +72,8 @@ class Window:
 
 #: Counters so far: CPU seconds of this process, of the database's backends and of
 #: autovacuum's share of them; the server's I/O counters (``scale_db.ServerIo``).
-Cpu = tuple[float, float | None, float | None, dict[str, int] | None]
-CpuProbe = Callable[[], Cpu]
+Counters = tuple[float, float | None, float | None, dict[str, int] | None]
+Probe = Callable[[], Counters]
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Load:
     windows: list[Window] = field(default_factory=list)
     #: Batches drawn from the workload but not applied yet (a later call applies them).
     carry: list[Sequence[Any]] = field(default_factory=list)
-    _mark: tuple[int, float, Cpu] = (0, 0.0, (0.0, None, None, None))
+    _mark: tuple[int, float, Counters] = (0, 0.0, (0.0, None, None, None))
     #: Events delivered by type since the window opened.
     _types: Counter[str] = field(default_factory=Counter)
 
@@ -157,10 +157,10 @@ class Load:
         self.batches += 1
         self.ledger_seconds += finished - started
 
-    def _open_window(self, at: float, cpu: Cpu) -> None:
+    def _open_window(self, at: float, cpu: Counters) -> None:
         self._mark = (self.applied, at, cpu)
 
-    def _maybe_close_window(self, at: float, probe: CpuProbe) -> None:
+    def _maybe_close_window(self, at: float, probe: Probe) -> None:
         applied, since, (process, backend, autovacuum, io) = self._mark
         if self.window is None or self.applied - applied < self.window:
             return
@@ -211,7 +211,7 @@ def grow(
     backends = BackendCpu(ledger.engine)
     server_io = ServerIo(ledger.engine)
 
-    def probe() -> Cpu:
+    def probe() -> Counters:
         total = backends.seconds()
         autovacuum = None if total is None else backends.autovacuum_seconds
         return time.process_time(), total, autovacuum, server_io.counters()

@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import psutil
+
 DEFAULT_DIRECTORY: Final = Path("/tmp/points-bench-postgres")
 DEFAULT_PORT: Final = 5433
 #: initdb refuses to run as root; the server then runs as this user.
@@ -48,10 +50,7 @@ def bindir() -> Path:
 
 
 def quarter_of_memory_mb() -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) // 1024 // 4
-    raise SystemExit("cannot read the machine's memory from /proc/meminfo")
+    return int(psutil.virtual_memory().total) // 2**20 // 4
 
 
 def _run(command: Sequence[str]) -> None:
