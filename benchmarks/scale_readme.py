@@ -58,11 +58,15 @@ def header(scale: dict[str, Any]) -> list[str]:
     ]
 
 
+def _series(values: list[Any] | None, digits: int = 0) -> str:
+    return " → ".join(n(v, digits) for v in values or []) or "n/a"
+
+
 def numbers(scale: dict[str, Any]) -> list[list[str]]:
     main = get(scale, "runs", "main") or {}
     load, verify = main.get("load", {}), main.get("verify", {})
     window = n(load.get("window_events"))
-    rates = " → ".join(n(r) for r in scale.get("apply_rate_per_million") or []) or "n/a"
+    rates = _series(scale.get("apply_rate_per_million"))
     rows = [
         [
             f"apply rate, each {window} applied events, {load.get('loaders')} loaders (ev/s)",
@@ -76,7 +80,7 @@ def numbers(scale: dict[str, Any]) -> list[list[str]]:
         ],
         [
             "CPU per applied event, ours + PostgreSQL's, each window (ms)",
-            " → ".join(n(c, 3) for c in scale.get("cpu_ms_per_event_per_million") or []) or "n/a",
+            _series(scale.get("cpu_ms_per_event_per_million"), 3),
             f"first ÷ last {n(scale.get('cpu_per_event_ratio_first_to_last'), 2)} (1 = flat)",
         ],
         [
@@ -198,10 +202,6 @@ def _server(document: dict[str, Any]) -> str:
         f"shared_buffers {server.get('shared_buffers', 'n/a')}, autovacuum "
         f"{server.get('autovacuum', 'n/a')}"
     )
-
-
-def _series(values: list[Any] | None, digits: int = 0) -> str:
-    return " → ".join(n(v, digits) for v in values or []) or "n/a"
 
 
 def _per_million(document: dict[str, Any], key: str, part: str, digits: int) -> str:
