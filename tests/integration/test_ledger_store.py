@@ -143,3 +143,16 @@ def test_data_the_database_refuses_leaves_the_unit_of_work_as_data_refused(
         ledger.store.unit_of_work() as uow,
     ):
         uow.claim([poison], [_event("e1", "acct\x00")], [])
+
+
+@pytest.mark.postgres
+def test_an_over_long_value_is_refused_not_cut_to_its_column(postgres_url: str) -> None:
+    """Rows travel as JSON and are cast on the server: a value longer than its column is
+    refused (``DataRefused``), never truncated into another event's or payment's key."""
+    migrated_engine(postgres_url).dispose()
+    long_id = "e" * 129
+    with ledger_on(postgres_url) as ledger:
+        with pytest.raises(DataRefused), ledger.store.unit_of_work() as uow:
+            uow.claim([PaymentFacts.empty("pay-1", "acct-1", Brand.VISA)], [_event(long_id)], [])
+        assert _count(ledger, ledger_events) == 0
+        assert _count(ledger, ledger_payments) == 0
