@@ -11,7 +11,7 @@ balances + COMMIT (``commit``: the unit of work deferred the writes for exactly 
 Their order on the server is the order sent, so the locking
 order (rules, payments, inbox, account-months, balances, each sorted) holds, and the
 revision, a statement of its own, reads after the rules lock is granted. Rows travel as one
-JSON document per statement, an array of positional arrays read by ``json_array_elements``
+JSON document per statement, an array of positional arrays read by ``jsonb_array_elements``
 (``rows_select``), so each statement has one text whatever the batch size and the server
 reuses its prepared plan.
 
