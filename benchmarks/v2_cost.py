@@ -19,10 +19,11 @@ The same checkout may be named twice, once capped.
 
 What the cap and campaign work itself costs is measured against v1 *with the same driver
 fixes* as v2 (``v1-driver-fixes.patch`` beside this file: its own BEGIN and COMMIT in the
-pipelines — two round trips a batch instead of four — and the rows as orjson; apply it to
-a checkout of a2d12b9, the parent of the v2 merge), so that a speed-up of the shared path
-is not counted as v2 being cheap; v1 as it shipped is measured beside it. Each tree's
-summary records its commit (``+`` and the diff's SHA-256 prefix when it has changes).
+pipelines — two round trips a batch instead of four — and the rows as orjson, since ff4bf57
+as positional JSONB arrays as v2 sends them; apply it to a checkout of a2d12b9, the parent
+of the v2 merge), so that a speed-up of the shared path is not counted as v2 being cheap;
+v1 as it shipped is measured beside it. Each tree's summary records its commit (``+`` and
+the diff's SHA-256 prefix when it has changes).
 """
 
 from __future__ import annotations

@@ -97,10 +97,11 @@ def render(document: dict[str, Any]) -> str:
             "same events through its bootstrapped ledger on its own PostgreSQL database, "
             "slice by slice, alternating which goes first. v1 is a2d12b9 (the parent of the "
             "v2 merge); v1-driver-fixes is v1 with `benchmarks/v1-driver-fixes.patch` (its own "
-            "BEGIN and COMMIT in the pipelines, rows as orjson), the fixes v2 got in the same "
-            "session; v2-capped publishes a 400-point monthly cap most accounts reach and a "
-            "first-week campaign (the cap and campaign work happens); v2 runs the default "
-            "rules (no cap: its batches lock no month). Cost = 1 − rate ÷ the other's rate.",
+            "BEGIN and COMMIT in the pipelines, rows as orjson in positional JSONB arrays), "
+            "the fixes of the shared path v2 got; v2-capped publishes a 400-point monthly "
+            "cap most accounts reach and a first-week campaign (the cap and campaign work "
+            "happens); v2 runs the default rules (no cap: its batches lock no month). "
+            "Cost = 1 − rate ÷ the other's rate.",
             "",
             *rows(document),
             "",

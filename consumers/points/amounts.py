@@ -33,6 +33,11 @@ class Points:
         return Points(self.confirmed - other.confirmed, self.provisional - other.provisional)
 
 
+#: Zero points, shared (``Points`` is immutable): the hot paths compare with it and start
+#: sums from it without building one each time.
+NO_POINTS: Final = Points()
+
+
 def pts(amount: int, rate_bp: int) -> int:
     """``floor(max(0, x) × rate_bp / 10000)`` in integers (Kyash floors per payment)."""
     return max(0, amount) * rate_bp // BASIS_POINTS

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consumers.points.amounts import Points
+from consumers.points.amounts import NO_POINTS, Points
 from consumers.points.earning import (
     Earning,
     MonthRef,
@@ -76,12 +76,12 @@ class Books:
         """Replace a locked payment's facts; re-settle the months its earning moves in."""
         before = self.payments[facts.payment_id]
         after = self._earning(before, facts)
-        moved = Points()
+        moved = NO_POINTS
         if after is not None and before.month in (None, after.ref.month):
             # The usual cases (a payment's first event, or the anchor stayed in its month):
             # one month, no dict. Without a month the stored earned points count nowhere.
-            earned_delta = after.earned - (before.earned if before.month else Points())
-            if earned_delta != Points():
+            earned_delta = after.earned - (before.earned if before.month else NO_POINTS)
+            if earned_delta != NO_POINTS:
                 moved = self._settle(after.ref, earned_delta)
         else:
             for ref, earned_delta in sorted(earned_changes(before.earning, after).items()):
@@ -111,17 +111,17 @@ class Books:
     def recap(self, ref: MonthRef) -> Points:
         """Re-settle a locked month under its cap with no earned change (a rules correction
         that changed the cap); returns what its credited points moved by."""
-        moved = self._settle(ref, Points())
+        moved = self._settle(ref, NO_POINTS)
         self.credit(ref.account_id, moved)
         return moved
 
     def credit(self, account_id: str, delta: Points) -> None:
         """Add to an account's balance delta (a grant, or what a change credited)."""
-        self.balances[account_id] = self.balances.get(account_id, Points()) + delta
+        self.balances[account_id] = self.balances.get(account_id, NO_POINTS) + delta
 
     def _settle(self, ref: MonthRef, earned_delta: Points) -> Points:
         if self.additive:
-            self.month_deltas[ref] = self.month_deltas.get(ref, Points()) + earned_delta
+            self.month_deltas[ref] = self.month_deltas.get(ref, NO_POINTS) + earned_delta
             return earned_delta
         month = self.months.get(ref)
         if month is None:

@@ -10,13 +10,12 @@ import hashlib
 from typing import assert_never
 
 from consumers.points.amounts import as_utc
-from consumers.points.facts import EventFacts, Grant, PaymentEventType
+from consumers.points.facts import BRANDS, PAYMENT_EVENT_TYPES, EventFacts, Grant
 from consumers.points.store.records import StoredEvent
 from schemas.canonical import canonical_json
 from schemas.events import (
     Authorization,
     AuthorizationReversal,
-    Brand,
     Chargeback,
     ChargebackReversal,
     Clearing,
@@ -46,18 +45,18 @@ def event_facts(event: PaymentEvent) -> EventFacts:
             pass
         case _:
             assert_never(event)
-    return EventFacts(
-        event_id=event.event_id,
-        event_type=PaymentEventType(str(event.event_type)),
-        payment_id=event.payment_id,
-        account_id=event.account_id,
-        brand=Brand(event.brand),
-        occurred_at=as_utc(event.occurred_at),
-        amount=event.amount,
-        mcc=event.merchant.mcc,
-        country=event.merchant.country,
-        approved=approved,
-        final=final,
+    return EventFacts(  # positional: keyword arguments cost as much as the rest of it
+        event.event_id,
+        PAYMENT_EVENT_TYPES[event.event_type],
+        event.payment_id,
+        event.account_id,
+        BRANDS[event.brand],
+        as_utc(event.occurred_at),
+        event.amount,
+        event.merchant.mcc,
+        event.merchant.country,
+        approved,
+        final,
     )
 
 

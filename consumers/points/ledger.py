@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import assert_never
+from datetime import datetime
+from typing import Final, assert_never
 
 from consumers.db import DataRefused, RaceLost
 from consumers.handler import Result
@@ -52,6 +53,9 @@ from consumers.points.store import LedgerStore, LedgerUnitOfWork
 from consumers.points.store.records import Entry, EntryKind, StoredEvent, stored_months
 from schemas.errors import IdempotencyConflict, PaymentConflict, PermanentError
 from schemas.events import Event
+
+#: Results are immutable: every applied event shares one.
+_APPLIED: Final = Result.applied()
 
 
 class UnapplicableEvent(PermanentError):
@@ -285,7 +289,7 @@ class _Batch:
             case _:
                 assert_never(facts)
         self.entries.append(entry)
-        self.results[index] = Result.applied()
+        self.results[index] = _APPLIED
 
 
 def _anchor_months(items: list[StoredEvent]) -> list[MonthRef]:
@@ -295,16 +299,17 @@ def _anchor_months(items: list[StoredEvent]) -> list[MonthRef]:
     earlier than all its events before it in the round (a running minimum), not only the
     earliest: each such event's month may be credited on the way, and must be locked.
     """
-    running: dict[str, EventFacts] = {}
-    months: set[MonthRef] = set()
+    running: dict[str, tuple[datetime, str]] = {}  # payment id: its earliest anchor key
+    months: set[tuple[str, str]] = set()
     for item in items:
         facts = item.facts
         if isinstance(facts, EventFacts):
+            key = (facts.occurred_at, facts.event_id)
             known = running.get(facts.payment_id)
-            if known is None or facts.anchor_key < known.anchor_key:
-                running[facts.payment_id] = facts
-                months.add(MonthRef(facts.account_id, account_month(facts.occurred_at)))
-    return sorted(months)
+            if known is None or key < known:
+                running[facts.payment_id] = key
+                months.add((facts.account_id, account_month(facts.occurred_at)))
+    return [MonthRef(account, month) for account, month in sorted(months)]
 
 
 def _by_hash(stored_hash: str, item: StoredEvent) -> Result:

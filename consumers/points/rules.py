@@ -37,6 +37,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
@@ -119,13 +120,17 @@ class RuleVersion:
         """The §4.2 rate of an anchor: 0 if excluded, else base plus matching bonuses."""
         if mcc in self.excluded_mccs:
             return Rate(0)
-        if not self.campaigns:
+        applied = [c for c in self.campaigns_by_id if c.matches(brand, mcc, country, at)]
+        if not applied:
             return Rate(self.rates_bp[brand])
-        applied = sorted(
-            (c for c in self.campaigns if c.matches(brand, mcc, country, at)), key=lambda c: c.id
-        )
         bonus = sum(c.bonus_bp for c in applied)
         return Rate(self.rates_bp[brand] + bonus, tuple(c.id for c in applied))
+
+    @cached_property
+    def campaigns_by_id(self) -> tuple[Campaign, ...]:
+        """The campaigns sorted by id, once: ``rate`` filters them in that order (sorting
+        every payment's matches was a third of its cost, profiled at batch 100)."""
+        return tuple(sorted(self.campaigns, key=lambda c: c.id))
 
     @property
     def label(self) -> str:

@@ -52,7 +52,8 @@ from consumers.points.tables import ledger_events, ledger_payments
 _LOCK_MONTHS: Final = (
     "WITH wanted AS ("
     "SELECT r->>0 AS account_id, r->>1 AS month FROM jsonb_array_elements(%s::jsonb) AS r "
-    "UNION SELECT p.account_id, p.month FROM unnest(%s::text[]) AS locked(payment_id), "
+    "UNION SELECT p.account_id, p.month "
+    "FROM jsonb_array_elements_text(%s::jsonb) AS locked(payment_id), "
     "LATERAL (SELECT account_id, month FROM ledger_payments "
     "WHERE payment_id = locked.payment_id LIMIT 1) AS p WHERE p.month IS NOT NULL) "
     "INSERT INTO ledger_months (" + ", ".join(f'"{c}"' for c in rows.MONTH_COLUMNS) + ") "
@@ -135,14 +136,14 @@ class PostgresUnitOfWork(CoreUnitOfWork):
             if inbox:
                 inserted = self.raw.cursor()
                 ids = [row["event_id"] for row in inbox]
-                inserted.execute(_inbox_sql(tuple(inbox[0])), [_json(inbox), ids])
+                inserted.execute(_inbox_sql(tuple(inbox[0])), [_json(inbox), _json_list(ids)])
             if months is not None:
                 month_lock = self.raw.cursor()
                 month_lock.execute(
                     _LOCK_MONTHS,
                     [
                         _json(_month_keys(months)),
-                        [row["payment_id"] for row in placeholders],
+                        _json_list([row["payment_id"] for row in placeholders]),
                         self.now,
                     ],
                 )
@@ -257,6 +258,17 @@ def _json(values: Sequence[rows.Row]) -> str:
         return json.dumps(positional, default=_json_default, separators=(",", ":"))
 
 
+def _json_list(values: Sequence[str]) -> str:
+    """Keys (event or payment ids) as one JSON array, read by ``jsonb_array_elements_text``:
+    psycopg dumps a ``text[]`` parameter element by element in Python, with a regular
+    expression per element to decide its quoting (a sixth of ``claim``'s own time at batch
+    100, profiled); orjson writes the array in C."""
+    try:
+        return orjson.dumps(values).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(values, separators=(",", ":"))
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -284,7 +296,8 @@ def _inbox_sql(keys: tuple[str, ...]) -> bytes:
         f'WHERE true {rows.INBOX_CONFLICT} RETURNING "event_id") '
         "SELECT event_id, NULL::text FROM inserted UNION ALL "
         "SELECT found.event_id, found.content_hash FROM "
-        "(SELECT unnest(%s::text[]) EXCEPT SELECT event_id FROM inserted) AS known(event_id), "
+        "(SELECT jsonb_array_elements_text(%s::jsonb) EXCEPT SELECT event_id FROM inserted) "
+        "AS known(event_id), "
         "LATERAL (SELECT event_id, content_hash FROM ledger_events "
         "WHERE event_id = known.event_id LIMIT 1) AS found"
     ).encode()

@@ -14,7 +14,14 @@ from typing import Any, Final, assert_never
 
 from consumers.points.amounts import Points, as_utc
 from consumers.points.earning import MonthRef
-from consumers.points.facts import Anchor, EventFacts, Grant, PaymentEventType, PaymentFacts
+from consumers.points.facts import (
+    BRANDS,
+    Anchor,
+    EventFacts,
+    Grant,
+    PaymentEventType,
+    PaymentFacts,
+)
 from consumers.points.rules import Rate
 from consumers.points.store.records import (
     Entry,
@@ -196,22 +203,22 @@ def facts_from_row(row: Mapping[Any, Any]) -> PaymentFacts:
             row["anchor_country"],
         )
     latest = row["latest_authorized_at"]
-    return PaymentFacts(
-        payment_id=row["payment_id"],
-        account_id=row["account_id"],
-        brand=Brand(row["brand"]),
-        authorized=row["authorized"],
-        reversed=row["reversed"],
-        cleared=row["cleared"],
-        refunded=row["refunded"],
-        refund_reversed=row["refund_reversed"],
-        charged_back=row["charged_back"],
-        chargeback_reversed=row["chargeback_reversed"],
-        final=bool(row["final"]),
-        expired=bool(row["expired"]),
-        anchor=anchor,
-        latest_authorized_at=None if latest is None else as_utc(latest),
-        event_count=row["event_count"],
+    return PaymentFacts(  # positional, and the brand by lookup: a batch reads one per payment
+        row["payment_id"],
+        row["account_id"],
+        BRANDS[row["brand"]],
+        row["authorized"],
+        row["reversed"],
+        row["cleared"],
+        row["refunded"],
+        row["refund_reversed"],
+        row["charged_back"],
+        row["chargeback_reversed"],
+        bool(row["final"]),
+        bool(row["expired"]),
+        anchor,
+        None if latest is None else as_utc(latest),
+        row["event_count"],
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from consumers.points.store.postgres import _json
+from consumers.points.store.postgres import _json, _json_list
 
 
 def test_rows_carry_instants_as_isoformat_and_text_as_is() -> None:
@@ -39,3 +39,12 @@ def test_what_orjson_refuses_is_still_sent_for_the_database_to_judge() -> None:
     PostgreSQL then refuses that event alone (``DataRefused``), as it refuses NUL."""
     rows = [{"id": "acct-\ud800", "points": 2**70, "at": datetime(2026, 1, 1, tzinfo=UTC)}]
     assert json.loads(_json(rows)) == [["acct-\ud800", 2**70, "2026-01-01T00:00:00+00:00"]]
+
+
+def test_keys_travel_as_one_json_array_of_strings() -> None:
+    """Event and payment ids beside the rows (read by ``jsonb_array_elements_text``)."""
+    assert json.loads(_json_list(["evt-1", "pay-é", 'quote"d'])) == ["evt-1", "pay-é", 'quote"d']
+
+
+def test_a_key_orjson_refuses_is_still_sent_for_the_database_to_judge() -> None:
+    assert json.loads(_json_list(["evt-\ud800"])) == ["evt-\ud800"]
