@@ -261,8 +261,8 @@ def _json(values: Sequence[rows.Row]) -> str:
 def _json_list(values: Sequence[str]) -> str:
     """Keys (event or payment ids) as one JSON array, read by ``jsonb_array_elements_text``:
     psycopg dumps a ``text[]`` parameter element by element in Python, with a regular
-    expression per element to decide its quoting (a sixth of ``claim``'s own time at batch
-    100, profiled); orjson writes the array in C."""
+    expression per element to decide its quoting (0.14 s of client time per 30,000 events
+    at batch 100, profiled); orjson writes the array in C."""
     try:
         return orjson.dumps(values).decode("utf-8")
     except orjson.JSONEncodeError:
