@@ -68,6 +68,15 @@ def test_the_v2_cost_verdict_judges_the_like_for_like_cost() -> None:
     assert "NOT within" in line.split("**v2-capped**")[1]
 
 
+def test_the_v2_cost_verdict_states_the_cap_work_alone() -> None:
+    """Beside the budget, what the cap and campaign work costs in the same checkout:
+    v2-capped against v2 under the default rules."""
+    trees = {"v1": 100, "v1-driver-fixes": 80, "v2": 90, "v2-capped": 100}
+    run = {"batch_size": 100, "trees": {k: {"us_per_event": v} for k, v in trees.items()}}
+    (line,) = v2_cost_readme.verdict({"runs": [run]})
+    assert line.endswith("(v2-capped against v2, the same checkout): 10.0 %–10.0 %.")
+
+
 def test_a_failed_section_renders_as_not_available() -> None:
     """A run whose sections failed (empty documents) still renders, saying n/a where a
     figure is missing rather than inventing one."""
