@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from benchmarks.ledger import DEFAULT_POSTGRES, EVENTS, ROUNDS
+from consumers.runtime.app import YOUNG_COLLECTION_THRESHOLD
 
 #: Runs in the checkout under test (cwd), with its venv: one slice per line of stdin.
 CHILD: Final = r"""
@@ -54,7 +55,7 @@ from consumers.points import tables
 from infra.settings import Config
 
 server, count, size, profile = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-rules = sys.argv[5]
+rules, young_threshold = sys.argv[5], int(sys.argv[6])
 names = ("ledger_entries", "ledger_events", "ledger_payments", "ledger_months", "ledger_balances")
 with bl.temporary_postgres(server) as url:
     ledger = bootstrap_ledger(Config.resolve(database_url=url), migrate=True)
@@ -77,13 +78,14 @@ with bl.temporary_postgres(server) as url:
     events = bl.workload(count)
     rows = bl._raw_rows(events)
     # The garbage collector as ``points worker`` runs it since 50869f1 (after a2d12b9, so
-    # no v1 tree has it itself): what start-up built frozen, a young collection per 10,000
-    # allocations. The workload is frozen with the start-up heap: left to the collector,
-    # its 30,000 events were walked by every full collection (~140 ms, one round in five of
-    # a tree that promotes enough objects to set them off), a heap no worker holds.
+    # no v1 tree has it itself, hence the driver's threshold in argv): what start-up built
+    # frozen, a young collection per 10,000 allocations. The workload is frozen with the
+    # start-up heap: left to the collector, its 30,000 events were walked by every full
+    # collection (~140 ms, one round in five of a tree that promotes enough objects to set
+    # them off), a heap no worker holds.
     gc.collect()
     gc.freeze()
-    gc.set_threshold(10_000, *gc.get_threshold()[1:])
+    gc.set_threshold(young_threshold, *gc.get_threshold()[1:])
     profiler = cProfile.Profile() if profile else None
     with engine.connect() as connection:
         backends = list(connection.execute(sa.text(
@@ -222,7 +224,17 @@ def start_child(
     if not python.exists():
         python = Path(sys.executable)
     process = subprocess.Popen(
-        [str(python), "-c", CHILD, server, str(count), str(size), profile, rules],
+        [
+            str(python),
+            "-c",
+            CHILD,
+            server,
+            str(count),
+            str(size),
+            profile,
+            rules,
+            str(YOUNG_COLLECTION_THRESHOLD),
+        ],
         cwd=tree,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
