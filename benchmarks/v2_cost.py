@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -303,6 +304,15 @@ def run(
     }
 
 
+def append_run(artefact: Path, result: dict[str, Any]) -> None:
+    """Every run goes into the artefact the moment it ends, stamped with its time: the
+    README's verdict pools them all, so none can be left out after the fact."""
+    document = json.loads(artefact.read_text(encoding="utf-8")) if artefact.exists() else {}
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    document.setdefault("runs", []).append(result | {"measured_at": stamp})
+    artefact.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", required=True, help="NAME=PATH")
@@ -313,6 +323,9 @@ def main() -> None:
     parser.add_argument(
         "--capped", action="append", default=[], help="NAME: a v2 tree publishing CAPPED_RULES"
     )
+    parser.add_argument(
+        "--append", type=Path, help="FILE: add every run to this artefact's runs, as measured"
+    )
     args = parser.parse_args()
     trees = {name: Path(path).resolve() for name, path in (t.split("=", 1) for t in args.tree)}
     server = os.environ.get("POINTS_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
@@ -320,6 +333,8 @@ def main() -> None:
         count = args.events or EVENTS.get(size, 1000 * size)
         result = run(trees, server, size, count, args.rounds, args.profile, frozenset(args.capped))
         print(json.dumps(result), flush=True)
+        if args.append:
+            append_run(args.append, result)
     sys.exit(0)
 
 

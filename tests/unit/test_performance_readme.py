@@ -77,6 +77,47 @@ def test_the_v2_cost_verdict_states_the_cap_work_alone() -> None:
     assert line.endswith("(v2-capped against v2, the same checkout): 10.0 %–10.0 %.")
 
 
+def _paired(capped: list[float], fixed: list[float], uncapped: list[float]) -> dict[str, Any]:
+    trees = {"v1": fixed, "v1-driver-fixes": fixed, "v2": uncapped, "v2-capped": capped}
+    summaries = {k: {"us_per_event": sum(v) / len(v), "round_us": v} for k, v in trees.items()}
+    return {"batch_size": 100, "trees": summaries}
+
+
+def test_the_pooled_cost_compares_the_sums_of_paired_rounds() -> None:
+    """Over every round of every run: 1 − base time ÷ tree time (rounds of equal slices)."""
+    runs = [_paired([120, 100], [100, 100], [110, 100]), _paired([80], [70], [80])]
+    assert round(v2_cost_readme.pooled_cost(runs, "v2-capped", "v1-driver-fixes"), 4) == 0.1
+    assert round(v2_cost_readme.pooled_cost(runs, "v2-capped", "v2"), 4) == 0.0333
+
+
+def test_the_pooled_interval_widens_with_the_spread_between_runs() -> None:
+    """Runs that disagree give a wide interval even with many rounds each, and the
+    interval is reproducible (the README is rendered from it)."""
+    agreeing = [_paired([110] * 20, [100] * 20, [105] * 20) for _ in range(6)]
+    spread = [_paired([100 + c] * 20, [100] * 20, [105] * 20) for c in (5, 25, 8, 22, 10, 20)]
+    low, high = v2_cost_readme.pooled_interval(agreeing, "v2-capped", "v1-driver-fixes")
+    assert round(low, 4) == round(high, 4) == round(1 - 100 / 110, 4)
+    wide = v2_cost_readme.pooled_interval(spread, "v2-capped", "v1-driver-fixes")
+    assert wide[1] - wide[0] > 0.05
+    assert wide == v2_cost_readme.pooled_interval(spread, "v2-capped", "v1-driver-fixes")
+
+
+def test_the_budget_verdict_needs_the_whole_interval_on_one_side() -> None:
+    """Within only when the interval's top is at most 15 %, missed when its bottom is above;
+    an interval holding 15 % decides nothing."""
+    assert v2_cost_readme.budget_verdict(0.08, 0.15) == "within the budget"
+    assert v2_cost_readme.budget_verdict(0.151, 0.2) == "NOT within the budget"
+    assert v2_cost_readme.budget_verdict(0.12, 0.18).startswith("undecided")
+
+
+def test_the_verdict_pools_only_runs_with_their_rounds() -> None:
+    """The pooled line needs every tree's rounds; runs recorded without them give the per-run
+    ranges alone."""
+    line = v2_cost_readme.verdict({"runs": [_paired([110, 112], [100, 100], [104, 104])]})[-1]
+    assert line.startswith("**Budget verdict**, pooled over the 2 paired rounds of these 1 runs")
+    assert "**within the budget** of 15.0 %" in line
+
+
 def test_a_failed_section_renders_as_not_available() -> None:
     """A run whose sections failed (empty documents) still renders, saying n/a where a
     figure is missing rather than inventing one."""
