@@ -90,27 +90,44 @@ def _pct(value: float) -> str:
 
 
 def rows(document: dict[str, Any]) -> list[str]:
+    """One line per run: every tree's µs per event and the costs that matter."""
     lines = [
-        "| run | batch, events | tree (commit) | µs/event | client + server CPU µs | "
-        "cost vs v1 | cost vs v1 + driver fixes (median round) |",
-        "|---|---|---|---|---|---|---|",
+        "| run | batch, events | measured | µs/event: v1, v1 + fixes, v2, v2-capped | "
+        "client + server CPU µs: v1 + fixes, v2-capped | v2-capped vs v1 + fixes "
+        "(median round) | v2 vs v1 + fixes | v2-capped vs v1 | v2-capped vs v2 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for number, run in enumerate(document.get("runs") or [], start=1):
-        for tree in TREES:
-            summary = get(run, "trees", tree) or {}
-            like = (
-                f"{_pct(cost(run, tree, 'v1-driver-fixes'))} "
-                f"({_pct(median_round_cost(run, tree, 'v1-driver-fixes'))})"
-                if tree.startswith("v2")
-                else ""
+        speeds = ", ".join(str(get(run, "trees", tree, "us_per_event")) for tree in TREES)
+        cpu = "; ".join(
+            " + ".join(
+                str(get(run, "trees", tree, f"{side}_cpu_us")) for side in ("client", "server")
             )
-            lines.append(
-                f"| {number} | {run.get('batch_size')}, {n(run.get('events'))} | {tree} "
-                f"(`{summary.get('tree')}`) | {summary.get('us_per_event')} | "
-                f"{summary.get('client_cpu_us')} + {summary.get('server_cpu_us')} | "
-                f"{_pct(cost(run, tree, 'v1')) if tree != 'v1' else ''} | {like} |"
-            )
+            for tree in ("v1-driver-fixes", "v2-capped")
+        )
+        like = _pct(cost(run, "v2-capped", "v1-driver-fixes"))
+        if get(run, "trees", "v2-capped", "round_us"):
+            like += f" ({_pct(median_round_cost(run, 'v2-capped', 'v1-driver-fixes'))})"
+        lines.append(
+            f"| {number} | {run.get('batch_size')}, {n(run.get('events'))} | "
+            f"{run.get('measured_at', '')} | {speeds} | {cpu} | {like} | "
+            f"{_pct(cost(run, 'v2', 'v1-driver-fixes'))} | {_pct(cost(run, 'v2-capped', 'v1'))} | "
+            f"{_pct(cost(run, 'v2-capped', 'v2'))} |"
+        )
     return lines
+
+
+def commits(document: dict[str, Any]) -> str:
+    """Which commit each tree ran, over all runs (``+`` and a hash: uncommitted changes)."""
+    named = {
+        tree: sorted({str(get(run, "trees", tree, "tree")) for run in document.get("runs") or []})
+        for tree in TREES
+    }
+    return (
+        "Trees: "
+        + "; ".join(f"{tree} {', '.join(f'`{c}`' for c in found)}" for tree, found in named.items())
+        + "."
+    )
 
 
 def verdict(document: dict[str, Any]) -> list[str]:
@@ -175,9 +192,15 @@ def render(document: dict[str, Any]) -> str:
             "frozen, with the workload; a young collection per 10,000 allocations). "
             "Cost = 1 − rate ÷ the other's rate.",
             "",
-            *rows(document),
+            commits(document),
             "",
             *verdict(document),
+            "",
+            "<details><summary>Every run</summary>",
+            "",
+            *rows(document),
+            "",
+            "</details>",
             "",
             END,
         ]
