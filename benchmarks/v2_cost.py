@@ -26,7 +26,8 @@ pipelines — two round trips a batch instead of four — and the rows as orjson
 as positional JSONB arrays as v2 sends them; apply it to a checkout of a2d12b9, the parent
 of the v2 merge), so that a speed-up of the shared path is not counted as v2 being cheap;
 v1 as it shipped is measured beside it. Each tree's summary records its commit (``+`` and
-the diff's SHA-256 prefix when it has changes).
+the diff's SHA-256 prefix when it has changes). ``--append FILE`` writes every run into the
+artefact as it ends (point it outside the checkout under test, or that tree turns dirty).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Issue #13's budget: the cap and campaign work may cost at most 15 % of the apply
 batch 100, measured before and after in one run (``benchmarks.v2_cost``). The block shows
 every run of the artefact, each tree's µs per event, and the cost two ways: against v1 as
 it shipped, and against v1 with the same driver fixes as v2 (``v1-driver-fixes.patch``),
-which is what the cap and campaign work itself costs. ``benchmarks.report`` writes it
+which is what the cap and campaign work itself costs; then the budget's verdict, pooled
+over every paired round of every batch-100 run with a bootstrap interval (a single run on a
+shared host decides nothing). ``benchmarks.report`` writes it
 between the markers and ``tests/unit/test_performance_readme.py`` holds it equal.
 """
 
