@@ -38,8 +38,7 @@ def cost(run: dict[str, Any], tree: str, base: str) -> float:
 
 def median_round_cost(run: dict[str, Any], tree: str, base: str) -> float:
     """The median over rounds of the same cost, each round's slice applied by both."""
-    ours, theirs = get(run, "trees", tree, "round_us"), get(run, "trees", base, "round_us")
-    return float(statistics.median(1 - b / a for a, b in zip(ours, theirs, strict=True)))
+    return float(statistics.median(1 - b / a for a, b in _round_pairs(run, tree, base)))
 
 
 def pooled_cost(runs: list[dict[str, Any]], tree: str, base: str) -> float:
