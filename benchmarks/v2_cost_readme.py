@@ -152,7 +152,7 @@ def verdict(document: dict[str, Any]) -> list[str]:
     )
     lines = [f"At batch 100, over {len(at_100)} runs: " + "; ".join(parts) + "."]
     if all(get(r, "trees", t, "round_us") for r in at_100 for t in TREES[1:]):
-        lines += ["", _pooled(at_100)]
+        lines += ["", _pooled(at_100), "", by_commit(at_100)]
     return lines
 
 
@@ -161,13 +161,37 @@ def _pooled(runs: list[dict[str, Any]]) -> str:
     low, high = pooled_interval(runs, "v2-capped", "v1-driver-fixes")
     alone_low, alone_high = pooled_interval(runs, "v2-capped", "v2")
     return (
-        f"**Budget verdict**, pooled over the {rounds} paired rounds of these {len(runs)} "
+        f"**Budget verdict**, pooled over the {n(rounds)} paired rounds of these {len(runs)} "
         f"runs (95 % interval: two-stage bootstrap over runs, then their rounds): "
         f"v2-capped costs **{_pct(pooled_cost(runs, 'v2-capped', 'v1-driver-fixes'))}** "
         f"against v1 with the same driver fixes ({_pct(low)}–{_pct(high)}): "
         f"**{budget_verdict(low, high)}** of {_pct(BUDGET)}. The cap and campaign work alone "
         f"(v2-capped against v2): {_pct(pooled_cost(runs, 'v2-capped', 'v2'))} "
         f"({_pct(alone_low)}–{_pct(alone_high)})."
+    )
+
+
+def by_commit(runs: list[dict[str, Any]]) -> str:
+    """The same pooled cost for the runs of each commit v2's checkout was at (its recorded
+    tree without the ``+`` hash of uncommitted changes; in practice one sitting each, on the
+    host as it was then): whether the verdict rests on one state of the host. Shown beside
+    the verdict, never instead of it."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        commit = str(get(run, "trees", "v2-capped", "tree")).split("+", 1)[0]
+        sets.setdefault(commit, []).append(run)
+    parts = []
+    for commit, among in sets.items():
+        low, high = pooled_interval(among, "v2-capped", "v1-driver-fixes")
+        parts.append(
+            f"`{commit}` {len(among)} runs: "
+            f"{_pct(pooled_cost(among, 'v2-capped', 'v1-driver-fixes'))} "
+            f"({_pct(low)}–{_pct(high)})"
+        )
+    return (
+        "The same cost by the commit v2's checkout was at (one sitting each): "
+        + "; ".join(parts)
+        + "."
     )
 
 

@@ -113,9 +113,25 @@ def test_the_budget_verdict_needs_the_whole_interval_on_one_side() -> None:
 def test_the_verdict_pools_only_runs_with_their_rounds() -> None:
     """The pooled line needs every tree's rounds; runs recorded without them give the per-run
     ranges alone."""
-    line = v2_cost_readme.verdict({"runs": [_paired([110, 112], [100, 100], [104, 104])]})[-1]
+    lines = v2_cost_readme.verdict({"runs": [_paired([110, 112], [100, 100], [104, 104])]})
+    (line,) = (line for line in lines if line.startswith("**Budget verdict**"))
     assert line.startswith("**Budget verdict**, pooled over the 2 paired rounds of these 1 runs")
     assert "**within the budget** of 15.0 %" in line
+
+
+def test_the_verdict_shows_the_pooled_cost_of_each_commits_runs_beside_it() -> None:
+    """Runs of two sittings (two v2 commits; uncommitted changes do not split a commit's
+    runs) pooled apart too, in the order first measured, so a reader sees whether the
+    verdict rests on one state of the host."""
+    first = [_paired([110] * 4, [100] * 4, [105] * 4) for _ in range(2)]
+    second = [_paired([125] * 4, [100] * 4, [105] * 4)]
+    for run, commit in zip([*first, *second], ["aaa", "aaa+0123", "bbb"], strict=True):
+        run["trees"]["v2-capped"]["tree"] = commit
+    line = v2_cost_readme.verdict({"runs": [*first, *second]})[-1]
+    assert line == (
+        "The same cost by the commit v2's checkout was at (one sitting each): "
+        "`aaa` 2 runs: 9.1 % (9.1 %–9.1 %); `bbb` 1 runs: 20.0 % (20.0 %–20.0 %)."
+    )
 
 
 def test_a_failed_section_renders_as_not_available() -> None:
