@@ -61,7 +61,7 @@ _LOCK_MONTHS: Final = (
     'month COLLATE "C" '
     + rows.MONTH_LOCK_CONFLICT
     + " RETURNING "
-    + ", ".join(f'"{c}"' for c in rows.MONTH_COLUMNS)
+    + ", ".join(f'"{c}"' for c in rows.MONTH_STATE_COLUMNS)
 ).encode()
 
 

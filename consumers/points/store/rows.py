@@ -39,6 +39,8 @@ Row = dict[str, Any]
 _SAVED: Final = tuple(c.name for c in ledger_payments.columns if c.name != "payment_id")
 PAYMENT_COLUMNS: Final = tuple(c.name for c in ledger_payments.columns)
 MONTH_COLUMNS: Final = tuple(c.name for c in ledger_months.columns)
+#: What a month lock returns: the month's state, without ``updated_at`` (nobody reads it).
+MONTH_STATE_COLUMNS: Final = tuple(c for c in MONTH_COLUMNS if c != "updated_at")
 
 BALANCE_CONFLICT: Final = (
     'ON CONFLICT ("account_id") DO UPDATE SET '
@@ -248,17 +250,27 @@ def month_rows(refs: Iterable[MonthRef], now: datetime) -> list[Row]:
     return [month_row(MonthRecord(ref), now) for ref in sorted(set(refs))]
 
 
-_MONTH_AT: Final = {name: i for i, name in enumerate(MONTH_COLUMNS)}
+#: Where ``month_from_values`` finds each value (in ``MONTH_STATE_COLUMNS`` order).
+_ACCOUNT, _MONTH, _EARNED_C, _EARNED_P, _CREDITED_C, _CREDITED_P = (
+    MONTH_STATE_COLUMNS.index(name)
+    for name in (
+        "account_id",
+        "month",
+        "earned_confirmed",
+        "earned_provisional",
+        "credited_confirmed",
+        "credited_provisional",
+    )
+)
 
 
 def month_from_values(values: Sequence[Any]) -> MonthRecord:
-    """A month row as a driver returns it, values in ``MONTH_COLUMNS`` order (no dict per
-    row: a batch reads one per account-month it locks)."""
-    at = _MONTH_AT
+    """A month row as a driver returns it, values in ``MONTH_STATE_COLUMNS`` order (no dict
+    per row: a batch reads one per account-month it locks)."""
     return MonthRecord(
-        MonthRef(values[at["account_id"]], values[at["month"]]),
-        Points(values[at["earned_confirmed"]], values[at["earned_provisional"]]),
-        Points(values[at["credited_confirmed"]], values[at["credited_provisional"]]),
+        MonthRef(values[_ACCOUNT], values[_MONTH]),
+        Points(values[_EARNED_C], values[_EARNED_P]),
+        Points(values[_CREDITED_C], values[_CREDITED_P]),
     )
 
 

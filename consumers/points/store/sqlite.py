@@ -116,7 +116,7 @@ class SqliteUnitOfWork(CoreUnitOfWork):
                 ledger_months,
                 rows.month_rows(months, self.now),
                 rows.MONTH_LOCK_CONFLICT,
-                rows.MONTH_COLUMNS,
+                rows.MONTH_STATE_COLUMNS,
             )
         records = (rows.month_from_values(r) for r in found)
         return {record.ref: record for record in records}
