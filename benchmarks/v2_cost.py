@@ -207,6 +207,31 @@ class Child:
         }
 
 
+#: What the ledger a tree runs is made of: its code and the dependencies it installs. The
+#: README's verdict pools the runs of one ledger code only (``v2_cost_readme``), so a
+#: change to the benchmark or to the README does not start a new set of runs, and a change
+#: to the ledger does.
+CODE_PATHS: Final = ("consumers", "schemas", "pyproject.toml", "requirements")
+
+
+def code_of(tree: Path, revision: str = "HEAD") -> str:
+    """A digest of ``CODE_PATHS`` as the tree has them: the files at ``revision`` (their
+    blob ids) and, at ``HEAD``, the uncommitted changes to them."""
+    git = ["git", "-C", str(tree)]
+    listing = subprocess.run(
+        [*git, "ls-tree", "-r", revision, "--", *CODE_PATHS],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    diff = ""
+    if revision == "HEAD":
+        diff = subprocess.run(
+            [*git, "diff", "HEAD", "--", *CODE_PATHS], capture_output=True, text=True, check=True
+        ).stdout
+    return hashlib.sha256((listing + diff).encode()).hexdigest()[:12]
+
+
 def describe(tree: Path) -> str:
     """The tree's commit, and a digest of its uncommitted changes if it has any."""
     git = ["git", "-C", str(tree)]
@@ -282,7 +307,9 @@ def run(
         for child in children:
             child.close()
     summaries = {
-        child.name: child.summary() | {"tree": describe(trees[child.name])} for child in children
+        child.name: child.summary()
+        | {"tree": describe(trees[child.name]), "code": code_of(trees[child.name])}
+        for child in children
     }
     base = summaries[children[0].name]["us_per_event"]
     for child in children:

@@ -5,8 +5,9 @@ batch 100, measured before and after in one run (``benchmarks.v2_cost``). The bl
 every run of the artefact, each tree's µs per event, and the cost two ways: against v1 as
 it shipped, and against v1 with the same driver fixes as v2 (``v1-driver-fixes.patch``),
 which is what the cap and campaign work itself costs; then the budget's verdict, pooled
-over every paired round of every batch-100 run with a bootstrap interval (a single run on a
-shared host decides nothing). ``benchmarks.report`` writes it
+over every paired round of every batch-100 run of the ledger code measured last, with a
+bootstrap interval (a single run on a shared host decides nothing; runs of an earlier
+ledger code are pooled apart and shown, never mixed in). ``benchmarks.report`` writes it
 between the markers and ``tests/unit/test_performance_readme.py`` holds it equal.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections.abc import Callable
 from typing import Any, Final
 
 from benchmarks.report_text import get, n
@@ -93,10 +95,11 @@ def _pct(value: float) -> str:
 def rows(document: dict[str, Any]) -> list[str]:
     """One line per run: every tree's µs per event and the costs that matter."""
     lines = [
-        "| run | batch, events | measured | µs/event: v1, v1 + fixes, v2, v2-capped | "
+        "| run | batch, events | measured | ledger code | "
+        "µs/event: v1, v1 + fixes, v2, v2-capped | "
         "client + server CPU µs: v1 + fixes, v2-capped | v2-capped vs v1 + fixes "
         "(median round) | v2 vs v1 + fixes | v2-capped vs v1 | v2-capped vs v2 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for number, run in enumerate(document.get("runs") or [], start=1):
         speeds = ", ".join(str(get(run, "trees", tree, "us_per_event")) for tree in TREES)
@@ -111,7 +114,7 @@ def rows(document: dict[str, Any]) -> list[str]:
             like += f" ({_pct(median_round_cost(run, 'v2-capped', 'v1-driver-fixes'))})"
         lines.append(
             f"| {number} | {run.get('batch_size')}, {n(run.get('events'))} | "
-            f"{run.get('measured_at', '')} | {speeds} | {cpu} | {like} | "
+            f"{run.get('measured_at', '')} | `{ledger_code(run)}` | {speeds} | {cpu} | {like} | "
             f"{_pct(cost(run, 'v2', 'v1-driver-fixes'))} | {_pct(cost(run, 'v2-capped', 'v1'))} | "
             f"{_pct(cost(run, 'v2-capped', 'v2'))} |"
         )
@@ -131,10 +134,19 @@ def commits(document: dict[str, Any]) -> str:
     )
 
 
+def ledger_code(run: dict[str, Any]) -> str:
+    """The digest of the ledger code v2-capped ran (``v2_cost.code_of``; the artefact's
+    first 249 runs had it filled in from their commits afterwards, see its ``code_note``)."""
+    return str(get(run, "trees", "v2-capped", "code"))
+
+
 def verdict(document: dict[str, Any]) -> list[str]:
-    at_100 = [r for r in document.get("runs") or [] if r.get("batch_size") == 100]
-    if not at_100:
+    batch_100 = [r for r in document.get("runs") or [] if r.get("batch_size") == 100]
+    if not batch_100:
         return ["No run at batch 100 yet."]
+    code = ledger_code(batch_100[-1])
+    at_100 = [r for r in batch_100 if ledger_code(r) == code]
+    earlier = [r for r in batch_100 if ledger_code(r) != code]
     parts = []
     for tree in ("v2", "v2-capped"):
         shipped = [cost(r, tree, "v1") for r in at_100]
@@ -150,9 +162,14 @@ def verdict(document: dict[str, Any]) -> list[str]:
         f"the cap and campaign work alone (v2-capped against v2, the same checkout): "
         f"{_pct(min(alone))}–{_pct(max(alone))}"
     )
-    lines = [f"At batch 100, over {len(at_100)} runs: " + "; ".join(parts) + "."]
-    if all(get(r, "trees", t, "round_us") for r in at_100 for t in TREES[1:]):
+    lines = [
+        f"At batch 100, over the {len(at_100)} runs of the ledger code measured last "
+        f"(`{code}`): " + "; ".join(parts) + "."
+    ]
+    if all(get(r, "trees", t, "round_us") for r in batch_100 for t in TREES[1:]):
         lines += ["", _pooled(at_100), "", by_commit(at_100)]
+        if earlier:
+            lines += ["", earlier_code(earlier)]
     return lines
 
 
@@ -174,10 +191,7 @@ def by_commit(runs: list[dict[str, Any]]) -> str:
     tree without the ``+`` hash of uncommitted changes; in practice one sitting each, on the
     host as it was then): whether the verdict rests on one state of the host. Shown beside
     the verdict, never instead of it."""
-    sets: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        commit = str(get(run, "trees", "v2-capped", "tree")).split("+", 1)[0]
-        sets.setdefault(commit, []).append(run)
+    sets = _grouped(runs, lambda run: str(get(run, "trees", "v2-capped", "tree")).split("+")[0])
     parts = [
         f"`{commit}` {len(among)} runs: {_pooled_with_interval(among, 'v1-driver-fixes')}"
         for commit, among in sets.items()
@@ -187,6 +201,27 @@ def by_commit(runs: list[dict[str, Any]]) -> str:
         + "; ".join(parts)
         + "."
     )
+
+
+def earlier_code(runs: list[dict[str, Any]]) -> str:
+    """Runs of ledger code the verdict no longer judges, pooled per code in the order first
+    measured: what the code before the last change cost, by the same rule."""
+    parts = [
+        f"`{code}` {len(among)} runs: {_pooled_with_interval(among, 'v1-driver-fixes')}, "
+        f"{budget_verdict(*pooled_interval(among, 'v2-capped', 'v1-driver-fixes'))}"
+        for code, among in _grouped(runs, ledger_code).items()
+    ]
+    return "Earlier ledger code, not in the verdict: " + "; ".join(parts) + "."
+
+
+def _grouped(
+    runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The runs by ``key``, in the order each key was first measured."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        sets.setdefault(key(run), []).append(run)
+    return sets
 
 
 def _pooled_with_interval(runs: list[dict[str, Any]], base: str) -> str:

@@ -134,6 +134,25 @@ def test_the_verdict_shows_the_pooled_cost_of_each_commits_runs_beside_it() -> N
     )
 
 
+def test_the_verdict_pools_only_the_runs_of_the_ledger_code_measured_last() -> None:
+    """A change to the ledger starts a new set of runs: the verdict judges the code measured
+    last; the earlier code's runs are pooled apart, with their own verdict, never mixed in."""
+    before = [_paired([125] * 4, [100] * 4, [105] * 4) for _ in range(2)]
+    after = [_paired([110] * 4, [100] * 4, [105] * 4)]
+    for run, code in zip([*before, *after], ["old", "old", "new"], strict=True):
+        run["trees"]["v2-capped"]["code"] = code
+    lines = v2_cost_readme.verdict({"runs": [*before, *after]})
+    assert lines[0].startswith("At batch 100, over the 1 runs of the ledger code measured last")
+    (pooled,) = (line for line in lines if line.startswith("**Budget verdict**"))
+    assert "of these 1 runs" in pooled
+    assert "**9.1 %**" in pooled
+    assert "**within the budget**" in pooled
+    assert lines[-1] == (
+        "Earlier ledger code, not in the verdict: `old` 2 runs: 20.0 % (20.0 %–20.0 %), "
+        "NOT within the budget."
+    )
+
+
 def test_a_failed_section_renders_as_not_available() -> None:
     """A run whose sections failed (empty documents) still renders, saying n/a where a
     figure is missing rather than inventing one."""
