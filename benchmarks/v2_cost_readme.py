@@ -7,7 +7,9 @@ it shipped, and against v1 with the same driver fixes as v2 (``v1-driver-fixes.p
 which is what the cap and campaign work itself costs; then the budget's verdict, pooled
 over every paired round of every batch-100 run of the ledger code measured last, with a
 bootstrap interval (a single run on a shared host decides nothing; runs of an earlier
-ledger code are pooled apart and shown, never mixed in). ``benchmarks.report`` writes it
+ledger code are pooled apart and shown, never mixed in); and, from the artefact's
+``checks``, the last ledger change measured in the same runs as the code it replaced.
+``benchmarks.report`` writes it
 between the markers and ``tests/unit/test_performance_readme.py`` holds it equal.
 """
 
@@ -214,6 +216,33 @@ def earlier_code(runs: list[dict[str, Any]]) -> str:
     return "Earlier ledger code, not in the verdict: " + "; ".join(parts) + "."
 
 
+def change_check(document: dict[str, Any]) -> list[str]:
+    """The artefact's ``checks``: runs of the command with a fifth tree, the ledger code
+    before the last change under the same capped rules, so the change is measured in the
+    same runs as the code it replaced (the verdicts of two sittings also differ by the
+    host's state). Not in the verdict."""
+    checks = document.get("checks") or []
+    if not checks:
+        return []
+    (earlier,) = (tree for tree in get(checks[0], "trees") if tree not in TREES)
+    code = get(checks[0], "trees", earlier, "code")
+    return [
+        "",
+        f"**The last ledger change, checked in the same runs** ({len(checks)} runs of the "
+        f"command with a fifth tree, `{earlier}`: the ledger code before it, `{code}`, under "
+        "the same capped rules; not in the verdict): against v1 with the same driver fixes "
+        f"the code before it costs {_cost_with_interval(checks, earlier, 'v1-driver-fixes')}, "
+        f"the code measured last {_cost_with_interval(checks, 'v2-capped', 'v1-driver-fixes')}; "
+        "the change saves "
+        f"{_cost_with_interval(checks, earlier, 'v2-capped')} of the earlier code's time.",
+    ]
+
+
+def _cost_with_interval(runs: list[dict[str, Any]], tree: str, base: str) -> str:
+    low, high = pooled_interval(runs, tree, base)
+    return f"{_pct(pooled_cost(runs, tree, base))} ({_pct(low)}–{_pct(high)})"
+
+
 def _grouped(
     runs: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -226,8 +255,7 @@ def _grouped(
 
 def _pooled_with_interval(runs: list[dict[str, Any]], base: str) -> str:
     """v2-capped's pooled cost against ``base`` and its interval, as the README writes it."""
-    low, high = pooled_interval(runs, "v2-capped", base)
-    return f"{_pct(pooled_cost(runs, 'v2-capped', base))} ({_pct(low)}–{_pct(high)})"
+    return _cost_with_interval(runs, "v2-capped", base)
 
 
 def render(document: dict[str, Any]) -> str:
@@ -255,6 +283,7 @@ def render(document: dict[str, Any]) -> str:
             commits(document),
             "",
             *verdict(document),
+            *change_check(document),
             "",
             "<details><summary>Every run</summary>",
             "",

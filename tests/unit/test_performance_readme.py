@@ -153,6 +153,22 @@ def test_the_verdict_pools_only_the_runs_of_the_ledger_code_measured_last() -> N
     )
 
 
+def test_the_last_ledger_change_is_checked_in_the_same_runs() -> None:
+    """The artefact's ``checks`` ran the code before the change as a fifth tree: both codes'
+    costs against v1 with the same driver fixes, and what the change saved, from the same
+    runs (two sittings' verdicts also differ by the host's state)."""
+    check = _paired([110] * 4, [100] * 4, [105] * 4)
+    check["trees"]["v2-capped-abc"] = {"us_per_event": 125, "round_us": [125] * 4, "code": "old"}
+    (blank, line) = v2_cost_readme.change_check({"checks": [check]})
+    assert blank == ""
+    assert "(1 runs of the command with a fifth tree, `v2-capped-abc`" in line
+    assert "the ledger code before it, `old`" in line
+    assert "the code before it costs 20.0 % (20.0 %–20.0 %)" in line
+    assert "the code measured last 9.1 % (9.1 %–9.1 %)" in line
+    assert line.endswith("the change saves 12.0 % (12.0 %–12.0 %) of the earlier code's time.")
+    assert v2_cost_readme.change_check({"runs": []}) == []
+
+
 def test_a_failed_section_renders_as_not_available() -> None:
     """A run whose sections failed (empty documents) still renders, saying n/a where a
     figure is missing rather than inventing one."""
