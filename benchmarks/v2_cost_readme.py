@@ -137,8 +137,9 @@ def commits(document: dict[str, Any]) -> str:
 
 
 def ledger_code(run: dict[str, Any]) -> str:
-    """The digest of the ledger code v2-capped ran (``v2_cost.code_of``; the artefact's
-    first 249 runs had it filled in from their commits afterwards, see its ``code_note``)."""
+    """The digest of the ledger code v2-capped ran (``v2_cost.code_of``; runs measured
+    before ``v2_cost`` recorded it had it filled in from their commits afterwards, see the
+    artefact's ``code_note``)."""
     return str(get(run, "trees", "v2-capped", "code"))
 
 
