@@ -260,7 +260,7 @@ class CoreUnitOfWork(LedgerUnitOfWork):
             ledger_months,
             rows.month_rows(months, self.now),
             rows.MONTH_LOCK_CONFLICT,
-            rows.MONTH_COLUMNS,
+            rows.MONTH_STATE_COLUMNS,
         )
         found = (rows.month_from_row(row) for row in result.mappings())
         return {record.ref: record for record in found}
